@@ -61,9 +61,10 @@ export class AdamW implements Optimizer {
   }
 
   getState(): OptimizerState {
+    if (this.pending) return { kind: 'adamw', step: this.stepCount, arrays: { ...this.pending.arrays } };
     const arrays: Record<string, Float32Array> = {};
-    this.m.forEach((x, i) => (arrays[`m.${i}`] = x.dataSync() as Float32Array));
-    this.v.forEach((x, i) => (arrays[`v.${i}`] = x.dataSync() as Float32Array));
+    this.m.forEach((x, i) => (arrays[`m.${i}`] = (x.dataSync() as Float32Array).slice()));
+    this.v.forEach((x, i) => (arrays[`v.${i}`] = (x.dataSync() as Float32Array).slice()));
     return { kind: 'adamw', step: this.stepCount, arrays };
   }
 

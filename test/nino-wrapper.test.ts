@@ -1,0 +1,114 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/core/backend.ts';
+import { AdamW } from '../src/optim/adamw.ts';
+import { NiNo, type ParamNowcaster } from '../src/nowcast/nino.ts';
+import { nowcastSteps } from '../src/nowcast/schedule.ts';
+import { refJson } from './helpers/reference.ts';
+
+/** Predicts last state + k * (last - previous): easy to check by hand. */
+class RecordingNowcaster implements ParamNowcaster {
+  readonly name = 'recording';
+  readonly ctx = 5;
+  readonly maxHorizon = 40;
+  calls: { k: number; states: Float32Array }[] = [];
+  constructor(private readonly poison = false) {}
+  nowcast(states: Float32Array, k: number): Float32Array {
+    this.calls.push({ k, states: states.slice() });
+    const n = states.length / 5;
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) out[i] = states[i * 5 + 4] + k * (states[i * 5 + 4] - states[i * 5 + 3]);
+    if (this.poison) out[0] = NaN;
+    return out;
+  }
+}
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+function run(maxTrainSteps: number, period: number, nc: ParamNowcaster | null) {
+  const params = [tf.variable(tf.tensor1d([1, 2, 3])), tf.variable(tf.tensor2d([[0.5, -0.5]]))];
+  const base = new AdamW({ lr: 0.01, weightDecay: 0 });
+  const opt = new NiNo({ baseOpt: base, nowcaster: nc, period, maxTrainSteps });
+  const nowcastAt: number[] = [];
+  for (let s = 0; s < maxTrainSteps; s++) {
+    const grads = opt.needGrads ? params.map((p) => tf.onesLike(p)) : null;
+    if (!opt.needGrads) nowcastAt.push(s);
+    const before = tf.memory().numTensors;
+    opt.step(params, grads);
+    if (!grads) expect(tf.memory().numTensors).toBe(before); // a nowcast allocates nothing that survives
+    grads?.forEach((g) => g.dispose());
+  }
+  return { params, opt, base, nowcastAt };
+}
+
+describe('NiNo wrapper', () => {
+  it('nowcasts at the official (stepIdx, k) pairs', () => {
+    const entry = refJson<{ max_train_steps: number; period: number; nino_steps_step_idx_and_k: [number, number][] }[]>('k_schedule.json').find(
+      (e) => e.max_train_steps === 2000 && e.period === 200,
+    )!;
+    const nc = new RecordingNowcaster();
+    const { nowcastAt } = run(2000, 200, nc);
+    expect(nowcastAt).toEqual(entry.nino_steps_step_idx_and_k.map((x) => x[0]));
+    expect(nc.calls.map((c) => c.k)).toEqual(entry.nino_steps_step_idx_and_k.map((x) => x[1]));
+    expect(nowcastSteps({ maxTrainSteps: 2000, period: 200 })).toEqual(entry.nino_steps_step_idx_and_k);
+  });
+
+  it('takes states every period/ctx steps and writes the prediction into the params', () => {
+    const nc = new RecordingNowcaster();
+    const params = [tf.variable(tf.tensor1d([0, 0]))];
+    // base optimizer that adds 1 to every parameter per step: params after s steps = s
+    const plusOne = {
+      stepCount: 0,
+      needGrads: true,
+      step(ps: tf.Variable[]) {
+        ps.forEach((p) => tf.tidy(() => p.assign(p.add(1))));
+        this.stepCount++;
+      },
+      getState: () => ({ kind: 'plus', step: 0, arrays: {} }),
+      setState() {},
+      dispose() {},
+    };
+    const opt = new NiNo({ baseOpt: plusOne, nowcaster: nc, period: 10, maxTrainSteps: 20 });
+    for (let s = 0; s < 10; s++) opt.step(params, null);
+    // states taken before steps 1,3,5,7,9 -> values 1,3,5,7,9 (steps done so far); step 9 is the nowcast
+    expect(Array.from(nc.calls[0].states.subarray(0, 5))).toEqual([1, 3, 5, 7, 9]);
+    expect(nc.calls[0].k).toBe(40);
+    // 9 + 40 * (9 - 7)
+    expect(Array.from(params[0].dataSync())).toEqual([89, 89]);
+    expect(plusOne.stepCount).toBe(9);
+  });
+
+  it('does not apply a NaN nowcast and keeps training', () => {
+    const nc = new RecordingNowcaster(true);
+    const { params, opt } = run(20, 10, nc);
+    expect(opt.events.length).toBe(2);
+    expect(opt.events.every((e) => !e.applied)).toBe(true);
+    for (const p of params) expect(Array.from(p.dataSync()).every(Number.isFinite)).toBe(true);
+  });
+
+  it('keeps base-optimizer moments across a jump and round-trips its state', () => {
+    const nc = new RecordingNowcaster();
+    const { opt, base, params } = run(10, 10, nc);
+    expect(base.stepCount).toBe(9); // 9 Adam steps, 1 nowcast
+    const st = opt.getState();
+    const m0 = st.arrays['base.m.0'];
+    expect(m0.length).toBe(3);
+    expect(m0[0]).not.toBe(0);
+    const opt2 = new NiNo({ baseOpt: new AdamW({ lr: 0.01, weightDecay: 0 }), nowcaster: nc, period: 10, maxTrainSteps: 10 });
+    opt2.setState(st);
+    expect(opt2.stepCount).toBe(10);
+    const g = params.map((p) => tf.onesLike(p));
+    opt.step(params, g);
+    const a = params.map((p) => Array.from(p.dataSync()));
+    expect(a[0].every(Number.isFinite)).toBe(true);
+    expect(Array.from(opt2.getState().arrays['base.m.0'])).toEqual(Array.from(m0));
+  });
+
+  it('without a nowcaster is the base optimizer', () => {
+    const { opt, base } = run(30, 10, null);
+    expect(opt.events.length).toBe(0);
+    expect(base.stepCount).toBe(30);
+  });
+});
