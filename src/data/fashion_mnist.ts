@@ -1,0 +1,116 @@
+/**
+ * Fashion-MNIST reader: IDX files (gzipped or not) -> VisionData (NHWC float32, H=W=28, C=1).
+ *
+ * Lookup order (see fetch.ts): opts.dataDir, $NINO_DATA_DIR[/fashion-mnist], /usr/share/datasets/fashion-mnist
+ * (Debian `dataset-fashion-mnist`), the cache ($NINO_CACHE_DIR or ~/.cache/nino)/fashion-mnist; each also
+ * checked with a torchvision-style `FashionMNIST/raw` subfolder. Then download from the official URL into
+ * the cache, checking torchvision's md5 of each .gz. Local files are only checked structurally (magic,
+ * dims, counts): the Debian package re-gzipped the files, so their .gz checksums differ from the official ones.
+ *
+ *   const d = await loadFashionMnist();  // d.trainX [60000*28*28], d.trainY [60000], d.testY [10000]
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import {
+  DatasetNotFoundError,
+  cacheDirFor,
+  candidateDirs,
+  downloadAllowed,
+  downloadFile,
+  findDir,
+  type SourceOptions,
+} from './fetch.ts';
+import { NINO_MNIST_NORM, normalizeU8, resolveNorm, type Normalization, type VisionData } from './vision.ts';
+
+export const FASHION_MNIST_URL = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
+/** official .gz md5s (torchvision FashionMNIST.resources) */
+export const FASHION_MNIST_FILES = [
+  { name: 'train-images-idx3-ubyte', md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d' },
+  { name: 'train-labels-idx1-ubyte', md5: '25c81989df183df01b3e8a0aad5dffbe' },
+  { name: 't10k-images-idx3-ubyte', md5: 'bef4ecab320f06d8554ea6380940ec79' },
+  { name: 't10k-labels-idx1-ubyte', md5: 'bb300cfdad3c16e7a12a480ee83cd310' },
+] as const;
+
+export interface IdxArray {
+  dims: number[];
+  data: Uint8Array;
+}
+
+/**
+ * Parses an IDX buffer (gzip detected by its 1f 8b magic). Only unsigned-byte data (type 0x08) is
+ * supported, which is what (Fashion-)MNIST uses.
+ */
+export function parseIdx(buf: Uint8Array, what = 'IDX'): IdxArray {
+  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) buf = gunzipSync(buf);
+  if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new Error(`${what}: not an IDX file (bad magic)`);
+  if (buf[2] !== 0x08) throw new Error(`${what}: IDX data type 0x${buf[2].toString(16)} unsupported (only ubyte 0x08)`);
+  const nd = buf[3];
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const dims: number[] = [];
+  for (let i = 0; i < nd; i++) dims.push(view.getUint32(4 + 4 * i, false));
+  const start = 4 + 4 * nd;
+  const n = dims.reduce((a, b) => a * b, 1);
+  if (buf.length - start !== n) throw new Error(`${what}: expected ${n} data bytes for dims [${dims}], found ${buf.length - start}`);
+  return { dims, data: buf.subarray(start, start + n) };
+}
+
+export interface FashionMnistOptions extends SourceOptions {
+  /** default 'nino': mean 0.1307, std 0.3081 (the MNIST constants the official NiNo code uses) */
+  normalize?: Normalization;
+}
+
+const SUBDIRS = ['FashionMNIST/raw', 'fashion-mnist'];
+
+/** Finds the 4 files, downloading them into the cache if allowed. Returns their paths in FILES order. */
+export async function locateFashionMnist(opts: SourceOptions = {}): Promise<string[]> {
+  const required = FASHION_MNIST_FILES.map((f) => [`${f.name}.gz`, f.name]);
+  const looked: string[] = [];
+  const found = findDir(candidateDirs('fashion-mnist', opts, SUBDIRS), required, looked);
+  if (found) return found.files;
+  const cache = cacheDirFor('fashion-mnist', opts);
+  let downloadError: string | undefined;
+  if (downloadAllowed(opts)) {
+    try {
+      for (const f of FASHION_MNIST_FILES) {
+        const dest = join(cache, `${f.name}.gz`);
+        if (findDir([cache], [[`${f.name}.gz`]])) continue;
+        await downloadFile(`${FASHION_MNIST_URL}${f.name}.gz`, dest, { md5: f.md5 });
+      }
+      const again = findDir([cache], required);
+      if (again) return again.files;
+    } catch (e) {
+      downloadError = (e as Error).message;
+    }
+  } else {
+    downloadError = 'downloads disabled (download: false or NINO_OFFLINE=1)';
+  }
+  throw new DatasetNotFoundError('fashion-mnist', looked, [
+    'sudo apt-get update && sudo apt-get install -y dataset-fashion-mnist  (installs /usr/share/datasets/fashion-mnist)',
+    `or put ${FASHION_MNIST_FILES.map((f) => `${f.name}.gz`).join(', ')} in a folder and pass --data-dir <folder> (or set NINO_DATA_DIR)`,
+    `or allow a download from ${FASHION_MNIST_URL} into ${cache}`,
+  ], downloadError);
+}
+
+/** Loads Fashion-MNIST (60k train, 10k test, 28x28x1, 10 classes), normalized. */
+export async function loadFashionMnist(opts: FashionMnistOptions = {}): Promise<VisionData> {
+  const paths = await locateFashionMnist(opts);
+  const [tri, trl, tei, tel] = paths.map((p) => parseIdx(readFileSync(p), p));
+  for (const [img, lab, p] of [[tri, trl, paths[0]], [tei, tel, paths[2]]] as const) {
+    if (img.dims.length !== 3 || img.dims[1] !== 28 || img.dims[2] !== 28) throw new Error(`${p}: expected [N,28,28] images, got [${img.dims}]`);
+    if (lab.dims.length !== 1 || lab.dims[0] !== img.dims[0]) throw new Error(`${p}: ${img.dims[0]} images but labels [${lab.dims}]`);
+    for (const v of lab.data) if (v > 9) throw new Error(`${p}: label ${v} out of range`);
+  }
+  const { mean, std } = resolveNorm(opts.normalize ?? 'nino', NINO_MNIST_NORM, tri.data, 1);
+  return {
+    trainX: normalizeU8(tri.data, mean, std),
+    trainY: Int32Array.from(trl.data),
+    testX: normalizeU8(tei.data, mean, std),
+    testY: Int32Array.from(tel.data),
+    shape: [28, 28, 1],
+    numClasses: 10,
+    mean,
+    std,
+    source: join(paths[0], '..'),
+  };
+}
