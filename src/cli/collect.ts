@@ -1,0 +1,78 @@
+/** `nino collect`: train tasks with AdamW and write parameter trajectories as Arrow files. */
+import type { Command } from 'commander';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { initBackend } from '../core/backend.ts';
+import { runJobs } from '../core/workers.ts';
+import { getTask } from '../tasks/registry.ts';
+import type { CollectJob, CollectResult } from '../trajectories/collect.ts';
+import { makeLogger, makeProgress, parsePositiveInt, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
+
+interface CollectOpts {
+  task: string[];
+  seeds: string;
+  steps?: number;
+  every?: number;
+  out: string;
+  workers: number;
+  dataDir?: string;
+  evalLimit?: number;
+}
+
+export function registerCollect(program: Command): void {
+  program
+    .command('collect')
+    .description('train tasks with AdamW and record parameter trajectories (one Arrow file per task and seed)')
+    .requiredOption('-t, --task <name...>', 'task name(s), e.g. FM-16-3k (see `nino tasks`)')
+    .option('-s, --seeds <range>', 'seeds: A..B (inclusive), a list 1,2,5, or one number', '1..2')
+    .option('--steps <n>', "optimizer steps per trajectory (default: the task's budget)", parsePositiveInt('steps'))
+    .option('--every <n>', 'record parameters and metrics every n steps (default: the task period / 5)', parsePositiveInt('every'))
+    .option('-o, --out <dir>', 'output folder', 'runs/trajectories')
+    .option('-w, --workers <n>', 'parallel worker threads', parsePositiveInt('workers'), Math.max(1, availableParallelism()))
+    .option('--data-dir <dir>', 'folder holding the dataset files (else NINO_DATA_DIR, system folders, cache)')
+    .option('--eval-limit <n>', 'evaluate on the first n held-out examples only (faster)', parsePositiveInt('eval-limit'))
+    .addHelpText(
+      'after',
+      '\nRerunning the same command skips finished trajectories and resumes interrupted ones.\n' +
+        'Example:\n  nino collect --task FM-16-3k --seeds 1..8 --every 60 --out runs/traj',
+    )
+    .action(async (o: CollectOpts, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as GlobalOpts;
+      const logger = makeLogger(g);
+      const specs = o.task.map(getTask);
+      const seeds = parseSeeds(o.seeds);
+      try {
+        mkdirSync(o.out, { recursive: true });
+        accessSync(o.out, constants.W_OK);
+      } catch (e) {
+        throw new UsageError(`output folder '${o.out}' is not writable (${(e as Error).message})`);
+      }
+      if (o.dataDir && !existsSync(o.dataDir)) throw new UsageError(`--data-dir '${o.dataDir}' does not exist`);
+      const jobs: CollectJob[] = [];
+      for (const spec of specs)
+        for (const seed of seeds)
+          jobs.push({
+            task: spec.name,
+            seed,
+            steps: o.steps ?? spec.steps,
+            every: o.every ?? Math.max(1, Math.floor(spec.period / 5)),
+            outDir: o.out,
+            data: { dataDir: o.dataDir, evalLimit: o.evalLimit },
+          });
+      const backend = await initBackend(g.backend, logger);
+      logger.info({ jobs: jobs.length, workers: o.workers, backend: backend.name }, 'collecting trajectories');
+      const bars = makeProgress(g.progress !== false);
+      try {
+        const mod = new URL('../trajectories/collect.ts', import.meta.url).href;
+        const results = await runJobs<CollectResult>(
+          jobs.map((args) => ({ module: mod, fn: 'collectTrajectory', args })),
+          { workers: o.workers, backend: backend.name, logger, progress: bars.progress },
+        );
+        bars.stop();
+        const done = results.filter((r) => r.status !== 'skipped').length;
+        process.stdout.write(`collected ${done} trajectories (${results.length - done} already complete) in ${o.out}\n`);
+      } finally {
+        bars.stop();
+      }
+    });
+}

@@ -1,0 +1,42 @@
+/**
+ * The nino command line: `nino collect | train-nino | bench | nowcast | tasks`.
+ * Each command file registers itself on the program and calls one library function.
+ * Errors print as one line (`nino: error: ...`) with exit code 1 (2 for usage errors).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { TOOL_VERSION } from '../core/version.ts';
+import { BACKENDS } from '../core/backend.ts';
+import { registerCollect } from './collect.ts';
+import { registerTasks } from './tasks.ts';
+import { UsageError } from './common.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('nino')
+    .description('Neuron Interaction and Nowcasting (NiNo): fewer optimizer steps by nowcasting parameters')
+    .version(TOOL_VERSION)
+    .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKENDS]).env('NINO_BACKEND').default('auto'))
+    .option('--log-file <path>', 'write structured (pino JSON) logs to this file instead of stderr')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .option('--no-progress', 'do not draw progress bars')
+    .showHelpAfterError()
+    .exitOverride();
+  registerCollect(program);
+  registerTasks(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    const msg = (e as Error).message ?? String(e);
+    process.stderr.write(`nino: error: ${msg}\n`);
+    if (process.env.NINO_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,28 @@
+/** Runs jobs sent by workers.ts inside a worker thread (one compute backend per thread). */
+import { parentPort, workerData } from 'node:worker_threads';
+import { initBackend } from './backend.ts';
+import type { Logger } from './logger.ts';
+import type { JobMessage, WorkerReply } from './workers.ts';
+
+const port = parentPort!;
+const post = (m: WorkerReply) => port.postMessage(m);
+
+const makeLogger = (jobId: number): Logger => {
+  const at = (level: 'info' | 'warn' | 'error' | 'debug') => (obj: object | string, msg?: string) =>
+    post({ type: 'log', jobId, level, obj: typeof obj === 'string' ? {} : obj, msg: typeof obj === 'string' ? obj : (msg ?? '') });
+  return { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
+};
+
+await initBackend(workerData.backend);
+port.on('message', async (m: JobMessage) => {
+  try {
+    const mod = await import(m.module);
+    const fn = mod[m.fn];
+    if (typeof fn !== 'function') throw new Error(`${m.module} has no function ${m.fn}`);
+    const result = await fn(m.args, { logger: makeLogger(m.jobId), progress: (p: unknown) => post({ type: 'progress', jobId: m.jobId, p }) });
+    post({ type: 'done', jobId: m.jobId, result });
+  } catch (e) {
+    post({ type: 'error', jobId: m.jobId, message: (e as Error).message, stack: (e as Error).stack });
+  }
+});
+post({ type: 'ready' });

@@ -1,0 +1,90 @@
+/**
+ * A small job pool over worker_threads: each worker has its own compute backend (tfjs wasm is
+ * single-threaded in Node, so two workers use both cores). A job names an exported async function
+ * `fn(args, { logger, progress })` of a module; logs and progress are forwarded to the parent.
+ * With workers = 1 jobs run in this thread (no worker start-up cost, easier to debug).
+ *
+ *   const results = await runJobs(jobs.map(j => ({ module: import.meta.resolve('./collect.ts'), fn: 'collectJob', args: j })), { workers: 2, backend: 'wasm', logger, progress });
+ */
+import { Worker } from 'node:worker_threads';
+import type { Logger, ProgressFn } from './logger.ts';
+import { silentLogger } from './logger.ts';
+
+export interface JobSpec {
+  /** module URL (import.meta.resolve or new URL(..., import.meta.url).href) */
+  module: string;
+  /** exported function name */
+  fn: string;
+  /** structured-cloneable arguments */
+  args: unknown;
+}
+export interface JobMessage extends JobSpec {
+  jobId: number;
+}
+export type WorkerReply =
+  | { type: 'ready' }
+  | { type: 'log'; jobId: number; level: 'info' | 'warn' | 'error' | 'debug'; obj: object; msg: string }
+  | { type: 'progress'; jobId: number; p: unknown }
+  | { type: 'done'; jobId: number; result: unknown }
+  | { type: 'error'; jobId: number; message: string; stack?: string };
+
+export interface PoolOptions {
+  workers: number;
+  backend: string;
+  logger?: Logger;
+  progress?: ProgressFn;
+  /** stop handing out jobs after the first failure (default true) */
+  failFast?: boolean;
+}
+
+export class JobError extends Error {}
+
+export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> {
+  const logger = o.logger ?? silentLogger;
+  const results: R[] = new Array(jobs.length);
+  if (o.workers <= 1 || jobs.length <= 1) {
+    for (let i = 0; i < jobs.length; i++) {
+      const mod = await import(jobs[i].module);
+      results[i] = await mod[jobs[i].fn](jobs[i].args, { logger, progress: o.progress });
+    }
+    return results;
+  }
+  const n = Math.min(o.workers, jobs.length);
+  let next = 0;
+  let failure: Error | null = null;
+  const boot = new URL('./worker-boot.mjs', import.meta.url);
+  await Promise.all(
+    Array.from({ length: n }, () =>
+      new Promise<void>((resolve, reject) => {
+        const w = new Worker(boot, { workerData: { backend: o.backend } });
+        const give = () => {
+          if (next >= jobs.length || (failure && o.failFast !== false)) {
+            w.terminate().then(() => resolve(), reject);
+            return;
+          }
+          const jobId = next++;
+          w.postMessage({ ...jobs[jobId], jobId } satisfies JobMessage);
+        };
+        w.on('message', (m: WorkerReply) => {
+          if (m.type === 'ready') give();
+          else if (m.type === 'log') logger[m.level](m.obj, m.msg);
+          else if (m.type === 'progress') o.progress?.(m.p as Parameters<ProgressFn>[0]);
+          else if (m.type === 'done') {
+            results[m.jobId] = m.result as R;
+            give();
+          } else if (m.type === 'error') {
+            failure ??= new JobError(m.message);
+            logger.error({ jobId: m.jobId, stack: m.stack }, m.message);
+            give();
+          }
+        });
+        w.on('error', (e) => {
+          failure ??= e;
+          resolve();
+        });
+      }),
+    ),
+  );
+  if (failure) throw failure;
+  return results;
+}

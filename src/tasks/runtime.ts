@@ -1,0 +1,192 @@
+/**
+ * A task made runnable: its model definition, its data loaded, a deterministic batch stream per seed,
+ * and evaluation of the task metric on the held-out split.
+ *
+ *   const rt = await loadTaskRuntime(getTask('FM-16-3k'), { dataDir });
+ *   const sampler = rt.makeSampler(1000); const batch = sampler.next(); ... rt.evaluate(params)
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Logger } from '../core/logger.ts';
+import { silentLogger } from '../core/logger.ts';
+import { Rng } from '../core/rng.ts';
+import { EpochSampler, evalWindows, sampleWindows, type TokenBatch } from '../data/batching.ts';
+import { loadFashionMnist } from '../data/fashion_mnist.ts';
+import type { SourceOptions } from '../data/fetch.ts';
+import { loadSotu, type TokenData } from '../data/text.ts';
+import { splitHoldout, type VisionSplit } from '../data/vision.ts';
+import { makeConvNet } from './models/convnet.ts';
+import { makeGpt2 } from './models/gpt2.ts';
+import type { TaskSpec } from './registry.ts';
+import type { Batch, ModelDef } from './types.ts';
+
+export interface EvalResult {
+  loss: number;
+  /** accuracy in % (vision) */
+  acc?: number;
+  /** perplexity (language) */
+  ppl?: number;
+}
+
+/** Deterministic training stream of one seed; state is JSON for resuming. */
+export interface BatchSampler {
+  /** next training batch; the caller disposes the tensors */
+  next(): Batch;
+  getState(): Record<string, number>;
+  setState(s: Record<string, number>): void;
+}
+
+export interface TaskRuntime {
+  spec: TaskSpec;
+  model: ModelDef;
+  makeSampler(seed: number): BatchSampler;
+  /** held-out metric of the given parameters (test split for vision, validation tokens for language) */
+  evaluate(params: tf.Tensor[]): EvalResult;
+  /** the value compared to spec.target */
+  metricOf(r: EvalResult): number;
+  /** true when r reaches the task's target */
+  reached(r: EvalResult): boolean;
+  /** initial parameters of a seed, one array per ParamSpec */
+  initParams(seed: number): Float32Array[];
+}
+
+export interface RuntimeOptions extends SourceOptions {
+  logger?: Logger;
+  /** evaluate on only the first N held-out examples (vision) — faster, noisier; default all */
+  evalLimit?: number;
+}
+
+export function makeModel(spec: TaskSpec): ModelDef {
+  const m = spec.model;
+  if (m.arch === 'convnet') return makeConvNet({ hid: m.hid, inChannels: m.inChannels, numClasses: m.numClasses });
+  return makeGpt2({ vocabSize: m.vocabSize, nPositions: m.nPositions, nEmbd: m.nEmbd, nLayer: m.nLayer, nHead: m.nHead });
+}
+
+const dataCache = new Map<string, Promise<VisionSplit | TokenData>>();
+
+async function loadData(spec: TaskSpec, o: RuntimeOptions): Promise<VisionSplit | TokenData> {
+  const key = `${spec.dataset}:${o.dataDir ?? ''}`;
+  if (!dataCache.has(key)) {
+    const p = (async () => {
+      switch (spec.dataset) {
+        case 'fashion-mnist':
+          return splitHoldout(await loadFashionMnist(o));
+        case 'sotu-bytes':
+          return loadSotu({ ...o, tokenizer: 'byte' });
+        default:
+          throw new Error(
+            `dataset '${spec.dataset}' of task ${spec.name} has no loader wired into tasks yet; available here: fashion-mnist, sotu-bytes`,
+          );
+      }
+    })();
+    dataCache.set(key, p);
+    p.catch(() => dataCache.delete(key));
+  }
+  return dataCache.get(key)!;
+}
+
+export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): Promise<TaskRuntime> {
+  const logger = o.logger ?? silentLogger;
+  const model = makeModel(spec);
+  const data = await loadData(spec, o);
+  const initParams = (seed: number) => model.init(new Rng(seed).fork('init'));
+  const isVision = spec.model.arch === 'convnet';
+  const reached = (r: EvalResult) =>
+    spec.target.metric === 'acc' ? (r.acc ?? -Infinity) >= spec.target.value : (r.ppl ?? Infinity) <= spec.target.value;
+  const metricOf = (r: EvalResult) => (spec.target.metric === 'acc' ? r.acc! : r.ppl!);
+
+  if (isVision) {
+    const d = data as VisionSplit;
+    const [H, W, C] = d.shape;
+    const px = H * W * C;
+    const evalN = Math.min(o.evalLimit ?? d.test.count, d.test.count);
+    const evalChunk = 1000;
+    // held-out images as resident tensors (created once)
+    const evalX: tf.Tensor4D[] = [];
+    const evalY: tf.Tensor1D[] = [];
+    for (let s = 0; s < evalN; s += evalChunk) {
+      const e = Math.min(evalN, s + evalChunk);
+      evalX.push(tf.tensor4d(d.test.x.subarray(s * px, e * px), [e - s, H, W, C]));
+      evalY.push(tf.tensor1d(d.test.y.subarray(s, e), 'int32'));
+    }
+    logger.debug({ task: spec.name, train: d.train.count, eval: evalN }, 'vision data ready');
+    return {
+      spec,
+      model,
+      initParams,
+      reached,
+      metricOf,
+      makeSampler(seed) {
+        const s = new EpochSampler(d.train.count, spec.batchSize, new Rng(seed).fork('data'));
+        return {
+          next() {
+            const idx = s.next();
+            const x = new Float32Array(idx.length * px);
+            const y = new Int32Array(idx.length);
+            for (let i = 0; i < idx.length; i++) {
+              x.set(d.train.x.subarray(idx[i] * px, (idx[i] + 1) * px), i * px);
+              y[i] = d.train.y[idx[i]];
+            }
+            return { x: tf.tensor4d(x, [idx.length, H, W, C]), y: tf.tensor1d(y, 'int32') };
+          },
+          getState: () => ({ ...s.getState() }),
+          setState: (st) => s.setState({ epoch: st.epoch, pos: st.pos }),
+        };
+      },
+      evaluate(params) {
+        let lossSum = 0;
+        let correct = 0;
+        for (let i = 0; i < evalX.length; i++) {
+          const [l, c] = tf.tidy(() => {
+            const logits = model.forward(params, evalX[i]);
+            const n = evalX[i].shape[0];
+            const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(evalY[i], spec.model.arch === 'convnet' ? spec.model.numClasses : 0), logits).mul(n);
+            const corr = logits.argMax(-1).equal(evalY[i]).sum();
+            return [loss.dataSync()[0], corr.dataSync()[0]];
+          });
+          lossSum += l;
+          correct += c;
+        }
+        return { loss: lossSum / evalN, acc: (100 * correct) / evalN };
+      },
+    };
+  }
+
+  const d = data as TokenData;
+  const T = spec.contextLen ?? 64;
+  const maxWindows = Math.floor((spec.evalTokens ?? 65_536) / T);
+  const windows = evalWindows(d.val, T, spec.batchSize * 4, maxWindows);
+  const toBatch = (b: TokenBatch): Batch => ({ x: tf.tensor2d(b.x, [b.batchSize, T], 'int32'), y: tf.tensor2d(b.y, [b.batchSize, T], 'int32') });
+  return {
+    spec,
+    model,
+    initParams,
+    reached,
+    metricOf,
+    makeSampler(seed) {
+      // batch of step s is a pure function of (seed, s): resuming needs only the step count
+      const base = new Rng(seed).fork('data');
+      let step = 0;
+      return {
+        next: () => toBatch(sampleWindows(d.train, spec.batchSize, T, base.fork(`step:${step++}`))),
+        getState: () => ({ step }),
+        setState: (st) => {
+          step = st.step;
+        },
+      };
+    },
+    evaluate(params) {
+      let lossSum = 0;
+      let count = 0;
+      for (const w of windows) {
+        const b = toBatch(w);
+        const l = tf.tidy(() => model.loss(params, b).dataSync()[0]);
+        b.x.dispose();
+        b.y.dispose();
+        lossSum += l * w.batchSize * T;
+        count += w.batchSize * T;
+      }
+      const loss = lossSum / count;
+      return { loss, ppl: Math.exp(loss) };
+    },
+  };
+}

@@ -1,0 +1,187 @@
+/**
+ * Collects one parameter trajectory: trains (task, seed) with the task's AdamW settings and records the
+ * full parameter vector and metrics every `every` steps into an Arrow file (schema.ts).
+ *
+ * Resumable and atomic. While running, `<out>/<task>/.seed-<seed>.partial/` holds one Arrow file per
+ * record and `resume.safetensors` (params + AdamW moments + sampler position at the last record), each
+ * written atomically. A rerun continues from there; the finished file `<out>/<task>/seed-<seed>.arrow`
+ * appears only complete (write-to-temp + rename), and a rerun skips it. Deterministic: the same seed
+ * gives the same parameters, interrupted or not.
+ *
+ *   await collectTrajectory({ task: 'FM-16-3k', seed: 1, steps: 3000, every: 50, outDir: 'runs/traj' });
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../core/fsutil.ts';
+import type { Logger, ProgressFn } from '../core/logger.ts';
+import { silentLogger } from '../core/logger.ts';
+import { makeLayout } from '../core/params.ts';
+import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
+import { TOOL_VERSION } from '../core/version.ts';
+import { AdamW } from '../optim/adamw.ts';
+import { getTask } from '../tasks/registry.ts';
+import { loadTaskRuntime, type RuntimeOptions } from '../tasks/runtime.ts';
+import { trainRun } from '../training/loop.ts';
+import { readTrajectory, writeTrajectory } from './arrow.ts';
+import { TRAJECTORY_SCHEMA_VERSION, type TrajectoryMeta, type TrajectoryRecord } from './schema.ts';
+
+export interface CollectJob {
+  task: string;
+  seed: number;
+  /** optimizer steps to train */
+  steps: number;
+  /** record (and evaluate) every this many steps */
+  every: number;
+  outDir: string;
+  /** data location options (dataDir etc.) */
+  data?: RuntimeOptions;
+}
+
+export interface CollectResult {
+  path: string;
+  status: 'done' | 'skipped' | 'resumed';
+  records: number;
+  seconds: number;
+}
+
+export function trajectoryPath(outDir: string, task: string, seed: number): string {
+  return join(outDir, task, `seed-${seed}.arrow`);
+}
+
+function partialDir(outDir: string, task: string, seed: number): string {
+  return join(outDir, task, `.seed-${seed}.partial`);
+}
+
+function resolvedConfig(job: CollectJob) {
+  const spec = getTask(job.task);
+  return {
+    task: spec.name,
+    seed: job.seed,
+    steps: job.steps,
+    every: job.every,
+    optimizer: { kind: 'adamw', lr: spec.lr, weightDecay: spec.weightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    batchSize: spec.batchSize,
+    contextLen: spec.contextLen ?? null,
+    model: spec.model,
+    dataset: spec.dataset,
+    evalLimit: job.data?.evalLimit ?? null,
+  };
+}
+
+export async function collectTrajectory(
+  job: CollectJob,
+  o: { logger?: Logger; progress?: ProgressFn } = {},
+): Promise<CollectResult> {
+  const logger = o.logger ?? silentLogger;
+  const spec = getTask(job.task);
+  if (!(job.steps > 0) || !(job.every > 0) || !Number.isInteger(job.steps) || !Number.isInteger(job.every)) {
+    throw new Error(`steps and every must be positive integers (got steps=${job.steps}, every=${job.every})`);
+  }
+  const config = resolvedConfig(job);
+  const finalPath = trajectoryPath(job.outDir, spec.name, job.seed);
+  const id = `${spec.name}/seed-${job.seed}`;
+  const t0 = performance.now();
+
+  if (existsSync(finalPath)) {
+    // never silently overwrite: a finished file must be readable and made with the same settings
+    const t = readTrajectory(finalPath);
+    const same = JSON.stringify(t.meta.config) === JSON.stringify(config);
+    if (!same) {
+      throw new Error(`${finalPath} exists but was made with different settings; remove it or choose another --out`);
+    }
+    logger.info({ id, path: finalPath }, 'trajectory already complete, skipping');
+    o.progress?.({ id, done: job.steps, total: job.steps });
+    return { path: finalPath, status: 'skipped', records: t.records.length, seconds: 0 };
+  }
+
+  const rt = await loadTaskRuntime(spec, { ...job.data, logger });
+  const layout = makeLayout(rt.model.specs);
+  const meta: TrajectoryMeta = { task: spec.name, seed: job.seed, config, toolVersion: TOOL_VERSION, schemaVersion: TRAJECTORY_SCHEMA_VERSION };
+  const pdir = partialDir(job.outDir, spec.name, job.seed);
+  mkdirSync(pdir, { recursive: true });
+  const resumePath = join(pdir, 'resume.safetensors');
+
+  const init = rt.initParams(job.seed);
+  const params = rt.model.specs.map((s, i) => tf.variable(tf.tensor(init[i], s.shape, 'float32'), true, `p${i}`));
+  const opt = new AdamW({ lr: spec.lr, weightDecay: spec.weightDecay });
+  const sampler = rt.makeSampler(job.seed);
+  let startStep = 0;
+  let status: CollectResult['status'] = 'done';
+
+  if (existsSync(resumePath)) {
+    const st = readSafetensors(readFileSync(resumePath), resumePath);
+    const m = JSON.parse(st.metadata.state ?? '{}') as { step: number; sampler: Record<string, number>; config: unknown; optStep: number };
+    if (JSON.stringify(m.config) !== JSON.stringify(config)) {
+      throw new Error(`${pdir} holds an interrupted run with different settings; remove it or choose another --out`);
+    }
+    params.forEach((p, i) => p.assign(tf.tensor(st.tensors[`param.${i}`].data as Float32Array, p.shape)));
+    const arrays: Record<string, Float32Array> = {};
+    for (const k of st.order) if (k.startsWith('opt.')) arrays[k.slice(4)] = st.tensors[k].data as Float32Array;
+    opt.setState({ kind: 'adamw', step: m.optStep, arrays });
+    sampler.setState(m.sampler);
+    startStep = m.step;
+    status = 'resumed';
+    logger.info({ id, step: startStep }, 'resuming interrupted trajectory');
+  }
+  // drop records past the resume point (written before a crash that preceded the resume state)
+  for (const f of readdirSync(pdir)) {
+    const mm = /^rec-(\d+)\.arrow$/.exec(f);
+    if (mm && Number(mm[1]) > startStep) rmSync(join(pdir, f));
+  }
+
+  const flat = () => {
+    const out = new Float32Array(layout.total);
+    params.forEach((p, i) => out.set(p.dataSync() as Float32Array, layout.entries[i].offset));
+    return out;
+  };
+  let lossSum = 0;
+  let lossN = 0;
+
+  await trainRun({
+    runtime: rt,
+    optimizer: opt,
+    params,
+    sampler,
+    steps: job.steps,
+    startStep,
+    evalEvery: job.every,
+    onStep: (step, loss) => {
+      lossSum += loss;
+      lossN++;
+      o.progress?.({ id, done: step, total: job.steps, info: { loss: Number(loss.toFixed(4)) } });
+    },
+    onEval: (step, r) => {
+      const metrics: TrajectoryRecord['metrics'] = { val_loss: r.loss };
+      if (r.acc !== undefined) metrics.val_acc = r.acc;
+      if (r.ppl !== undefined) metrics.val_ppl = r.ppl;
+      if (lossN > 0) metrics.train_loss = lossSum / lossN;
+      lossSum = 0;
+      lossN = 0;
+      const rec: TrajectoryRecord = { step, params: flat(), metrics };
+      if (!Array.from(rec.params).every(Number.isFinite)) throw new Error(`${id}: parameters became NaN/Inf at step ${step}`);
+      writeTrajectory(join(pdir, `rec-${String(step).padStart(8, '0')}.arrow`), layout, meta, [rec]);
+      // resume point = this record
+      const tensors: Record<string, StTensor> = {};
+      params.forEach((p, i) => (tensors[`param.${i}`] = { dtype: 'F32', shape: p.shape, data: p.dataSync() as Float32Array }));
+      const os = opt.getState();
+      for (const [k, v] of Object.entries(os.arrays)) tensors[`opt.${k}`] = { dtype: 'F32', shape: [v.length], data: v };
+      writeFileAtomic(
+        resumePath,
+        writeSafetensors(tensors, { state: JSON.stringify({ step, sampler: sampler.getState(), config, optStep: os.step }) }),
+      );
+      logger.debug({ id, step, ...metrics }, 'recorded');
+      return false;
+    },
+  });
+
+  const files = readdirSync(pdir).filter((f) => /^rec-\d+\.arrow$/.test(f)).sort();
+  const records = files.map((f) => readTrajectory(join(pdir, f)).records[0]);
+  writeTrajectory(finalPath, layout, meta, records);
+  rmSync(pdir, { recursive: true, force: true });
+  params.forEach((p) => p.dispose());
+  opt.dispose();
+  const seconds = (performance.now() - t0) / 1000;
+  logger.info({ id, path: finalPath, records: records.length, seconds: Number(seconds.toFixed(1)) }, 'trajectory complete');
+  return { path: finalPath, status, records: records.length, seconds };
+}
