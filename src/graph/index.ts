@@ -1,0 +1,44 @@
+/**
+ * Neural-graph registry and public API of src/graph.
+ *
+ *   registerGraphBuilder('myarch', (specs, opts) => ...);
+ *   const g = buildNeuralGraph('gpt2', specs, { numHeads: 12, logger });
+ *   const attr = toEdges(g, scaled, 5); const vec = toVector(g, edgeOut);
+ * Built-in archs: 'mlp' | 'cnn' | 'conv' (sequential NeuralGraph), 'gpt2' (NeuralGraphGPT), 'llama'.
+ * Unknown arch → the sequential builder, with a warning through opts.logger.
+ */
+import type { ParamSpec } from '../core/params.ts';
+import { buildGpt2Graph } from './gpt2.ts';
+import { buildLlamaGraph } from './llama.ts';
+import { buildMlpGraph } from './mlp.ts';
+import type { GraphBuilder, GraphBuildOptions, NeuralGraph } from './types.ts';
+
+export * from './types.ts';
+export { toEdges, toVector, lastState } from './edges.ts';
+export { buildMlpGraph } from './mlp.ts';
+export { buildGpt2Graph } from './gpt2.ts';
+export { buildLlamaGraph } from './llama.ts';
+export { laplacianPE, normalizedLaplacian, type LpeOptions, type LpeResult } from './lpe.ts';
+
+const registry = new Map<string, GraphBuilder>();
+
+export function registerGraphBuilder(arch: string, builder: GraphBuilder): void {
+  registry.set(arch, builder);
+}
+
+export function graphBuilderNames(): string[] {
+  return [...registry.keys()];
+}
+
+export function buildNeuralGraph(arch: string, specs: readonly ParamSpec[], opts: GraphBuildOptions = {}): NeuralGraph {
+  const b = registry.get(arch);
+  if (b) return b(specs, opts);
+  opts.logger?.warn({ arch, known: graphBuilderNames() }, `no graph builder for arch '${arch}'; using the generic sequential (MLP/CNN) builder`);
+  return buildMlpGraph(specs, opts, arch);
+}
+
+registerGraphBuilder('mlp', (s, o) => buildMlpGraph(s, o, 'mlp'));
+registerGraphBuilder('cnn', (s, o) => buildMlpGraph(s, o, 'cnn'));
+registerGraphBuilder('conv', (s, o) => buildMlpGraph(s, o, 'conv'));
+registerGraphBuilder('gpt2', buildGpt2Graph);
+registerGraphBuilder('llama', buildLlamaGraph);
