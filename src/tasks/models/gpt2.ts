@@ -1,0 +1,244 @@
+/**
+ * GPT-2 (Hugging Face GPT2LMHeadModel) as a pure function of its parameter list, in tfjs.
+ *
+ * Parameters, in HF `named_parameters()` order, names and shapes (HF Conv1D weights are (in, out), y = x W + b):
+ *   transformer.wte.weight [V,d]   transformer.wpe.weight [P,d]
+ *   per block i: transformer.h.{i}.ln_1.weight/bias [d], attn.c_attn.weight [d,3d]/bias [3d],
+ *                attn.c_proj.weight [d,d]/bias [d], ln_2.weight/bias [d], mlp.c_fc.weight [d,4d]/bias [4d],
+ *                mlp.c_proj.weight [4d,d]/bias [d]
+ *   transformer.ln_f.weight/bias [d]
+ * lm_head is tied to wte (not listed). Total = V d + P d + L (12 d^2 + 13 d) + 2 d.
+ *
+ * Forward (pre-LayerNorm, eps 1e-5; GELU tanh approximation "gelu_new"; causal attention with the fused
+ * q/k/v projection split as [q | k | v] along the output axis, each split into heads of d/H):
+ *   x [B,T] int32 -> h = wte[x] + wpe[0..T) -> blocks -> ln_f -> logits = h wte^T  [B,T,V]
+ * Init (HF _init_weights): N(0, 0.02) for wte, wpe, c_attn and c_fc weights; N(0, 0.02/sqrt(2 L)) for
+ * the two c_proj weights; biases 0; LayerNorm weight 1, bias 0. Draws in parameter order from one Rng.
+ *
+ * wasm notes: no Einsum; OneHot with dtype 'float32' is broken on wasm 4.22 (all zeros), so it is cast; every matMul is plain (the transposed variants are ~10x slower on wasm), with
+ * explicit transposes instead, also in the gradients (custom `mm`); the embedding gather has its own
+ * gradient (a typed-array scatter-add; tfjs's goes through UnsortedSegmentSum).
+ *
+ *   const m = makeGpt2({ vocabSize: 256, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2 });
+ *   const logits = m.forward(params, x);   // x [B,T] int32 -> [B,T,256]
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { ParamSpec } from '../../core/params.ts';
+import type { Rng } from '../../core/rng.ts';
+import type { Batch, ModelDef } from '../types.ts';
+
+export interface Gpt2Config {
+  vocabSize: number;
+  /** maximum context (rows of wpe) */
+  nPositions: number;
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  /** LayerNorm epsilon, default 1e-5 */
+  layerNormEps?: number;
+}
+
+/** Parameter specs in HF GPT2LMHeadModel.named_parameters() order. */
+export function gpt2Specs(c: Gpt2Config): ParamSpec[] {
+  const d = c.nEmbd;
+  const s: ParamSpec[] = [
+    { name: 'transformer.wte.weight', shape: [c.vocabSize, d] },
+    { name: 'transformer.wpe.weight', shape: [c.nPositions, d] },
+  ];
+  for (let i = 0; i < c.nLayer; i++) {
+    const p = `transformer.h.${i}`;
+    s.push(
+      { name: `${p}.ln_1.weight`, shape: [d] },
+      { name: `${p}.ln_1.bias`, shape: [d] },
+      { name: `${p}.attn.c_attn.weight`, shape: [d, 3 * d] },
+      { name: `${p}.attn.c_attn.bias`, shape: [3 * d] },
+      { name: `${p}.attn.c_proj.weight`, shape: [d, d] },
+      { name: `${p}.attn.c_proj.bias`, shape: [d] },
+      { name: `${p}.ln_2.weight`, shape: [d] },
+      { name: `${p}.ln_2.bias`, shape: [d] },
+      { name: `${p}.mlp.c_fc.weight`, shape: [d, 4 * d] },
+      { name: `${p}.mlp.c_fc.bias`, shape: [4 * d] },
+      { name: `${p}.mlp.c_proj.weight`, shape: [4 * d, d] },
+      { name: `${p}.mlp.c_proj.bias`, shape: [d] },
+    );
+  }
+  s.push({ name: 'transformer.ln_f.weight', shape: [d] }, { name: 'transformer.ln_f.bias', shape: [d] });
+  return s;
+}
+
+/** Number of parameters: V d + P d + L (12 d^2 + 13 d) + 2 d. */
+export function gpt2ParamCount(c: Gpt2Config): number {
+  const d = c.nEmbd;
+  return c.vocabSize * d + c.nPositions * d + c.nLayer * (12 * d * d + 13 * d) + 2 * d;
+}
+
+const PER_BLOCK = 12;
+
+/**
+ * a [..., m, k] @ b [k, n] or batched a [..., m, k] @ b [..., k, n] with gradients that use explicit
+ * transposes + plain matMul (wasm's transposed BatchMatMul variants are ~10x slower).
+ */
+function mm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [a, b, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+    save([a, b]);
+    return {
+      value: tf.matMul(a, b),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sa, sb] = saved;
+        const tr = (t: tf.Tensor) => {
+          const r = t.rank;
+          const perm = [...Array(r).keys()];
+          [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
+          return tf.transpose(t, perm);
+        };
+        const da = tf.matMul(dy, tr(sb));
+        let db: tf.Tensor;
+        if (sb.rank === 2 && sa.rank > 2) {
+          const k = sa.shape[sa.rank - 1];
+          const n = dy.shape[dy.rank - 1];
+          db = tf.matMul(tr(sa.reshape([-1, k])), dy.reshape([-1, n]));
+        } else {
+          db = tf.matMul(tr(sa), dy);
+        }
+        return [da, db];
+      },
+    };
+  });
+  return f(a, b);
+}
+
+/** rows of table [V,d] at ids [N] -> [N,d]; gradient by a typed-array scatter-add. */
+function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  const [V, d] = table.shape;
+  // read now: `ids` may be disposed (by the caller's tidy) before the backward pass runs
+  const idx = ids.dataSync();
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.gather(args[0] as tf.Tensor, ids),
+    gradFunc: (dy: tf.Tensor) => {
+      const g = dy.dataSync() as Float32Array;
+      const out = new Float32Array(V * d);
+      for (let n = 0; n < idx.length; n++) {
+        const o = idx[n] * d;
+        const s = n * d;
+        for (let j = 0; j < d; j++) out[o + j] += g[s + j];
+      }
+      return tf.tensor2d(out, [V, d]);
+    },
+  }));
+  return f(table) as tf.Tensor2D;
+}
+
+function layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  const mean = x.mean(-1, true);
+  const xc = x.sub(mean);
+  const v = xc.square().mean(-1, true);
+  return xc.mul(v.add(eps).rsqrt()).mul(w).add(b);
+}
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+/** gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  const inner = x.add(x.pow(3).mul(0.044715)).mul(GELU_C);
+  return x.mul(inner.tanh().add(1)).mul(0.5);
+}
+
+/** [T,T] additive causal mask: 0 on/below the diagonal, -1e9 above. */
+const maskCache = new Map<number, Float32Array>();
+function causalMask(T: number): tf.Tensor2D {
+  let m = maskCache.get(T);
+  if (!m) {
+    m = new Float32Array(T * T);
+    for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9;
+    maskCache.set(T, m);
+  }
+  return tf.tensor2d(m, [T, T]);
+}
+
+export function makeGpt2(cfg: Gpt2Config): ModelDef {
+  const { vocabSize: V, nPositions: P, nEmbd: d, nLayer: L, nHead: H } = cfg;
+  if (d % H !== 0) throw new Error(`nEmbd ${d} must be divisible by nHead ${H}`);
+  const eps = cfg.layerNormEps ?? 1e-5;
+  const hd = d / H;
+  const specs = gpt2Specs(cfg);
+
+  function forward(params: tf.Tensor[], x: tf.Tensor): tf.Tensor {
+    if (params.length !== specs.length) throw new Error(`gpt2 expects ${specs.length} parameter tensors, got ${params.length}`);
+    if (x.rank !== 2) throw new Error(`gpt2 input must be [B,T] token ids, got shape [${x.shape}]`);
+    const [B, T] = x.shape;
+    if (T > P) throw new Error(`sequence length ${T} exceeds nPositions ${P}`);
+    return tf.tidy(() => {
+      const N = B * T;
+      const ids = (x.dtype === 'int32' ? x : x.toInt()).reshape([N]) as tf.Tensor1D;
+      const wte = params[0] as tf.Tensor2D;
+      const pos = params[1].slice([0, 0], [T, d]);
+      // h [B,T,d]
+      let h = embed(wte, ids).reshape([B, T, d]).add(pos);
+      const mask = causalMask(T);
+      const scale = 1 / Math.sqrt(hd);
+      for (let i = 0; i < L; i++) {
+        const p = params.slice(2 + PER_BLOCK * i, 2 + PER_BLOCK * (i + 1));
+        const [ln1w, ln1b, caW, caB, cpW, cpB, ln2w, ln2b, fcW, fcB, mpW, mpB] = p;
+        // attention
+        const a = layerNorm(h, ln1w, ln1b, eps).reshape([N, d]);
+        const qkv = mm(a, caW).add(caB); // [N,3d]
+        const [q2, k2, v2] = tf.split(qkv, 3, 1); // each [N,d]
+        const q = q2.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]); // [B,H,T,hd]
+        const kT = k2.reshape([B, T, H, hd]).transpose([0, 2, 3, 1]); // [B,H,hd,T]
+        const v = v2.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]); // [B,H,T,hd]
+        const att = tf.softmax(mm(q, kT).mul(scale).add(mask), -1); // [B,H,T,T]
+        const y = mm(att, v).transpose([0, 2, 1, 3]).reshape([N, d]); // [N,d]
+        h = h.add(mm(y, cpW).add(cpB).reshape([B, T, d]));
+        // MLP
+        const m = layerNorm(h, ln2w, ln2b, eps).reshape([N, d]);
+        const f = geluNew(mm(m, fcW).add(fcB)); // [N,4d]
+        h = h.add(mm(f, mpW).add(mpB).reshape([B, T, d]));
+      }
+      const nP = params.length;
+      const hf = layerNorm(h, params[nP - 2], params[nP - 1], eps).reshape([N, d]);
+      return mm(hf, wte.transpose()).reshape([B, T, V]); // [B,T,V]
+    });
+  }
+
+  /** mean over B*T positions of -log softmax(logits)[y] */
+  function loss(params: tf.Tensor[], batch: Batch): tf.Scalar {
+    return tf.tidy(() => {
+      const logits = forward(params, batch.x);
+      const N = logits.size / V;
+      const l2 = logits.reshape([N, V]);
+      const y = (batch.y.dtype === 'int32' ? batch.y : batch.y.toInt()).reshape([N]) as tf.Tensor1D;
+      // int32 oneHot then cast: tfjs-wasm 4.22's OneHot with dtype 'float32' returns all zeros
+      const oh = tf.oneHot(y, V).toFloat();
+      const lse = tf.logSumExp(l2, -1); // [N]
+      const picked = l2.mul(oh).sum(-1); // [N]
+      return lse.sub(picked).mean() as tf.Scalar;
+    });
+  }
+
+  function init(rng: Rng): Float32Array[] {
+    const projStd = 0.02 / Math.sqrt(2 * L);
+    return specs.map((s) => {
+      const n = s.shape.reduce((a, b) => a * b, 1);
+      const out = new Float32Array(n);
+      const leaf = s.name.split('.').slice(-2).join('.');
+      let std = 0;
+      if (/^(wte|wpe|c_attn|c_fc)\.weight$/.test(leaf)) std = 0.02;
+      else if (leaf === 'c_proj.weight') std = projStd;
+      else if (/^ln_(1|2|f)\.weight$/.test(leaf)) {
+        out.fill(1);
+        return out;
+      }
+      if (std > 0) for (let i = 0; i < n; i++) out[i] = rng.normal() * std;
+      return out;
+    });
+  }
+
+  return {
+    arch: 'gpt2',
+    specs,
+    graphInfo: { numHeads: H, nLayer: L, nEmbd: d, vocabSize: V, nPositions: P },
+    init,
+    forward,
+    loss,
+  };
+}
