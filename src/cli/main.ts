@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { TOOL_VERSION } from '../core/version.ts';
 import { BACKENDS } from '../core/backend.ts';
+import { registerBench } from './bench.ts';
 import { registerCollect } from './collect.ts';
 import { registerTasks } from './tasks.ts';
 import { UsageError } from './common.ts';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerCollect(program);
+  registerBench(program);
   registerTasks(program);
   return program;
 }

@@ -1,0 +1,98 @@
+/**
+ * `nino bench` as a library function: expands a suite into runs (task x seed x method), runs them in
+ * parallel workers (resumable: finished runs are reused), and writes the reports.
+ *
+ *   const r = await runBench(loadSuite('ci'), { outDir: 'runs/bench', workers: 2, backend: 'wasm' });
+ *   console.log(r.markdown);
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../core/fsutil.ts';
+import type { Logger, ProgressFn } from '../core/logger.ts';
+import { silentLogger } from '../core/logger.ts';
+import { TOOL_VERSION } from '../core/version.ts';
+import { runJobs } from '../core/workers.ts';
+import { nowcasterLabel } from '../nowcast/resolve.ts';
+import { getTask } from '../tasks/registry.ts';
+import type { RuntimeOptions } from '../tasks/runtime.ts';
+import { curvesCsv, markdownTable, summarize, taskSvg, type SummaryRow } from './report.ts';
+import type { BenchRunResult, BenchRunSpec } from './run.ts';
+import type { Suite } from './suite.ts';
+
+export interface BenchOptions {
+  outDir: string;
+  cacheDir?: string;
+  workers: number;
+  backend: string;
+  data?: RuntimeOptions;
+  logger?: Logger;
+  progress?: ProgressFn;
+}
+
+export interface BenchReport {
+  rows: SummaryRow[];
+  runs: BenchRunResult[];
+  markdown: string;
+  /** nowcaster/task pairs whose speedup is below the suite's minSpeedup */
+  belowMin: { task: string; method: string; speedup: number; min: number }[];
+}
+
+export function expandRuns(suite: Suite, o: BenchOptions): BenchRunSpec[] {
+  const specs: BenchRunSpec[] = [];
+  const methods: [string, string | null][] = [['adam', null], ...suite.nowcasters.map((n): [string, string] => [nowcasterLabel(n), n])];
+  for (const t of suite.tasks) {
+    const task = getTask(t.task);
+    for (const [method, nowcaster] of methods)
+      for (const seed of t.seeds)
+        specs.push({
+          task: task.name,
+          seed,
+          method,
+          nowcaster,
+          budget: t.budget ?? task.steps,
+          evalEvery: t.evalEvery ?? task.evalEvery,
+          period: t.period ?? task.period,
+          stopAtTarget: suite.stopAtTarget ?? true,
+          outDir: o.outDir,
+          cacheDir: o.cacheDir ?? join(o.outDir, '..', '.adam-cache'),
+          data: { ...o.data, evalLimit: t.evalLimit ?? o.data?.evalLimit },
+        });
+  }
+  return specs;
+}
+
+export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchReport> {
+  const logger = o.logger ?? silentLogger;
+  mkdirSync(o.outDir, { recursive: true });
+  const specs = expandRuns(suite, o);
+  // longest runs first (Adam) so both workers stay busy to the end
+  const order = specs.map((s, i) => i).sort((a, b) => Number(specs[b].nowcaster === null) - Number(specs[a].nowcaster === null));
+  logger.info({ suite: suite.name, runs: specs.length, workers: o.workers }, 'bench starting');
+  const mod = new URL('./run.ts', import.meta.url).href;
+  const ordered = await runJobs<BenchRunResult>(
+    order.map((i) => ({ module: mod, fn: 'benchRun', args: specs[i] })),
+    { workers: o.workers, backend: o.backend, logger, progress: o.progress },
+  );
+  const runs: BenchRunResult[] = new Array(specs.length);
+  order.forEach((i, j) => (runs[i] = ordered[j]));
+  const tasks = suite.tasks.map((t) => {
+    const spec = getTask(t.task);
+    return { name: spec.name, budget: t.budget ?? spec.steps, target: `${spec.target.metric} ${spec.target.metric === 'acc' ? '≥' : '≤'} ${spec.target.value}` };
+  });
+  const rows = summarize(runs, tasks);
+  const markdown = markdownTable(rows);
+  const belowMin: BenchReport['belowMin'] = [];
+  for (const r of rows) {
+    const min = suite.minSpeedup?.[r.method];
+    if (min !== undefined && r.speedup && !(r.speedup.geoMean >= min)) belowMin.push({ task: r.task, method: r.method, speedup: r.speedup.geoMean, min });
+  }
+  const meta = { suite, toolVersion: TOOL_VERSION, created: new Date().toISOString(), backend: o.backend };
+  writeFileAtomic(join(o.outDir, 'summary.md'), `# nino bench: ${suite.name}\n\n${suite.description ?? ''}\n\n${markdown}\n`);
+  writeFileAtomic(join(o.outDir, 'summary.json'), JSON.stringify({ ...meta, rows, runs }, null, 1));
+  writeFileAtomic(join(o.outDir, 'curves.csv'), curvesCsv(runs));
+  for (const t of suite.tasks) {
+    const spec = getTask(t.task);
+    writeFileAtomic(join(o.outDir, `${spec.name}.svg`), taskSvg(spec.name, runs.filter((r) => r.task === spec.name), spec.target.value, spec.target.metric));
+  }
+  return { rows, runs, markdown, belowMin };
+}

@@ -1,0 +1,88 @@
+/** `nino bench`: steps-to-target with and without nowcasting; speedup tables and plots. */
+import type { Command } from 'commander';
+import { appendFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { initBackend } from '../core/backend.ts';
+import { runBench } from '../bench/bench.ts';
+import { loadSuite, suiteNames, type Suite } from '../bench/suite.ts';
+import { getTask } from '../tasks/registry.ts';
+import { makeLogger, makeProgress, parsePositiveInt, parsePositiveNumber, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
+
+interface BenchOpts {
+  suite?: string;
+  task?: string[];
+  seeds: string;
+  nowcaster?: string[];
+  budget?: number;
+  evalEvery?: number;
+  period?: number;
+  evalLimit?: number;
+  out: string;
+  workers: number;
+  dataDir?: string;
+  minSpeedup?: number;
+  full?: boolean;
+}
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('measure steps-to-target of Adam with and without nowcasting and print a speedup table')
+    .option('--suite <name|file>', `a suite from configs/ (${suiteNames().join(', ')}) or a JSON file`)
+    .option('-t, --task <name...>', 'task(s) to run instead of a suite')
+    .option('-s, --seeds <range>', 'seeds for --task: A..B, a list, or one number', '1000,2000')
+    .option('-n, --nowcaster <ref...>', "nowcasters next to Adam: 'official:nino_no_posw', 'linefit', 'project', or a checkpoint path")
+    .option('--budget <steps>', "step budget (default: the task's)", parsePositiveInt('budget'))
+    .option('--eval-every <steps>', "evaluate every n steps (default: the task's)", parsePositiveInt('eval-every'))
+    .option('--period <steps>', "NiNo period (default: the task's)", parsePositiveInt('period'))
+    .option('--eval-limit <n>', 'evaluate on the first n held-out examples only', parsePositiveInt('eval-limit'))
+    .option('--full', 'run every method to the full budget instead of stopping at the target')
+    .option('-o, --out <dir>', 'report folder (summary.md/json, curves.csv, <task>.svg, runs/)', 'runs/bench')
+    .option('-w, --workers <n>', 'parallel worker threads', parsePositiveInt('workers'), Math.max(1, availableParallelism()))
+    .option('--data-dir <dir>', 'folder holding the dataset files')
+    .option('--min-speedup <x>', 'exit non-zero when any nowcaster speedup is below x', parsePositiveNumber('min-speedup'))
+    .addHelpText('after', '\nExamples:\n  nino bench --suite ci\n  nino bench --task FM-16-3k --seeds 1..4 --nowcaster official:nino_no_posw linefit')
+    .action(async (o: BenchOpts, cmd: Command) => {
+      const g = cmd.optsWithGlobals() as GlobalOpts;
+      if (!o.suite && !o.task) throw new UsageError('give --suite NAME or --task T (see nino bench --help)');
+      if (o.suite && o.task) throw new UsageError('give either --suite or --task, not both');
+      let suite: Suite;
+      if (o.suite) suite = loadSuite(o.suite);
+      else {
+        const seeds = parseSeeds(o.seeds);
+        suite = {
+          name: 'custom',
+          nowcasters: o.nowcaster ?? ['official:nino_no_posw'],
+          tasks: o.task!.map((t) => ({ task: getTask(t).name, seeds })),
+        };
+      }
+      suite.tasks = suite.tasks.map((t) => ({
+        ...t,
+        budget: o.budget ?? t.budget,
+        evalEvery: o.evalEvery ?? t.evalEvery,
+        period: o.period ?? t.period,
+        evalLimit: o.evalLimit ?? t.evalLimit,
+      }));
+      if (o.nowcaster && o.suite) suite.nowcasters = o.nowcaster;
+      if (o.full) suite.stopAtTarget = false;
+      const logger = makeLogger(g);
+      const backend = await initBackend(g.backend, logger);
+      const bars = makeProgress(g.progress !== false);
+      let report;
+      try {
+        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir }, logger, progress: bars.progress });
+      } finally {
+        bars.stop();
+      }
+      process.stdout.write(`\n${report.markdown}\n\nreports in ${o.out} (summary.md, summary.json, curves.csv, svg plots)\n`);
+      if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, `## nino bench: ${suite.name}\n\n${report.markdown}\n`);
+      const below = [...report.belowMin];
+      if (o.minSpeedup !== undefined)
+        for (const r of report.rows)
+          if (r.speedup && !(r.speedup.geoMean >= o.minSpeedup)) below.push({ task: r.task, method: r.method, speedup: r.speedup.geoMean, min: o.minSpeedup });
+      if (below.length) {
+        for (const b of below) process.stderr.write(`nino: speedup of ${b.method} on ${b.task} is ${b.speedup.toFixed(2)}x, below the minimum ${b.min}x\n`);
+        process.exitCode = 3;
+      }
+    });
+}

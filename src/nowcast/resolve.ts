@@ -1,0 +1,69 @@
+/**
+ * Turns a nowcaster reference into a ParamNowcaster for a given model:
+ *   'linefit'                  least-squares line through the states (no weights)
+ *   'official:<name>'          an official checkpoint (nino_no_posw, nino_mlp, nino_mlp_h32) looked up in
+ *                              $NINO_OFFICIAL_DIR, then ../shared/reference/checkpoints next to the repo
+ *   'project'                  nino's own meta-trained checkpoint (checkpoints/nino-project.safetensors)
+ *   <path>                     a checkpoint file: nino .safetensors, official .safetensors (+ .json) or .pt
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../core/logger.ts';
+import { buildNeuralGraph } from '../graph/index.ts';
+import { loadNowcaster } from '../model/registry.ts';
+import type { ModelDef } from '../tasks/types.ts';
+import { GraphNowcaster } from './graph-nowcaster.ts';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+export const PROJECT_CHECKPOINT = join(repoRoot, 'checkpoints', 'nino-project.safetensors');
+
+export function officialDirs(): string[] {
+  return [process.env.NINO_OFFICIAL_DIR, join(repoRoot, '..', 'shared', 'reference', 'checkpoints')].filter((x): x is string => !!x);
+}
+
+/** The checkpoint path a reference points to (null for linefit). */
+export function nowcasterPath(ref: string): string | null {
+  if (ref === 'linefit') return null;
+  if (ref === 'project') {
+    if (!existsSync(PROJECT_CHECKPOINT)) throw new Error(`the project checkpoint ${PROJECT_CHECKPOINT} does not exist; run scripts/train-project-nino.sh`);
+    return PROJECT_CHECKPOINT;
+  }
+  if (ref.startsWith('official:')) {
+    const name = ref.slice('official:'.length);
+    for (const d of officialDirs()) {
+      for (const ext of ['.safetensors', '.pt']) {
+        const p = join(d, name + ext);
+        if (existsSync(p)) return p;
+      }
+    }
+    throw new Error(`official checkpoint '${name}' not found in ${officialDirs().join(', ')}; set NINO_OFFICIAL_DIR or pass a file path`);
+  }
+  if (!existsSync(ref)) throw new Error(`nowcaster '${ref}' is neither 'linefit', 'project', 'official:<name>' nor an existing checkpoint file`);
+  return ref;
+}
+
+/** Short label for tables: 'linefit', 'nino_no_posw', file base name. */
+export function nowcasterLabel(ref: string): string {
+  if (ref.startsWith('official:')) return ref.slice('official:'.length);
+  if (ref === 'linefit' || ref === 'project') return ref === 'project' ? 'nino-project' : ref;
+  return ref.replace(/^.*\//, '').replace(/\.(safetensors|pt)$/, '');
+}
+
+export function graphArchOf(model: ModelDef): string {
+  return model.arch === 'convnet' ? 'conv' : model.arch;
+}
+
+export async function resolveNowcaster(
+  ref: string,
+  o: { model: ModelDef; logger?: Logger; lpeSeed?: number; chunkEdges?: number; edgeSampleRatio?: number },
+): Promise<GraphNowcaster> {
+  const path = nowcasterPath(ref);
+  const nc = loadNowcaster(path ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
+  const graph = buildNeuralGraph(graphArchOf(o.model), o.model.specs, {
+    numHeads: o.model.graphInfo.numHeads as number | undefined,
+    numKvHeads: o.model.graphInfo.numKvHeads as number | undefined,
+    logger: o.logger,
+  });
+  return new GraphNowcaster(nc, graph, { lpeSeed: o.lpeSeed });
+}
