@@ -1,0 +1,378 @@
+/**
+ * The NiNo GNN (official `NiNoModel` with PNA layers, checkpoint `nino_no_posw`), in tfjs.
+ * Forward (shapes: N nodes, E edges, H = hid, F feature slots, S = seqLen):
+ *   x  = pos @ node_proj^T (+ wte_pos_enc[pos_w])                         [N,H]
+ *   e  = edge_attr @ edge_proj[:, :F*ctx]^T + layer_embed[edge_type]       [E,H]
+ *   per layer l with an edge update:
+ *     m   = (e @ enc^T)[:, :H] * (x[dst] @ pre_a^T + x[src] @ pre_b^T + b) + (e @ enc^T)[:, H:]
+ *     agg = mean of m over incoming edges                                  [N,H]
+ *     x   = silu(([x|agg] @ post^T) @ lin^T)
+ *     e   = silu(e @ lin_e^T + (x @ lin_s^T)[src] + (x @ lin_t^T)[dst]) @ lin1^T
+ *   delta = silu(e @ edge_out.fc.0^T) @ edge_out.fc.2[rows]^T,  rows = f*S + (k-1)   [E,F]
+ * `NiNoGnn` is the inference `Nowcaster` (edge-chunked, bounded memory, no tensor leaks);
+ * `gnnForwardAll` is the differentiable whole-graph forward returning all S horizons for training.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { Rng } from '../core/rng.ts';
+import type { NiNoConfig } from './config.ts';
+import { gatherRows, segmentSum } from './graph-ops.ts';
+import type { Nowcaster, NowcastInput } from './types.ts';
+import { applyResidual, validateInput } from './types.ts';
+import type { HostWeights, Weights } from './weights.ts';
+import { disposeWeights, toTensors } from './weights.ts';
+
+/** edge type id of the self-loops appended by the neural graph builders */
+export const SELF_LOOP_TYPE = 13;
+
+export interface GnnRunOptions {
+  /** process edge-wise parts in chunks of this many edges (0 = all at once) */
+  chunkEdges?: number;
+  /** fraction of non-self-loop edges dropped from message passing (overrides the config) */
+  edgeSampleRatio?: number;
+  /** seed of the edge-sampling stream (advances with every call) */
+  seed?: number;
+  /** debug: collects intermediates (per chunk, in edge order) under the golden-data names */
+  trace?: Record<string, Float32Array[]>;
+}
+
+/** y = x W^T + b  (x [M,in], W [out,in], b [out]) */
+function lin(x: tf.Tensor2D, W: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
+  const y = tf.matMul(x, W as tf.Tensor2D, false, true);
+  return (b ? tf.add(y, b) : y) as tf.Tensor2D;
+}
+
+function w(ws: Weights, name: string): tf.Tensor {
+  const t = ws[name];
+  if (!t) throw new Error(`missing weight '${name}'`);
+  return t;
+}
+
+/** [N,H] initial node features */
+export function gnnNodeInit(ws: Weights, cfg: NiNoConfig, N: number, pos?: tf.Tensor2D, posW?: Int32Array): tf.Tensor2D {
+  let x: tf.Tensor2D | null = null;
+  if (cfg.lpe > 0) {
+    if (!pos) throw new Error(`this NiNo GNN needs pos [N, ${cfg.lpe}] (LPE)`);
+    if (pos.shape[0] !== N || pos.shape[1] !== cfg.lpe) throw new Error(`pos has shape [${pos.shape}], expected [${N}, ${cfg.lpe}]`);
+    x = lin(pos, w(ws, 'node_proj.fc.0.weight'), w(ws, 'node_proj.fc.0.bias'));
+  }
+  if (cfg.wtePosEnc) {
+    if (!posW || posW.length !== N) throw new Error(`this NiNo GNN (wte_pos_enc) needs posW [${N}]`);
+    const emb = gatherRows(w(ws, 'wte_pos_enc_layer.weight') as tf.Tensor2D, posW);
+    x = (x ? tf.add(x, emb) : emb) as tf.Tensor2D;
+  }
+  if (!x) x = tf.zeros([N, cfg.hid]) as tf.Tensor2D;
+  return x;
+}
+
+/** [n,H] edge embedding of edgeAttr [n, F*ctx] */
+export function gnnEdgeEmbed(ws: Weights, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array, F: number): tf.Tensor2D {
+  const H = cfg.hid;
+  const W = w(ws, 'edge_proj.fc.0.weight');
+  const Wf = F === cfg.maxFeat ? W : tf.slice(W, [0, 0], [H, F * cfg.ctx]);
+  let e = lin(edgeAttr, Wf, w(ws, 'edge_proj.fc.0.bias'));
+  if (cfg.edgeTypes > 0) e = tf.add(e, gatherRows(w(ws, 'layer_embed.weight') as tf.Tensor2D, edgeType));
+  return e;
+}
+
+/** node-side halves of pre_nns: A = x @ pre[:, :H]^T + b (target part), B = x @ pre[:, H:]^T (source part) */
+function preNode(ws: Weights, l: number, H: number, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
+  const W = w(ws, `gnn.convs.${l}.pre_nns.0.0.weight`);
+  const A = lin(x, tf.slice(W, [0, 0], [H, H]), w(ws, `gnn.convs.${l}.pre_nns.0.0.bias`));
+  const B = lin(x, tf.slice(W, [0, H], [H, H]));
+  return [A, B];
+}
+
+/** [n,H] modulated messages for edges with embedding e [n,H] */
+function messages(ws: Weights, l: number, H: number, A: tf.Tensor2D, B: tf.Tensor2D, e: tf.Tensor2D, src: Int32Array, dst: Int32Array): tf.Tensor2D {
+  const h = tf.add(gatherRows(A, dst), gatherRows(B, src));
+  const enc = lin(e, w(ws, `gnn.convs.${l}.edge_encoder.weight`), w(ws, `gnn.convs.${l}.edge_encoder.bias`));
+  const n = e.shape[0];
+  const sc = tf.slice(enc, [0, 0], [n, H]);
+  const sh = tf.slice(enc, [0, H], [n, H]);
+  return tf.add(tf.mul(sc, h), sh) as tf.Tensor2D;
+}
+
+/** PNAConv node update, before the activation: ([x|agg] @ post^T + b) @ lin^T + b */
+function nodeUpdate(ws: Weights, l: number, x: tf.Tensor2D, agg: tf.Tensor2D): tf.Tensor2D {
+  const p = `gnn.convs.${l}`;
+  const y = lin(tf.concat([x, agg], 1) as tf.Tensor2D, w(ws, `${p}.post_nns.0.0.weight`), w(ws, `${p}.post_nns.0.0.bias`));
+  return lin(y, w(ws, `${p}.lin.weight`), w(ws, `${p}.lin.bias`));
+}
+
+/** EdgeMLP: silu(e lin_e + S[src] + T[dst]) lin1 with S = x lin_s, T = x lin_t */
+function edgeUpdate(ws: Weights, l: number, S: tf.Tensor2D, T: tf.Tensor2D, e: tf.Tensor2D, src: Int32Array, dst: Int32Array): tf.Tensor2D {
+  const p = `gnn.edge_update.${l}`;
+  const z = tf.addN([lin(e, w(ws, `${p}.lin_e.weight`), w(ws, `${p}.lin_e.bias`)), gatherRows(S, src), gatherRows(T, dst)]);
+  return lin(tf.mul(z, tf.sigmoid(z)) as tf.Tensor2D, w(ws, `${p}.lin1.weight`), w(ws, `${p}.lin1.bias`));
+}
+
+function edgeSideNode(ws: Weights, l: number, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
+  const p = `gnn.edge_update.${l}`;
+  return [lin(x, w(ws, `${p}.lin_s.weight`), w(ws, `${p}.lin_s.bias`)), lin(x, w(ws, `${p}.lin_t.weight`), w(ws, `${p}.lin_t.bias`))];
+}
+
+const silu = (x: tf.Tensor2D) => tf.mul(x, tf.sigmoid(x)) as tf.Tensor2D;
+
+/**
+ * Indices of the edges that take part in message passing: all self-loops and a seeded random
+ * (1 - ratio) share of the other edges (exact count, round(ratio * #non-self-loop) dropped).
+ * Returns null when ratio <= 0 (all edges).
+ */
+export function sampleMessageEdges(edgeType: Int32Array, ratio: number, rng: Rng): Int32Array | null {
+  if (!(ratio > 0)) return null;
+  if (ratio >= 1) throw new Error(`edgeSampleRatio must be in [0, 1), got ${ratio}`);
+  const other: number[] = [];
+  for (let i = 0; i < edgeType.length; i++) if (edgeType[i] !== SELF_LOOP_TYPE) other.push(i);
+  const nDrop = Math.round(ratio * other.length);
+  // partial Fisher-Yates: the first nDrop positions are the dropped edges
+  for (let i = 0; i < nDrop; i++) {
+    const j = i + rng.int(other.length - i);
+    const t = other[i];
+    other[i] = other[j];
+    other[j] = t;
+  }
+  const keep = new Uint8Array(edgeType.length).fill(1);
+  for (let i = 0; i < nDrop; i++) keep[other[i]] = 0;
+  const out = new Int32Array(edgeType.length - nDrop);
+  let c = 0;
+  for (let i = 0; i < keep.length; i++) if (keep[i]) out[c++] = i;
+  return out;
+}
+
+function inDegree(dst: Int32Array, N: number, subset: Int32Array | null): Float32Array {
+  const cnt = new Float32Array(N);
+  if (subset) for (let i = 0; i < subset.length; i++) cnt[dst[subset[i]]]++;
+  else for (let i = 0; i < dst.length; i++) cnt[dst[i]]++;
+  for (let i = 0; i < N; i++) if (cnt[i] === 0) cnt[i] = 1; // PyG mean: empty segments give 0
+  return cnt;
+}
+
+function checkGraph(edgeIndex: Int32Array, E: number, N: number): void {
+  if (edgeIndex.length !== 2 * E) throw new Error(`edgeIndex has ${edgeIndex.length} entries, expected 2*E = ${2 * E}`);
+  for (let i = 0; i < edgeIndex.length; i++) {
+    const v = edgeIndex[i];
+    if (v < 0 || v >= N) throw new Error(`edgeIndex[${i}] = ${v} out of range for numNodes = ${N}`);
+  }
+}
+
+export interface GraphTensorsInput {
+  /** [E, F*ctx] */
+  edgeAttr: tf.Tensor2D;
+  F: number;
+  /** [2*E] */
+  edgeIndex: Int32Array;
+  /** [E] */
+  edgeType: Int32Array;
+  /** [N, lpe] */
+  pos?: tf.Tensor2D;
+  /** [N] */
+  posW?: Int32Array;
+  numNodes: number;
+  /** edges used for message passing (null/undefined = all); see sampleMessageEdges */
+  messageEdges?: Int32Array | null;
+}
+
+/**
+ * Differentiable whole-graph forward (for meta-training; use inside tf.variableGrads / tf.tidy).
+ * Returns delta for all horizons: [E, F, seqLen] (pre-residual, scaled space; horizon k is [:, :, k-1]).
+ */
+export function gnnForwardAll(ws: Weights, cfg: NiNoConfig, g: GraphTensorsInput): tf.Tensor3D {
+  const H = cfg.hid;
+  const E = g.edgeType.length;
+  const N = g.numNodes;
+  const src = g.edgeIndex.subarray(0, E);
+  const dst = g.edgeIndex.subarray(E, 2 * E);
+  const sub = g.messageEdges ?? null;
+  const srcM = sub ? sub.map((i) => src[i]) : src;
+  const dstM = sub ? sub.map((i) => dst[i]) : dst;
+  const cnt = tf.tensor2d(inDegree(dst, N, sub), [N, 1]);
+  let x = gnnNodeInit(ws, cfg, N, g.pos, g.posW);
+  let e = gnnEdgeEmbed(ws, cfg, g.edgeAttr, g.edgeType, g.F);
+  const nUpd = cfg.finalEdgeUpdate ? cfg.layers : cfg.layers - 1;
+  for (let l = 0; l < nUpd; l++) {
+    const [A, B] = preNode(ws, l, H, x);
+    const eM = sub ? (gatherRows(e, sub) as tf.Tensor2D) : e;
+    const m = messages(ws, l, H, A, B, eM, srcM, dstM);
+    const agg = tf.div(segmentSum(m, dstM, N), cnt) as tf.Tensor2D;
+    x = silu(nodeUpdate(ws, l, x, agg));
+    const [S, T] = edgeSideNode(ws, l, x);
+    e = edgeUpdate(ws, l, S, T, e, src, dst);
+  }
+  const hid = silu(lin(e, w(ws, 'edge_out.fc.0.weight'), w(ws, 'edge_out.fc.0.bias')));
+  const out = lin(hid, w(ws, 'edge_out.fc.2.weight'), w(ws, 'edge_out.fc.2.bias')); // [E, maxFeat*S]
+  const r = tf.reshape(out, [E, cfg.maxFeat, cfg.seqLen]) as tf.Tensor3D;
+  return g.F === cfg.maxFeat ? r : (tf.slice(r, [0, 0, 0], [E, g.F, cfg.seqLen]) as tf.Tensor3D);
+}
+
+/** The NiNo GNN as a Nowcaster (inference; edge-chunked). */
+export class NiNoGnn implements Nowcaster {
+  readonly kind = 'gnn' as const;
+  readonly needsGraph = true;
+  readonly weights: Weights;
+  private readonly rng: Rng;
+  private disposed = false;
+
+  constructor(
+    readonly config: NiNoConfig,
+    weights: Weights | HostWeights,
+    readonly options: GnnRunOptions = {},
+    readonly name = 'nino',
+  ) {
+    if (config.kind !== 'gnn') throw new Error(`NiNoGnn needs a gnn config, got kind '${config.kind}'`);
+    const first = Object.values(weights)[0];
+    this.weights = first instanceof tf.Tensor ? (weights as Weights) : toTensors(weights as HostWeights, config, name);
+    this.rng = new Rng(options.seed ?? 0);
+  }
+
+  get ctx() { return this.config.ctx; }
+  get seqLen() { return this.config.seqLen; }
+  get maxFeat() { return this.config.maxFeat; }
+  get lpe() { return this.config.lpe; }
+  get updScale() { return this.config.updScale; }
+
+  predict(input: NowcastInput): Float32Array {
+    return applyResidual(input, this.predictDelta(input), this.config.updScale);
+  }
+
+  predictDelta(inp: NowcastInput, opts: GnnRunOptions = {}): Float32Array {
+    if (this.disposed) throw new Error('NiNoGnn used after dispose()');
+    const cfg = this.config;
+    const ws = this.weights;
+    const H = cfg.hid;
+    const E = validateInput(inp, cfg.ctx, cfg.maxFeat, cfg.seqLen);
+    const { F, ctx, numNodes: N, k } = inp;
+    checkGraph(inp.edgeIndex, E, N);
+    const o = { ...this.options, ...opts };
+    const trace = o.trace;
+    const chunk = o.chunkEdges && o.chunkEdges > 0 ? o.chunkEdges : Math.max(E, 1);
+    const ranges: [number, number][] = [];
+    for (let a = 0; a < E; a += chunk) ranges.push([a, Math.min(E, a + chunk)]);
+    const src = inp.edgeIndex.subarray(0, E);
+    const dst = inp.edgeIndex.subarray(E, 2 * E);
+    const ratio = o.edgeSampleRatio ?? cfg.edgeSampleRatio;
+    const sub = sampleMessageEdges(inp.edgeType, ratio, this.rng);
+    // per chunk: the (global) edge ids that take part in message passing, plus local ids
+    const mp = ranges.map(([a, b]) => {
+      if (!sub) return null;
+      let lo = lowerBound(sub, a);
+      const hi = lowerBound(sub, b);
+      const glob = sub.subarray(lo, hi);
+      return { glob, local: glob.map((i) => i - a) };
+    });
+    const rec = (name: string, t: tf.Tensor) => {
+      if (trace) (trace[name] ??= []).push(Float32Array.from(t.dataSync() as Float32Array));
+    };
+    const slice = (arr: Int32Array, c: number) => arr.subarray(ranges[c][0], ranges[c][1]);
+
+    let x = tf.tidy(() => {
+      const pos = inp.pos && cfg.lpe > 0 ? tf.tensor2d(inp.pos, [N, cfg.lpe]) : undefined;
+      if (inp.pos && cfg.lpe > 0 && inp.pos.length !== N * cfg.lpe) throw new Error(`pos has ${inp.pos.length} values, expected N*lpe = ${N * cfg.lpe}`);
+      const x0 = gnnNodeInit(ws, cfg, N, pos, inp.posW);
+      rec('gnn_in_x', x0);
+      return x0;
+    });
+    let eCh: tf.Tensor2D[] = [];
+    const out = new Float32Array(E * F);
+    try {
+      eCh = ranges.map(([a, b]) =>
+        tf.tidy(() => {
+          const ea = tf.tensor2d(inp.edgeAttr.subarray(a * F * ctx, b * F * ctx), [b - a, F * ctx]);
+          const e = gnnEdgeEmbed(ws, cfg, ea, inp.edgeType.subarray(a, b), F);
+          rec('gnn_in_edge', e);
+          return e;
+        }),
+      );
+      const cnt = tf.tensor2d(inDegree(dst, N, sub), [N, 1]);
+      const nUpd = cfg.finalEdgeUpdate ? cfg.layers : cfg.layers - 1;
+      try {
+        for (let l = 0; l < nUpd; l++) {
+          const [A, B] = tf.tidy(() => preNode(ws, l, H, x));
+          let aggSum = tf.zeros([N, H]) as tf.Tensor2D;
+          for (let c = 0; c < ranges.length; c++) {
+            const next = tf.tidy(() => {
+              let e = eCh[c];
+              let s = slice(src, c);
+              let d = slice(dst, c);
+              const m0 = mp[c];
+              if (m0) {
+                if (m0.glob.length === 0) return tf.clone(aggSum);
+                e = gatherRows(e, m0.local);
+                s = m0.glob.map((i) => src[i]);
+                d = m0.glob.map((i) => dst[i]);
+              }
+              const m = messages(ws, l, H, A, B, e, s, d);
+              rec(`conv${l}_messages`, m);
+              return tf.add(aggSum, segmentSum(m, d, N)) as tf.Tensor2D;
+            });
+            aggSum.dispose();
+            aggSum = next;
+          }
+          A.dispose();
+          B.dispose();
+          const xNew = tf.tidy(() => {
+            const agg = tf.div(aggSum, cnt) as tf.Tensor2D;
+            rec(`conv${l}_aggr`, agg);
+            const y = nodeUpdate(ws, l, x, agg);
+            rec(`conv${l}_x_out`, y);
+            return silu(y);
+          });
+          aggSum.dispose();
+          x.dispose();
+          x = xNew;
+          const [S, T] = tf.tidy(() => edgeSideNode(ws, l, x));
+          for (let c = 0; c < ranges.length; c++) {
+            const eNew = tf.tidy(() => {
+              const e2 = edgeUpdate(ws, l, S, T, eCh[c], slice(src, c), slice(dst, c));
+              rec(`edge_update${l}_out`, e2);
+              return e2;
+            });
+            eCh[c].dispose();
+            eCh[c] = eNew;
+          }
+          S.dispose();
+          T.dispose();
+        }
+      } finally {
+        cnt.dispose();
+      }
+      const [Wk, bk] = tf.tidy(() => {
+        const rows = tf.tensor1d(Int32Array.from({ length: F }, (_, f) => f * cfg.seqLen + (k - 1)), 'int32');
+        return [tf.gather(w(ws, 'edge_out.fc.2.weight'), rows), tf.gather(w(ws, 'edge_out.fc.2.bias'), rows)];
+      });
+      try {
+        for (let c = 0; c < ranges.length; c++) {
+          const d = tf.tidy(() => {
+            const hid = silu(lin(eCh[c], w(ws, 'edge_out.fc.0.weight'), w(ws, 'edge_out.fc.0.bias')));
+            rec('edge_out_hidden', hid);
+            return lin(hid, Wk, bk);
+          });
+          out.set(d.dataSync() as Float32Array, ranges[c][0] * F);
+          d.dispose();
+        }
+      } finally {
+        Wk.dispose();
+        bk.dispose();
+      }
+    } finally {
+      for (const t of eCh) if (!t.isDisposed) t.dispose();
+      x.dispose();
+    }
+    return out;
+  }
+
+  dispose(): void {
+    if (!this.disposed) disposeWeights(this.weights);
+    this.disposed = true;
+  }
+}
+
+function lowerBound(a: Int32Array, v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

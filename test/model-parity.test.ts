@@ -1,0 +1,170 @@
+/**
+ * Parity of the nino nowcasters against the official PyTorch NiNo golden data
+ * (shared/reference/README.md §5, §6): both cases, all three checkpoints, k = 1, 10, 40, starting from
+ * the golden edge_attr and pos. Plus intermediates (GNN k1) to localize errors, tensor-leak checks,
+ * chunking and linefit. Backend: cpu (NINO_TEST_BACKEND=wasm to run on wasm).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { initBackend } from '../src/core/backend.ts';
+import { loadCheckpoint } from '../src/model/checkpoint.ts';
+import { nowcasterFromCheckpoint, createNowcaster } from '../src/model/registry.ts';
+import { NiNoGnn } from '../src/model/gnn.ts';
+import { NiNoMlp } from '../src/model/mlp.ts';
+import type { NowcastInput } from '../src/model/types.ts';
+import { REF, maxAbsDiff, refSt } from './helpers/reference.ts';
+
+const CASES = [
+  { dir: 'case_a_fm16', F: 9 },
+  { dir: 'case_b_gpt2', F: 1 },
+] as const;
+const CKPTS = ['nino_no_posw', 'nino_mlp', 'nino_mlp_h32'] as const;
+const KS = [1, 10, 40];
+
+function caseInput(dir: string, F: number, k: number): NowcastInput {
+  const g = refSt(`${dir}/graph.safetensors`).tensors;
+  const inp = refSt(`${dir}/inputs.safetensors`).tensors;
+  return {
+    edgeAttr: inp.edge_attr.data as Float32Array,
+    F,
+    ctx: 5,
+    edgeIndex: g.edge_index.data as Int32Array,
+    edgeType: g.edge_type.data as Int32Array,
+    pos: g.pos.data as Float32Array,
+    posW: g.pos_w.data as Int32Array,
+    numNodes: g.pos.shape[0],
+    k,
+  };
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const n = parts.reduce((a, p) => a + p.length, 0);
+  const out = new Float32Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+beforeAll(async () => {
+  await initBackend(process.env.NINO_TEST_BACKEND ?? 'cpu');
+});
+
+describe.each(CASES)('$dir', ({ dir, F }) => {
+  describe.each(CKPTS)('%s', (ck) => {
+    it('delta and edge_out match golden at k = 1, 10, 40 (atol 2e-5)', () => {
+      const nc = nowcasterFromCheckpoint(loadCheckpoint(join(REF, 'checkpoints', `${ck}.safetensors`)));
+      const out = refSt(`${dir}/outputs_${ck}.safetensors`).tensors;
+      try {
+        for (const k of KS) {
+          const inp = caseInput(dir, F, k);
+          const before = tf.memory().numTensors;
+          const delta = nc.predictDelta(inp);
+          const pred = nc.predict(inp);
+          expect(tf.memory().numTensors).toBe(before);
+          const dd = maxAbsDiff(delta, out[`delta_k${k}`].data as Float32Array);
+          const de = maxAbsDiff(pred, out[`edge_out_k${k}`].data as Float32Array);
+          expect(dd, `delta k${k}`).toBeLessThan(2e-5);
+          expect(de, `edge_out k${k}`).toBeLessThan(2e-5);
+          // guard against a vacuous pass
+          expect(maxAbs(out[`delta_k${k}`].data as Float32Array)).toBeGreaterThan(1e-3);
+        }
+      } finally {
+        nc.dispose();
+      }
+    });
+  });
+
+  it('GNN intermediates (nino_no_posw, k1) within 1e-5 relative', () => {
+    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_no_posw.safetensors'));
+    const nc = new NiNoGnn(ck.config, ck.weights);
+    const trace: Record<string, Float32Array[]> = {};
+    nc.predictDelta(caseInput(dir, F, 1), { trace });
+    nc.dispose();
+    const ref = refSt(`${dir}/intermediates_nino_no_posw_k1.safetensors`).tensors;
+    const names = ['gnn_in_x', 'gnn_in_edge', 'conv0_messages', 'conv0_aggr', 'conv0_x_out', 'edge_update0_out',
+      'conv1_messages', 'conv1_aggr', 'conv1_x_out', 'edge_update1_out', 'edge_out_hidden'];
+    for (const n of names) {
+      const r = ref[n].data as Float32Array;
+      const got = concat(trace[n]);
+      expect(maxAbsDiff(got, r) / maxAbs(r), n).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it('edge chunking gives the same result as one pass', () => {
+    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_no_posw.safetensors'));
+    const a = new NiNoGnn(ck.config, ck.weights);
+    const b = new NiNoGnn(ck.config, ck.weights, { chunkEdges: 300 });
+    const inp = caseInput(dir, F, 10);
+    const before = tf.memory().numTensors;
+    const da = a.predictDelta(inp);
+    const db = b.predictDelta(inp);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(maxAbsDiff(da, db)).toBeLessThan(1e-6);
+    const m = loadCheckpoint(join(REF, 'checkpoints', 'nino_mlp.safetensors'));
+    const ma = new NiNoMlp(m.config, m.weights);
+    expect(maxAbsDiff(ma.predictDelta(inp), ma.predictDelta(inp, { chunkEdges: 77 }))).toBe(0);
+    a.dispose();
+    b.dispose();
+    ma.dispose();
+  });
+});
+
+describe('MLP intermediates (case B, nino_mlp k1)', () => {
+  it('within 1e-5 relative', () => {
+    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_mlp.safetensors'));
+    const nc = new NiNoMlp(ck.config, ck.weights);
+    const trace: Record<string, Float32Array[]> = {};
+    nc.predictDelta(caseInput('case_b_gpt2', 1, 1), { trace });
+    nc.dispose();
+    const ref = refSt('case_b_gpt2/intermediates_nino_mlp_k1.safetensors').tensors;
+    for (const n of ['mlp_edge_proj_out', 'mlp_hidden_1', 'mlp_hidden_3', 'mlp_hidden_5']) {
+      const r = ref[n].data as Float32Array;
+      expect(maxAbsDiff(concat(trace[n]), r) / maxAbs(r), n).toBeLessThanOrEqual(1e-5);
+    }
+  });
+});
+
+describe('edge sampling', () => {
+  it('is seeded, keeps self-loops, changes the prediction, and ratio 0 is exact', () => {
+    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_no_posw.safetensors'));
+    const inp = caseInput('case_a_fm16', 9, 1);
+    const full = new NiNoGnn(ck.config, ck.weights).predictDelta(inp);
+    const s1 = new NiNoGnn(ck.config, ck.weights, { edgeSampleRatio: 0.5, seed: 7 });
+    const s2 = new NiNoGnn(ck.config, ck.weights, { edgeSampleRatio: 0.5, seed: 7, chunkEdges: 500 });
+    const before = tf.memory().numTensors;
+    const d1 = s1.predictDelta(inp);
+    const d2 = s2.predictDelta(inp);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(maxAbsDiff(d1, d2)).toBeLessThan(1e-6); // same seed, chunking irrelevant
+    expect(maxAbsDiff(d1, full)).toBeGreaterThan(1e-4);
+    const again = s1.predictDelta(inp); // the stream advances
+    expect(maxAbsDiff(again, d1)).toBeGreaterThan(1e-6);
+    expect(Number.isFinite(maxAbs(d1))).toBe(true);
+  });
+});
+
+describe('registry', () => {
+  it('unknown names list the valid ones', () => {
+    expect(() => createNowcaster('nope')).toThrow(/valid: nino, nino_mlp, linefit/);
+  });
+  it('builds fresh models of each kind behind the same interface', () => {
+    const inp = caseInput('case_b_gpt2', 1, 3);
+    for (const name of ['nino', 'nino_mlp', 'linefit']) {
+      const nc = createNowcaster(name, { config: { wtePosEnc: false, hid: 16 }, seed: 1 });
+      const p = nc.predict(inp);
+      expect(p.length).toBe(inp.edgeType.length);
+      expect(Number.isFinite(maxAbs(p))).toBe(true);
+      nc.dispose();
+    }
+  });
+});
