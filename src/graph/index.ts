@@ -16,7 +16,7 @@ import type { GraphBuilder, GraphBuildOptions, NeuralGraph } from './types.ts';
 export * from './types.ts';
 export { toEdges, toVector, lastState } from './edges.ts';
 export { buildMlpGraph } from './mlp.ts';
-export { buildGpt2Graph } from './gpt2.ts';
+export { buildGpt2Graph, gpt2Specs } from './gpt2.ts';
 export { buildLlamaGraph } from './llama.ts';
 export { laplacianPE, normalizedLaplacian, type LpeOptions, type LpeResult } from './lpe.ts';
 
