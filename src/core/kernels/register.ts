@@ -1,7 +1,54 @@
 /**
- * Registers nino's own tfjs kernels for the wasm backend (kernels tfjs does not ship, or ships slow).
- * Each kernel lives in its own file beside this one and is tested against the cpu backend.
+ * Registers nino's own tfjs kernels for the wasm backend (kernels tfjs does not ship, or ships slow or
+ * wrong). Each kernel lives in its own file beside this one and is tested against the cpu backend
+ * (test/kernels.test.ts). Called by initBackend('wasm') after importing @tensorflow/tfjs-backend-wasm and
+ * before tf.setBackend('wasm'); idempotent.
+ *
+ *   Conv2DBackpropInput   replaces the stock (naive loop) kernel          conv2d_backprop.ts
+ *   Conv2DBackpropFilter  missing on wasm                                 conv2d_backprop.ts
+ *   UnsortedSegmentSum    missing on wasm                                 unsorted_segment_sum.ts
+ *   Conv2D, FusedConv2D   stock XNNPACK kernels, wrapped to pass 'same'   conv2d_same_fix.ts
+ *                         as explicit pads (the stock 'same' path is wrong when stride > filter size)
+ *
+ *   import { registerNinoWasmKernels } from './kernels/register.ts'; registerNinoWasmKernels();
  */
+import * as tf from '@tensorflow/tfjs';
+import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from './conv2d_backprop.ts';
+import { makeSameFixConfig } from './conv2d_same_fix.ts';
+import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
+
+/** Kernels nino provides outright (no stock kernel involved). */
+export const NINO_WASM_KERNELS: readonly tf.KernelConfig[] = [
+  conv2DBackpropInputConfig,
+  conv2DBackpropFilterConfig,
+  unsortedSegmentSumConfig,
+];
+
+/** Stock kernels nino wraps (the wrapper calls the stock kernel). */
+export const WRAPPED_STOCK_KERNELS = ['Conv2D', 'FusedConv2D'] as const;
+
+const wrappers = new Map<string, tf.KernelConfig>();
+
+function put(k: tf.KernelConfig): void {
+  const existing = tf.getKernel(k.kernelName, k.backendName);
+  if (existing === k) return;
+  if (existing) tf.unregisterKernel(k.kernelName, k.backendName); // registerKernel would warn
+  tf.registerKernel(k);
+}
+
 export function registerNinoWasmKernels(): void {
-  // filled in by the kernels (Conv2DBackpropFilter, UnsortedSegmentSum, ...)
+  for (const k of NINO_WASM_KERNELS) put(k);
+  for (const name of WRAPPED_STOCK_KERNELS) {
+    const current = tf.getKernel(name, 'wasm');
+    if (!current) continue; // wasm backend not imported: nothing to wrap
+    if (wrappers.get(name) === current) continue; // already wrapped
+    const w = makeSameFixConfig(current);
+    wrappers.set(name, w);
+    put(w);
+  }
+}
+
+/** The kernel config nino registered for `name` on wasm (for tests). */
+export function ninoWasmKernel(name: string): tf.KernelConfig | undefined {
+  return NINO_WASM_KERNELS.find((k) => k.kernelName === name) ?? wrappers.get(name);
 }

@@ -1,0 +1,247 @@
+/**
+ * nino's wasm kernels (src/core/kernels) against the tfjs cpu backend: Conv2D gradients
+ * (Conv2DBackpropInput, Conv2DBackpropFilter) on fixed and random shapes (strides 1-3, same / valid /
+ * numeric pads, batch > 1, channels > 1), UnsortedSegmentSum, and the differentiable gatherRows /
+ * segmentSum ops (forward and gradient, on both backends).
+ *
+ *   npx vitest run test/kernels.test.ts
+ */
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/core/backend.ts';
+import { Rng } from '../src/core/rng.ts';
+import { gatherRows, segmentSum } from '../src/core/kernels/ops.ts';
+import { NINO_WASM_KERNELS, WRAPPED_STOCK_KERNELS, ninoWasmKernel } from '../src/core/kernels/register.ts';
+
+type Arrays = Float32Array[];
+
+/** Runs fn on the given backend (tensors in, arrays out), then goes back to wasm. */
+async function on(backend: 'cpu' | 'wasm', fn: () => tf.Tensor[]): Promise<Arrays> {
+  await tf.setBackend(backend);
+  try {
+    return tf.tidy(fn).map((t) => {
+      const a = Float32Array.from(t.dataSync());
+      t.dispose();
+      return a;
+    });
+  } finally {
+    await tf.setBackend('wasm');
+  }
+}
+
+/** max |a-b| / max(|b|, tiny) */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    m = Math.max(m, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return m / Math.max(s, 1e-12);
+}
+
+function randArray(rng: Rng, n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = rng.normal();
+  return a;
+}
+
+type Pad = 'same' | 'valid' | number;
+interface ConvCase {
+  x: [number, number, number, number];
+  k: [number, number];
+  co: number;
+  stride: number | [number, number];
+  pad: Pad;
+}
+
+/** y = conv2d(x, w); loss = sum(y * g) for a fixed g; returns [y, dL/dx, dL/dw]. */
+function convFwdBwd(c: ConvCase, xv: Float32Array, wv: Float32Array): () => tf.Tensor[] {
+  return () => {
+    const x = tf.tensor4d(xv, c.x);
+    const w = tf.tensor4d(wv, [c.k[0], c.k[1], c.x[3], c.co]);
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad);
+    const y = f(x, w);
+    const g = tf.sin(tf.range(0, y.size).reshape(y.shape)); // fixed, non-uniform upstream gradient
+    const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => f(a, b).mul(g).sum())([x, w]);
+    return [y, dx, dw];
+  };
+}
+
+async function checkConv(c: ConvCase, rng: Rng): Promise<void> {
+  const xv = randArray(rng, c.x.reduce((p, q) => p * q, 1));
+  const wv = randArray(rng, c.k[0] * c.k[1] * c.x[3] * c.co);
+  const ref = await on('cpu', convFwdBwd(c, xv, wv));
+  const got = await on('wasm', convFwdBwd(c, xv, wv));
+  const names = ['y', 'dx', 'dw'];
+  for (let i = 0; i < 3; i++) {
+    const e = relErr(got[i], ref[i]);
+    if (!(e < 1e-4)) throw new Error(`${names[i]} rel err ${e} for ${JSON.stringify(c)}`);
+  }
+}
+
+beforeAll(async () => {
+  const r = await initBackend('wasm');
+  expect(r.name).toBe('wasm');
+});
+
+describe('registration', () => {
+  it('nino kernels are the ones registered for wasm', () => {
+    const names = NINO_WASM_KERNELS.map((k) => k.kernelName).sort();
+    expect(names).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'UnsortedSegmentSum']);
+    for (const k of NINO_WASM_KERNELS) expect(tf.getKernel(k.kernelName, 'wasm')).toBe(k);
+    for (const name of WRAPPED_STOCK_KERNELS) {
+      expect(ninoWasmKernel(name)).toBeDefined();
+      expect(tf.getKernel(name, 'wasm')).toBe(ninoWasmKernel(name));
+    }
+  });
+});
+
+describe('conv2d gradients on wasm vs cpu', () => {
+  const fixed: ConvCase[] = [
+    { x: [3, 28, 28, 1], k: [3, 3], co: 4, stride: 2, pad: 'valid' }, // FM-16 first layer (smaller)
+    { x: [2, 13, 13, 4], k: [3, 3], co: 5, stride: 1, pad: 'same' }, // FM-16 inner layers
+    { x: [2, 9, 9, 3], k: [3, 3], co: 4, stride: 2, pad: 'same' },
+    { x: [2, 10, 8, 2], k: [3, 3], co: 3, stride: 2, pad: 'same' },
+    { x: [2, 8, 8, 2], k: [2, 2], co: 3, stride: 2, pad: 'same' },
+    { x: [1, 6, 7, 2], k: [3, 2], co: 3, stride: 1, pad: 'valid' },
+    { x: [2, 9, 9, 3], k: [3, 3], co: 4, stride: 1, pad: 1 },
+    { x: [2, 11, 11, 3], k: [5, 5], co: 4, stride: 3, pad: 'same' },
+    { x: [2, 9, 11, 3], k: [3, 3], co: 2, stride: [2, 1], pad: 'valid' },
+    { x: [2, 5, 5, 3], k: [1, 1], co: 6, stride: 1, pad: 'valid' },
+  ];
+  for (const c of fixed) {
+    it(`x ${c.x} k ${c.k} co ${c.co} stride ${c.stride} pad ${c.pad}`, async () => {
+      await checkConv(c, new Rng(`conv:${JSON.stringify(c)}`));
+    });
+  }
+
+  it('40 random shapes (stride 1-3, same/valid, batch 1-3, channels 1-6)', async () => {
+    const rng = new Rng(7);
+    for (let t = 0; t < 40; t++) {
+      const kh = 1 + rng.int(4);
+      const kw = 1 + rng.int(4);
+      const stride = 1 + rng.int(3);
+      const pad: Pad = rng.uniform() < 0.5 ? 'same' : 'valid';
+      const h = kh + rng.int(9);
+      const w = kw + rng.int(9);
+      const c: ConvCase = { x: [1 + rng.int(3), h, w, 1 + rng.int(6)], k: [kh, kw], co: 1 + rng.int(6), stride, pad };
+      await checkConv(c, rng);
+    }
+  });
+
+  it('fused conv2d + bias + relu forward (stock FusedConv2D behind the same-pad fix)', async () => {
+    const rng = new Rng(5);
+    const cases: ConvCase[] = [
+      { x: [2, 2, 8, 3], k: [1, 4], co: 4, stride: 3, pad: 'same' }, // stride > filter: stock 'same' was wrong
+      { x: [2, 13, 13, 4], k: [3, 3], co: 5, stride: 1, pad: 'same' },
+      { x: [2, 28, 28, 1], k: [3, 3], co: 4, stride: 2, pad: 'valid' },
+    ];
+    for (const c of cases) {
+      const xv = randArray(rng, c.x.reduce((p, q) => p * q, 1));
+      const wv = randArray(rng, c.k[0] * c.k[1] * c.x[3] * c.co);
+      const bv = randArray(rng, c.co);
+      const f = () => [
+        tf.fused.conv2d({
+          x: tf.tensor4d(xv, c.x),
+          filter: tf.tensor4d(wv, [c.k[0], c.k[1], c.x[3], c.co]),
+          strides: c.stride,
+          pad: c.pad as 'same' | 'valid',
+          bias: tf.tensor1d(bv),
+          activation: 'relu',
+        }),
+      ];
+      const ref = await on('cpu', f);
+      const got = await on('wasm', f);
+      expect(relErr(got[0], ref[0]), JSON.stringify(c)).toBeLessThan(1e-4);
+    }
+  });
+
+  it('the check fails on a wrong gradient (the comparison is not vacuous)', () => {
+    expect(relErr(new Float32Array([1, 2, 3]), new Float32Array([1, 2, 3.01]))).toBeGreaterThan(1e-4);
+  });
+});
+
+describe('UnsortedSegmentSum on wasm vs cpu', () => {
+  const cases: { x: number[]; n: number; dtype: 'float32' | 'int32' }[] = [
+    { x: [50, 7], n: 9, dtype: 'float32' },
+    { x: [200, 1], n: 13, dtype: 'float32' },
+    { x: [31], n: 5, dtype: 'float32' },
+    { x: [40, 3, 2], n: 6, dtype: 'float32' },
+    { x: [60, 4], n: 8, dtype: 'int32' },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x} ${c.dtype} into ${c.n} segments (with dropped ids)`, async () => {
+      const rng = new Rng(`uss:${JSON.stringify(c)}`);
+      const size = c.x.reduce((a, b) => a * b, 1);
+      const xv = c.dtype === 'int32' ? Int32Array.from({ length: size }, () => rng.int(21) - 10) : randArray(rng, size);
+      // some ids out of range (-1, n): dropped, as in TF
+      const sv = Int32Array.from({ length: c.x[0] }, (_, i) => (i % 17 === 5 ? -1 : i % 19 === 3 ? c.n : rng.int(c.n)));
+      const f = () => [tf.unsortedSegmentSum(tf.tensor(xv, c.x, c.dtype), tf.tensor1d(sv, 'int32'), c.n)];
+      const ref = await on('cpu', f);
+      const got = await on('wasm', f);
+      expect(relErr(got[0], ref[0])).toBeLessThan(1e-5);
+      expect(got[0].length).toBe((size / c.x[0]) * c.n);
+    });
+  }
+});
+
+describe('gatherRows / segmentSum (custom gradients)', () => {
+  const N = 23;
+  const E = 150;
+  const H = 6;
+  const rng = new Rng(11);
+  const xv = randArray(rng, N * H);
+  const ev = randArray(rng, E * H);
+  const src = Int32Array.from({ length: E }, () => rng.int(N));
+  const dst = Int32Array.from({ length: E }, () => rng.int(N));
+  const gN = randArray(rng, N * H); // upstream gradients
+  const gE = randArray(rng, E * H);
+
+  // reference with plain tfjs ops (stock gradients), computed on cpu
+  const stock = () => {
+    const x = tf.tensor2d(xv, [N, H]);
+    const e = tf.tensor2d(ev, [E, H]);
+    const gathered = tf.gather(x, tf.tensor1d(src, 'int32'));
+    const summed = tf.unsortedSegmentSum(e, tf.tensor1d(dst, 'int32'), N);
+    const [dx] = tf.grads((a: tf.Tensor) => tf.gather(a, tf.tensor1d(src, 'int32')).mul(tf.tensor2d(gE, [E, H])).sum())([x]);
+    const [de] = tf.grads((a: tf.Tensor) => tf.unsortedSegmentSum(a, tf.tensor1d(dst, 'int32'), N).mul(tf.tensor2d(gN, [N, H])).sum())([e]);
+    return [gathered, summed, dx, de];
+  };
+  const ours = () => {
+    const x = tf.tensor2d(xv, [N, H]);
+    const e = tf.tensor2d(ev, [E, H]);
+    const gathered = gatherRows(x, tf.tensor1d(src, 'int32'));
+    const summed = segmentSum(e, tf.tensor1d(dst, 'int32'), N);
+    const [dx] = tf.grads((a: tf.Tensor) => gatherRows(a, tf.tensor1d(src, 'int32')).mul(tf.tensor2d(gE, [E, H])).sum())([x]);
+    const [de] = tf.grads((a: tf.Tensor) => segmentSum(a, tf.tensor1d(dst, 'int32'), N).mul(tf.tensor2d(gN, [N, H])).sum())([e]);
+    // a message-passing round trip: d/dx of sum(segmentSum(gatherRows(x, src), dst) * g)
+    const [dxx] = tf.grads((a: tf.Tensor) => segmentSum(gatherRows(a, tf.tensor1d(src, 'int32')), tf.tensor1d(dst, 'int32'), N).mul(tf.tensor2d(gN, [N, H])).sum())([x]);
+    return [gathered, summed, dx, de, dxx];
+  };
+
+  it('forward and gradient match stock tfjs, on cpu and on wasm', async () => {
+    const ref = await on('cpu', stock);
+    for (const b of ['cpu', 'wasm'] as const) {
+      const got = await on(b, ours);
+      for (let i = 0; i < 4; i++) expect(relErr(got[i], ref[i]), `${b} output ${i}`).toBeLessThan(1e-5);
+    }
+  });
+
+  it('round-trip gradient equals the hand-computed one', async () => {
+    // d/dx[n] = sum_{e: src[e]=n} gN[dst[e]]
+    const want = new Float32Array(N * H);
+    for (let e = 0; e < E; e++) for (let k = 0; k < H; k++) want[src[e] * H + k] += gN[dst[e] * H + k];
+    for (const b of ['cpu', 'wasm'] as const) {
+      const got = await on(b, ours);
+      expect(relErr(got[4], want), b).toBeLessThan(1e-5);
+    }
+  });
+
+  it('does not leak tensors', async () => {
+    const before = tf.memory().numTensors;
+    await on('wasm', ours);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
