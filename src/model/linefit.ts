@@ -11,8 +11,8 @@ import { applyResidual, validateInput } from './types.ts';
 export class LineFit implements Nowcaster {
   readonly name = 'linefit';
   readonly kind = 'linefit' as const;
-  readonly seqLen = Number.MAX_SAFE_INTEGER;
-  readonly maxFeat = Number.MAX_SAFE_INTEGER;
+  readonly seqLen = Infinity;
+  readonly maxFeat = Infinity;
   readonly needsGraph = false;
   readonly lpe = 0;
   readonly updScale = 1;
