@@ -139,7 +139,7 @@ function layerNorm(x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, eps: number): tf.Te
 const GELU_C = Math.sqrt(2 / Math.PI);
 /** gelu_new: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 export function geluNew(x: tf.Tensor): tf.Tensor {
-  const inner = x.add(x.pow(3).mul(0.044715)).mul(GELU_C);
+  const inner = x.add(x.mul(x).mul(x).mul(0.044715)).mul(GELU_C); // x*x*x: Pow's gradient is slow
   return x.mul(inner.tanh().add(1)).mul(0.5);
 }
 
@@ -209,9 +209,8 @@ export function makeGpt2(cfg: Gpt2Config): ModelDef {
       const y = (batch.y.dtype === 'int32' ? batch.y : batch.y.toInt()).reshape([N]) as tf.Tensor1D;
       // int32 oneHot then cast: tfjs-wasm 4.22's OneHot with dtype 'float32' returns all zeros
       const oh = tf.oneHot(y, V).toFloat();
-      const lse = tf.logSumExp(l2, -1); // [N]
-      const picked = l2.mul(oh).sum(-1); // [N]
-      return lse.sub(picked).mean() as tf.Scalar;
+      // logSoftmax has a closed-form gradient; logSumExp's goes through Max's (a slow Equal on wasm)
+      return tf.logSoftmax(l2, -1).mul(oh).sum().div(-N) as tf.Scalar;
     });
   }
 
