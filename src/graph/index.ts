@@ -17,7 +17,7 @@ export * from './types.ts';
 export { toEdges, toVector, lastState } from './edges.ts';
 export { buildMlpGraph } from './mlp.ts';
 export { buildGpt2Graph, gpt2Specs } from './gpt2.ts';
-export { buildLlamaGraph } from './llama.ts';
+export { buildLlamaGraph, llamaSpecs, type LlamaConfig } from './llama.ts';
 export { laplacianPE, normalizedLaplacian, type LpeOptions, type LpeResult } from './lpe.ts';
 
 const registry = new Map<string, GraphBuilder>();
