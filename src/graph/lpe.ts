@@ -5,7 +5,7 @@
  * A = symmetric binary adjacency (both edge directions, duplicates merged, self-loops removed);
  * L = I - D^-1/2 A D^-1/2 (isolated nodes: L_ii = 1). Take the k+1 smallest eigenpairs (ascending), drop
  * index 0, keep columns 1..k, multiply column j by a random sign from `rng`. Solvers (Float64):
- *  - N <= denseMaxNodes: dense Householder tridiagonalization + implicit QL (EISPACK tred2/tql2), exact.
+ *  - N <= denseMaxNodes (400): dense Householder tridiagonalization + implicit QL (EISPACK tred2/tql2), exact.
  *  - otherwise: Lanczos with full (twice-applied classical Gram-Schmidt) reorthogonalization, the exact
  *    null vectors D^1/2·1 of every connected component deflated up front, and verification passes
  *    (Lanczos deflated against all accepted vectors) that catch eigenvalues a single Krylov sequence misses
@@ -22,7 +22,7 @@ export interface LpeOptions {
   k?: number;
   /** source of the random sign flips (default new Rng(1234)); also seeds Lanczos start vectors */
   rng?: Rng;
-  /** largest N solved densely (default 800) */
+  /** largest N solved densely (default 400; dense costs ~0.4 s at N=500, ~2.7 s at N=1000) */
   denseMaxNodes?: number;
   /** Lanczos residual tolerance ‖Lv − λv‖ (default 1e-9) */
   tol?: number;
@@ -115,28 +115,29 @@ export function denseLaplacian(L: SymLaplacian): Float64Array {
 }
 
 /**
- * Symmetric eigen-decomposition (EISPACK tred2 + tql2, after JAMA). `a` [n*n] row-major symmetric (overwritten
- * with the eigenvectors: column j of the result = eigenvector j). Returns ascending eigenvalues.
+ * Symmetric eigen-decomposition (EISPACK tred2 + tql2, after JAMA, working on the transposed eigenvector
+ * matrix so that every O(n^3) loop is contiguous). `a` [n*n] row-major symmetric, overwritten.
+ * Returns ascending eigenvalues [n] and `vectors` [n*n] with ROW j = eigenvector j.
  */
 export function symEig(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  const V = a;
   const d = new Float64Array(n), e = new Float64Array(n);
-  tred2(V, d, e, n);
-  tql2(V, d, e, n);
-  return { values: d, vectors: V };
+  tred2T(a, d, e, n);
+  tql2T(a, d, e, n);
+  return { values: d, vectors: a };
 }
 
-function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
-  for (let j = 0; j < n; j++) d[j] = V[(n - 1) * n + j];
+/** JAMA tred2 with every V[x][y] replaced by W[y][x] (W = V^T; W = A initially since A is symmetric). */
+function tred2T(W: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+  for (let j = 0; j < n; j++) d[j] = W[j * n + n - 1];
   for (let i = n - 1; i > 0; i--) {
     let scale = 0, h = 0;
     for (let k = 0; k < i; k++) scale += Math.abs(d[k]);
     if (scale === 0) {
       e[i] = d[i - 1];
       for (let j = 0; j < i; j++) {
-        d[j] = V[(i - 1) * n + j];
-        V[i * n + j] = 0;
-        V[j * n + i] = 0;
+        d[j] = W[j * n + i - 1];
+        W[j * n + i] = 0;
+        W[i * n + j] = 0;
       }
     } else {
       for (let k = 0; k < i; k++) {
@@ -152,11 +153,13 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
       for (let j = 0; j < i; j++) e[j] = 0;
       for (let j = 0; j < i; j++) {
         f = d[j];
-        V[j * n + i] = f;
-        g = e[j] + V[j * n + j] * f;
+        W[i * n + j] = f;
+        const row = j * n;
+        g = e[j] + W[row + j] * f;
         for (let k = j + 1; k <= i - 1; k++) {
-          g += V[k * n + j] * d[k];
-          e[k] += V[k * n + j] * f;
+          const w = W[row + k];
+          g += w * d[k];
+          e[k] += w * f;
         }
         e[j] = g;
       }
@@ -170,37 +173,43 @@ function tred2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
       for (let j = 0; j < i; j++) {
         f = d[j];
         g = e[j];
-        for (let k = j; k <= i - 1; k++) V[k * n + j] -= f * e[k] + g * d[k];
-        d[j] = V[(i - 1) * n + j];
-        V[i * n + j] = 0;
+        const row = j * n;
+        for (let k = j; k <= i - 1; k++) W[row + k] -= f * e[k] + g * d[k];
+        d[j] = W[row + i - 1];
+        W[row + i] = 0;
       }
     }
     d[i] = h;
   }
   for (let i = 0; i < n - 1; i++) {
-    V[(n - 1) * n + i] = V[i * n + i];
-    V[i * n + i] = 1;
+    W[i * n + n - 1] = W[i * n + i];
+    W[i * n + i] = 1;
     const h = d[i + 1];
+    const r1 = (i + 1) * n;
     if (h !== 0) {
-      for (let k = 0; k <= i; k++) d[k] = V[k * n + i + 1] / h;
+      for (let k = 0; k <= i; k++) d[k] = W[r1 + k] / h;
       for (let j = 0; j <= i; j++) {
+        const row = j * n;
         let g = 0;
-        for (let k = 0; k <= i; k++) g += V[k * n + i + 1] * V[k * n + j];
-        for (let k = 0; k <= i; k++) V[k * n + j] -= g * d[k];
+        for (let k = 0; k <= i; k++) g += W[r1 + k] * W[row + k];
+        for (let k = 0; k <= i; k++) W[row + k] -= g * d[k];
       }
     }
-    for (let k = 0; k <= i; k++) V[k * n + i + 1] = 0;
+    for (let k = 0; k <= i; k++) W[r1 + k] = 0;
   }
   for (let j = 0; j < n; j++) {
-    d[j] = V[(n - 1) * n + j];
-    V[(n - 1) * n + j] = 0;
+    d[j] = W[j * n + n - 1];
+    W[j * n + n - 1] = 0;
   }
-  V[(n - 1) * n + n - 1] = 1;
+  W[(n - 1) * n + n - 1] = 1;
   e[0] = 0;
 }
 
-/** Implicit QL on the tridiagonal (d, e[1..n-1] subdiagonal), accumulating rotations into V; sorts ascending. */
-function tql2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
+/**
+ * Implicit QL on the tridiagonal (d, e[1..n-1] subdiagonal), accumulating rotations into the ROWS of W
+ * (W = V^T); sorts ascending.
+ */
+function tql2T(W: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   e[n - 1] = 0;
   let f = 0, tst1 = 0;
@@ -242,11 +251,12 @@ function tql2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): voi
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
+          const ri = i * n, r1 = ri + n;
           for (let k = 0; k < n; k++) {
-            const row = k * n;
-            h = V[row + i + 1];
-            V[row + i + 1] = s * V[row + i] + c * h;
-            V[row + i] = c * V[row + i] - s * h;
+            const hk = W[r1 + k];
+            const wk = W[ri + k];
+            W[r1 + k] = s * wk + c * hk;
+            W[ri + k] = c * wk - s * hk;
           }
         }
         p = (-s * s2 * c3 * el1 * e[l]) / dl1;
@@ -257,18 +267,16 @@ function tql2(V: Float64Array, d: Float64Array, e: Float64Array, n: number): voi
     d[l] += f;
     e[l] = 0;
   }
-  // selection sort ascending (as JAMA)
+  // selection sort ascending (as JAMA), swapping rows
   for (let i = 0; i < n - 1; i++) {
     let k = i, p = d[i];
     for (let j = i + 1; j < n; j++) if (d[j] < p) { k = j; p = d[j]; }
     if (k !== i) {
       d[k] = d[i];
       d[i] = p;
-      for (let j = 0; j < n; j++) {
-        const t = V[j * n + i];
-        V[j * n + i] = V[j * n + k];
-        V[j * n + k] = t;
-      }
+      const tmp = W.slice(i * n, i * n + n);
+      W.copyWithin(i * n, k * n, k * n + n);
+      W.set(tmp, k * n);
     }
   }
 }
@@ -326,12 +334,12 @@ function lanczosPass(L: SymLaplacian, locked: Float64Array[], want: number, rng:
       const { values, vectors } = symTridiag(alpha, beta, m);
       const nk = Math.min(want, m);
       let ok = true;
-      for (let i = 0; i < nk; i++) if (Math.abs(b * vectors[(m - 1) * m + i]) > tol) ok = false;
+      for (let i = 0; i < nk; i++) if (Math.abs(b * vectors[i * m + m - 1]) > tol) ok = false;
       if (ok || last) {
         result = [];
         for (let i = 0; i < nk; i++) {
           const y = new Float64Array(n);
-          for (let t = 0; t < m; t++) axpy(vectors[t * m + i], Vs[t], y);
+          for (let t = 0; t < m; t++) axpy(vectors[i * m + t], Vs[t], y);
           orthAgainst(y, locked);
           normalize(y);
           result.push({ value: values[i], vector: y });
@@ -353,7 +361,7 @@ function symTridiag(alpha: number[], beta: number[], m: number): { values: Float
   const d = Float64Array.from(alpha.slice(0, m));
   const e = new Float64Array(m);
   for (let i = 1; i < m; i++) e[i] = beta[i - 1];
-  tql2(V, d, e, m);
+  tql2T(V, d, e, m);
   return { values: d, vectors: V };
 }
 
@@ -385,13 +393,11 @@ function componentNullVectors(L: SymLaplacian): Float64Array[] {
 export function smallestEigenpairs(L: SymLaplacian, count: number, opts: LpeOptions = {}): { values: Float64Array; vectors: Float64Array[]; method: 'dense' | 'lanczos'; matvecs: number } {
   const n = L.n;
   const want = Math.min(count, n);
-  if (n <= (opts.denseMaxNodes ?? 800)) {
+  if (n <= (opts.denseMaxNodes ?? 400)) {
     const { values, vectors } = symEig(denseLaplacian(L), n);
     const vecs: Float64Array[] = [];
     for (let j = 0; j < want; j++) {
-      const v = new Float64Array(n);
-      for (let i = 0; i < n; i++) v[i] = vectors[i * n + j];
-      vecs.push(v);
+      vecs.push(vectors.slice(j * n, j * n + n));
     }
     return { values: values.slice(0, want), vectors: vecs, method: 'dense', matvecs: 0 };
   }
