@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { makeLayout } from '../src/core/params.ts';
 import { Rng } from '../src/core/rng.ts';
 import { buildNeuralGraph, toEdges, toVector, type NeuralGraph } from '../src/graph/index.ts';
-import { unscaleVector } from '../src/trajectories/scale.ts';
+import { scaleStates, unscaleVector } from '../src/trajectories/scale.ts';
 import { maxAbsDiff, refJson, refSt } from './helpers/reference.ts';
 
 interface Case { dir: string; arch: string; opts: { numHeads?: number } }
@@ -79,6 +79,12 @@ for (const c of CASES) {
       const inp = refSt(`${c.dir}/inputs.safetensors`).tensors;
       const attr = toEdges(g, inp.scaled_states.data as Float32Array, 5);
       expect(maxAbsDiff(attr, inp.edge_attr.data as Float32Array)).toBe(0);
+    });
+
+    it('end to end: scaleStates(raw states) → toEdges == golden edge_attr exactly', () => {
+      const inp = refSt(`${c.dir}/inputs.safetensors`).tensors;
+      const { scaled } = scaleStates(inp.states.data as Float32Array, makeLayout(meta.model_dict), 5);
+      expect(maxAbsDiff(toEdges(g, scaled, 5), inp.edge_attr.data as Float32Array)).toBe(0);
     });
 
     it('toVector(golden edge_out) == pred_scaled and unscaled == pred (exact)', () => {

@@ -22,8 +22,9 @@ const f32 = Math.fround;
 export const SUM_VEC_WIDTH = 8;
 
 function ceilLog2(x: number): number {
+  // c10 utils::CeilLog2: x <= 2 → 1, else findLastSet(x - 1) + 1
   if (x <= 2) return 1;
-  return Math.ceil(Math.log2(x)) | 0;
+  return x - 1 >= 2 ** 32 ? Math.ceil(Math.log2(x)) : 32 - Math.clz32(x - 1);
 }
 
 /**
