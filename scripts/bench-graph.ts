@@ -13,7 +13,9 @@ const ms = (t: number) => (performance.now() - t).toFixed(1);
 const specs = gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 });
 const rss0 = process.memoryUsage.rss();
 
+const t0 = performance.now();
 let g = buildNeuralGraph('gpt2', specs, { numHeads: 3 });
+console.log(`build gpt2 graph (cold, first call): ${ms(t0)} ms`);
 for (let r = 0; r < repeat; r++) {
   const t = performance.now();
   g = buildNeuralGraph('gpt2', specs, { numHeads: 3 });
