@@ -18,7 +18,8 @@ export { toEdges, toVector, lastState } from './edges.ts';
 export { buildMlpGraph } from './mlp.ts';
 export { buildGpt2Graph, gpt2Specs } from './gpt2.ts';
 export { buildLlamaGraph, llamaSpecs, type LlamaConfig } from './llama.ts';
-export { laplacianPE, normalizedLaplacian, type LpeOptions, type LpeResult } from './lpe.ts';
+export { laplacianPE, normalizedLaplacian, smallestEigenpairs, laplacianMatvec, denseLaplacian, symEig, type LpeOptions, type LpeResult, type SymLaplacian } from './lpe.ts';
+export { GraphAssembler, type DenseArgs, type ParamMap } from './assemble.ts';
 
 const registry = new Map<string, GraphBuilder>();
 
