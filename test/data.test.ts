@@ -3,7 +3,9 @@
  * /usr/share/datasets/fashion-mnist when installed), the official split, normalization, lookup errors,
  * and deterministic batch sampling.
  */
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -114,6 +116,26 @@ describe('Fashion-MNIST loader', () => {
       expect(msg).toContain('downloads disabled');
     } finally {
       if (old !== undefined) process.env.NINO_DATA_DIR = old;
+    }
+  });
+
+  it('downloads from a mirror into the cache and checks the official md5 (a re-gzipped file is rejected)', async () => {
+    const d = tmp();
+    writeTinyFm(join(d, 'srv'), 12, 12, true);
+    const server = createServer((req, res) => {
+      const f = join(d, 'srv', (req.url ?? '').slice(1));
+      if (existsSync(f)) res.end(readFileSync(f));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      const err = await loadFashionMnist({ ...noSystem(d), download: true, mirror }).catch((e) => e);
+      expect(err).toBeInstanceOf(DatasetNotFoundError);
+      expect(err.message).toMatch(/md5 mismatch .*train-images-idx3-ubyte\.gz.*expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d/);
+      expect(existsSync(join(d, 'cache', 'fashion-mnist', 'train-images-idx3-ubyte.gz'))).toBe(false);
+    } finally {
+      server.close();
     }
   });
 

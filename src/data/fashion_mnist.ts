@@ -55,15 +55,20 @@ export function parseIdx(buf: Uint8Array, what = 'IDX'): IdxArray {
   return { dims, data: buf.subarray(start, start + n) };
 }
 
-export interface FashionMnistOptions extends SourceOptions {
+export interface FashionMnistOptions extends LocateOptions {
   /** default 'nino': mean 0.1307, std 0.3081 (the MNIST constants the official NiNo code uses) */
   normalize?: Normalization;
+}
+
+export interface LocateOptions extends SourceOptions {
+  /** base URL to download from instead of FASHION_MNIST_URL (files are still md5-checked) */
+  mirror?: string;
 }
 
 const SUBDIRS = ['FashionMNIST/raw', 'fashion-mnist'];
 
 /** Finds the 4 files, downloading them into the cache if allowed. Returns their paths in FILES order. */
-export async function locateFashionMnist(opts: SourceOptions = {}): Promise<string[]> {
+export async function locateFashionMnist(opts: LocateOptions = {}): Promise<string[]> {
   const required = FASHION_MNIST_FILES.map((f) => [`${f.name}.gz`, f.name]);
   const looked: string[] = [];
   const found = findDir(candidateDirs('fashion-mnist', opts, SUBDIRS), required, looked);
@@ -75,7 +80,7 @@ export async function locateFashionMnist(opts: SourceOptions = {}): Promise<stri
       for (const f of FASHION_MNIST_FILES) {
         const dest = join(cache, `${f.name}.gz`);
         if (findDir([cache], [[`${f.name}.gz`]])) continue;
-        await downloadFile(`${FASHION_MNIST_URL}${f.name}.gz`, dest, { md5: f.md5 });
+        await downloadFile(`${opts.mirror ?? FASHION_MNIST_URL}${f.name}.gz`, dest, { md5: f.md5 });
       }
       const again = findDir([cache], required);
       if (again) return again.files;

@@ -13,9 +13,11 @@
  *   const dir = findDir('fashion-mnist', [['train-images-idx3-ubyte.gz', 'train-images-idx3-ubyte']], opts);
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export interface SourceOptions {
   /** explicit folder holding the dataset files (highest priority) */
@@ -136,11 +138,11 @@ export async function verifyDigest(path: string, digest: Digest): Promise<void> 
 }
 
 /**
- * Downloads `url` to `dest` (via a .part file), verifies the checksum, then renames into place.
- * Uses Node's global fetch; the whole body is buffered (fine up to ~2 GB).
+ * Downloads `url` to `dest` (streamed to a .part file, so multi-GB archives never sit in memory),
+ * verifies the checksum, then renames into place.
  */
 export async function downloadFile(url: string, dest: string, digest: Digest = {}): Promise<void> {
-  mkdirSync(join(dest, '..'), { recursive: true });
+  mkdirSync(dirname(dest), { recursive: true });
   const part = `${dest}.part`;
   let res: Response;
   try {
@@ -149,9 +151,8 @@ export async function downloadFile(url: string, dest: string, digest: Digest = {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
     throw new Error(`cannot fetch ${url}: ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
   }
-  if (!res.ok) throw new Error(`cannot fetch ${url}: HTTP ${res.status}`);
-  const buf = Buffer.from(await res.arrayBuffer());
-  writeFileSync(part, buf);
+  if (!res.ok || !res.body) throw new Error(`cannot fetch ${url}: HTTP ${res.status}`);
+  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(part));
   try {
     await verifyDigest(part, digest);
   } catch (e) {

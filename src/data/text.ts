@@ -84,31 +84,74 @@ export async function getTokenizer(name: TokenizerName | string): Promise<Tokeni
   throw new Error(`unknown tokenizer '${name}'; choose one of: ${TOKENIZERS.join(', ')}`);
 }
 
+/** Growable Int32Array (token streams of 100M+ tokens without number[] overhead). */
+export class TokenBuilder {
+  private buf = new Int32Array(1 << 16);
+  length = 0;
+
+  push(a: ArrayLike<number>): void {
+    if (this.length + a.length > this.buf.length) {
+      let cap = this.buf.length;
+      while (cap < this.length + a.length) cap *= 2;
+      const nb = new Int32Array(cap);
+      nb.set(this.buf.subarray(0, this.length));
+      this.buf = nb;
+    }
+    if (a instanceof Int32Array || a instanceof Uint8Array || Array.isArray(a)) this.buf.set(a as ArrayLike<number>, this.length);
+    else for (let i = 0; i < a.length; i++) this.buf[this.length + i] = a[i];
+    this.length += a.length;
+  }
+
+  /** trimmed copy */
+  finish(): Int32Array {
+    return this.buf.slice(0, this.length);
+  }
+}
+
 /**
  * Encodes documents into one stream (eot after each doc, or docSeparator between docs for byte-level).
  */
 export function encodeDocuments(tok: Tokenizer, docs: Iterable<string>): Int32Array {
-  const parts: ArrayLike<number>[] = [];
-  let total = 0;
+  const out = new TokenBuilder();
   let first = true;
-  const push = (a: ArrayLike<number>) => {
-    parts.push(a);
-    total += a.length;
-  };
   for (const doc of docs) {
-    if (tok.eot === null && !first && tok.docSeparator) push(tok.encode(tok.docSeparator));
+    if (tok.eot === null && !first && tok.docSeparator) out.push(tok.encode(tok.docSeparator));
     first = false;
-    push(tok.encode(doc));
-    if (tok.eot !== null) push([tok.eot]);
+    out.push(tok.encode(doc));
+    if (tok.eot !== null) out.push([tok.eot]);
   }
-  const out = new Int32Array(total);
-  let o = 0;
-  for (const p of parts) {
-    if (p instanceof Int32Array || p instanceof Uint8Array) out.set(p, o);
-    else for (let i = 0; i < p.length; i++) out[o + i] = p[i];
-    o += p.length;
+  return out.finish();
+}
+
+/**
+ * Encodes text rows independently and concatenates them with nothing in between, as Hugging Face
+ * `run_clm` does (tokenize each row, chain, no EOS). Stops once `maxTokens` is reached (whole rows).
+ */
+export function encodeRows(tok: Tokenizer, rows: Iterable<string>, maxTokens = Infinity): { tokens: Int32Array; rows: number } {
+  const out = new TokenBuilder();
+  let n = 0;
+  for (const r of rows) {
+    if (out.length >= maxTokens) break;
+    if (r.length) out.push(tok.encode(r));
+    n++;
   }
-  return out;
+  return { tokens: out.finish(), rows: n };
+}
+
+/**
+ * Lines of a UTF-8 buffer without building one giant string (WikiText-103's 540 MB train file is larger
+ * than V8's maximum string length). keepNewline keeps the trailing "\n" of each line.
+ */
+export function* bufferLines(buf: Uint8Array, keepNewline: boolean): Generator<string> {
+  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  let s = 0;
+  while (s < b.length) {
+    let e = b.indexOf(10, s);
+    if (e < 0) e = b.length;
+    else if (keepNewline) e += 1;
+    yield b.toString('utf8', s, e);
+    s = keepNewline ? e : e + 1;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
