@@ -35,29 +35,80 @@ export interface GnnRunOptions {
   trace?: Record<string, Float32Array[]>;
 }
 
-/** y = x W^T + b  (x [M,in], W [out,in], b [out]) */
-function lin(x: tf.Tensor2D, W: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
-  const y = tf.matMul(x, W as tf.Tensor2D, false, true);
-  return (b ? tf.add(y, b) : y) as tf.Tensor2D;
+/**
+ * Weight access for the forwards. `t(name)` is a Linear weight transposed to [in, out] (tfjs-wasm's
+ * matMul with transposeB is ~10x slower than a plain one, so inference caches the transposes);
+ * `v(name)` is a raw tensor (bias, embedding).
+ */
+export interface WeightAccess {
+  t(name: string): tf.Tensor2D;
+  v(name: string): tf.Tensor;
 }
 
-function w(ws: Weights, name: string): tf.Tensor {
+function rawWeight(ws: Weights, name: string): tf.Tensor {
   const t = ws[name];
   if (!t) throw new Error(`missing weight '${name}'`);
   return t;
 }
 
+/** Access that transposes on demand (memoized; differentiable; for use inside one tidy/grad scope). */
+export function lazyAccess(ws: Weights): WeightAccess {
+  const cache = new Map<string, tf.Tensor2D>();
+  return {
+    t: (name) => {
+      let x = cache.get(name);
+      if (!x) cache.set(name, (x = tf.transpose(rawWeight(ws, name) as tf.Tensor2D)));
+      return x;
+    },
+    v: (name) => rawWeight(ws, name),
+  };
+}
+
+/** Access with all 2-D Linear weights transposed once up front (inference); dispose() frees them. */
+export function cachedAccess(ws: Weights): WeightAccess & { dispose(): void } {
+  const cache = new Map<string, tf.Tensor2D>();
+  for (const [k, x] of Object.entries(ws)) {
+    if (k.endsWith('.weight') && x.rank === 2 && !k.startsWith('layer_embed') && !k.startsWith('wte_pos_enc')) {
+      cache.set(k, tf.keep(tf.transpose(x as tf.Tensor2D)));
+    }
+  }
+  return {
+    t: (name) => {
+      const x = cache.get(name);
+      if (!x) throw new Error(`missing weight '${name}'`);
+      return x;
+    },
+    v: (name) => rawWeight(ws, name),
+    dispose: () => cache.forEach((x) => x.dispose()),
+  };
+}
+
+/** y = x WT + b  (x [M,in], WT [in,out], b [out]); one fused kernel */
+function lin(x: tf.Tensor2D, WT: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
+  return tf.fused.matMul({ a: x, b: WT as tf.Tensor2D, bias: b }) as tf.Tensor2D;
+}
+
+/** host row gather: out[e] = table[idx[e]] (table [*, H] host array) -> tensor [n, H] */
+export function gatherHost(table: Float32Array, idx: Int32Array, H: number): tf.Tensor2D {
+  const n = idx.length;
+  const out = new Float32Array(n * H);
+  for (let e = 0; e < n; e++) out.set(table.subarray(idx[e] * H, idx[e] * H + H), e * H);
+  return tf.tensor2d(out, [n, H]);
+}
+
+type RowGather = (x: tf.Tensor2D, idx: Int32Array) => tf.Tensor2D;
+
 /** [N,H] initial node features */
-export function gnnNodeInit(ws: Weights, cfg: NiNoConfig, N: number, pos?: tf.Tensor2D, posW?: Int32Array): tf.Tensor2D {
+export function gnnNodeInit(ws: WeightAccess, cfg: NiNoConfig, N: number, pos?: tf.Tensor2D, posW?: Int32Array, gather: RowGather = gatherRows): tf.Tensor2D {
   let x: tf.Tensor2D | null = null;
   if (cfg.lpe > 0) {
     if (!pos) throw new Error(`this NiNo GNN needs pos [N, ${cfg.lpe}] (LPE)`);
     if (pos.shape[0] !== N || pos.shape[1] !== cfg.lpe) throw new Error(`pos has shape [${pos.shape}], expected [${N}, ${cfg.lpe}]`);
-    x = lin(pos, w(ws, 'node_proj.fc.0.weight'), w(ws, 'node_proj.fc.0.bias'));
+    x = lin(pos, ws.t('node_proj.fc.0.weight'), ws.v('node_proj.fc.0.bias'));
   }
   if (cfg.wtePosEnc) {
     if (!posW || posW.length !== N) throw new Error(`this NiNo GNN (wte_pos_enc) needs posW [${N}]`);
-    const emb = gatherRows(w(ws, 'wte_pos_enc_layer.weight') as tf.Tensor2D, posW);
+    const emb = gather(ws.v('wte_pos_enc_layer.weight') as tf.Tensor2D, posW);
     x = (x ? tf.add(x, emb) : emb) as tf.Tensor2D;
   }
   if (!x) x = tf.zeros([N, cfg.hid]) as tf.Tensor2D;
@@ -65,27 +116,26 @@ export function gnnNodeInit(ws: Weights, cfg: NiNoConfig, N: number, pos?: tf.Te
 }
 
 /** [n,H] edge embedding of edgeAttr [n, F*ctx] */
-export function gnnEdgeEmbed(ws: Weights, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array, F: number): tf.Tensor2D {
+export function gnnEdgeEmbed(ws: WeightAccess, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array, F: number, gather: RowGather = gatherRows): tf.Tensor2D {
   const H = cfg.hid;
-  const W = w(ws, 'edge_proj.fc.0.weight');
-  const Wf = F === cfg.maxFeat ? W : tf.slice(W, [0, 0], [H, F * cfg.ctx]);
-  let e = lin(edgeAttr, Wf, w(ws, 'edge_proj.fc.0.bias'));
-  if (cfg.edgeTypes > 0) e = tf.add(e, gatherRows(w(ws, 'layer_embed.weight') as tf.Tensor2D, edgeType));
+  const W = ws.t('edge_proj.fc.0.weight'); // [maxFeat*ctx, H]
+  const Wf = F === cfg.maxFeat ? W : tf.slice(W, [0, 0], [F * cfg.ctx, H]);
+  let e = lin(edgeAttr, Wf, ws.v('edge_proj.fc.0.bias'));
+  if (cfg.edgeTypes > 0) e = tf.add(e, gather(ws.v('layer_embed.weight') as tf.Tensor2D, edgeType));
   return e;
 }
 
 /** node-side halves of pre_nns: A = x @ pre[:, :H]^T + b (target part), B = x @ pre[:, H:]^T (source part) */
-function preNode(ws: Weights, l: number, H: number, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
-  const W = w(ws, `gnn.convs.${l}.pre_nns.0.0.weight`);
-  const A = lin(x, tf.slice(W, [0, 0], [H, H]), w(ws, `gnn.convs.${l}.pre_nns.0.0.bias`));
-  const B = lin(x, tf.slice(W, [0, H], [H, H]));
+function preNode(ws: WeightAccess, l: number, H: number, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
+  const W = ws.t(`gnn.convs.${l}.pre_nns.0.0.weight`); // [2H, H]
+  const A = lin(x, tf.slice(W, [0, 0], [H, H]), ws.v(`gnn.convs.${l}.pre_nns.0.0.bias`));
+  const B = lin(x, tf.slice(W, [H, 0], [H, H]));
   return [A, B];
 }
 
 /** [n,H] modulated messages for edges with embedding e [n,H] */
-function messages(ws: Weights, l: number, H: number, A: tf.Tensor2D, B: tf.Tensor2D, e: tf.Tensor2D, src: Int32Array, dst: Int32Array): tf.Tensor2D {
-  const h = tf.add(gatherRows(A, dst), gatherRows(B, src));
-  const enc = lin(e, w(ws, `gnn.convs.${l}.edge_encoder.weight`), w(ws, `gnn.convs.${l}.edge_encoder.bias`));
+function messages(ws: WeightAccess, l: number, H: number, h: tf.Tensor2D, e: tf.Tensor2D): tf.Tensor2D {
+  const enc = lin(e, ws.t(`gnn.convs.${l}.edge_encoder.weight`), ws.v(`gnn.convs.${l}.edge_encoder.bias`));
   const n = e.shape[0];
   const sc = tf.slice(enc, [0, 0], [n, H]);
   const sh = tf.slice(enc, [0, H], [n, H]);
@@ -93,22 +143,35 @@ function messages(ws: Weights, l: number, H: number, A: tf.Tensor2D, B: tf.Tenso
 }
 
 /** PNAConv node update, before the activation: ([x|agg] @ post^T + b) @ lin^T + b */
-function nodeUpdate(ws: Weights, l: number, x: tf.Tensor2D, agg: tf.Tensor2D): tf.Tensor2D {
+function nodeUpdate(ws: WeightAccess, l: number, x: tf.Tensor2D, agg: tf.Tensor2D): tf.Tensor2D {
   const p = `gnn.convs.${l}`;
-  const y = lin(tf.concat([x, agg], 1) as tf.Tensor2D, w(ws, `${p}.post_nns.0.0.weight`), w(ws, `${p}.post_nns.0.0.bias`));
-  return lin(y, w(ws, `${p}.lin.weight`), w(ws, `${p}.lin.bias`));
+  const y = lin(tf.concat([x, agg], 1) as tf.Tensor2D, ws.t(`${p}.post_nns.0.0.weight`), ws.v(`${p}.post_nns.0.0.bias`));
+  return lin(y, ws.t(`${p}.lin.weight`), ws.v(`${p}.lin.bias`));
 }
 
-/** EdgeMLP: silu(e lin_e + S[src] + T[dst]) lin1 with S = x lin_s, T = x lin_t */
-function edgeUpdate(ws: Weights, l: number, S: tf.Tensor2D, T: tf.Tensor2D, e: tf.Tensor2D, src: Int32Array, dst: Int32Array): tf.Tensor2D {
+/** EdgeMLP: silu(e lin_e + st) lin1, with st = (x lin_s)[src] + (x lin_t)[dst] gathered by the caller */
+function edgeUpdate(ws: WeightAccess, l: number, st: tf.Tensor2D, e: tf.Tensor2D): tf.Tensor2D {
   const p = `gnn.edge_update.${l}`;
-  const z = tf.addN([lin(e, w(ws, `${p}.lin_e.weight`), w(ws, `${p}.lin_e.bias`)), gatherRows(S, src), gatherRows(T, dst)]);
-  return lin(tf.mul(z, tf.sigmoid(z)) as tf.Tensor2D, w(ws, `${p}.lin1.weight`), w(ws, `${p}.lin1.bias`));
+  const z = tf.add(lin(e, ws.t(`${p}.lin_e.weight`), ws.v(`${p}.lin_e.bias`)), st);
+  return lin(tf.mul(z, tf.sigmoid(z)) as tf.Tensor2D, ws.t(`${p}.lin1.weight`), ws.v(`${p}.lin1.bias`));
 }
 
-function edgeSideNode(ws: Weights, l: number, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
+function edgeSideNode(ws: WeightAccess, l: number, x: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
   const p = `gnn.edge_update.${l}`;
-  return [lin(x, w(ws, `${p}.lin_s.weight`), w(ws, `${p}.lin_s.bias`)), lin(x, w(ws, `${p}.lin_t.weight`), w(ws, `${p}.lin_t.bias`))];
+  return [lin(x, ws.t(`${p}.lin_s.weight`), ws.v(`${p}.lin_s.bias`)), lin(x, ws.t(`${p}.lin_t.weight`), ws.v(`${p}.lin_t.bias`))];
+}
+
+/** host fused gather: out[e] = a[ia[e]] + b[ib[e]]  (a, b: [*, H] host arrays) -> tensor [n, H] */
+function gather2Host(a: Float32Array, ia: Int32Array, b: Float32Array, ib: Int32Array, H: number): tf.Tensor2D {
+  const n = ia.length;
+  const out = new Float32Array(n * H);
+  for (let e = 0; e < n; e++) {
+    const o = e * H;
+    const pa = ia[e] * H;
+    const pb = ib[e] * H;
+    for (let h = 0; h < H; h++) out[o + h] = a[pa + h] + b[pb + h];
+  }
+  return tf.tensor2d(out, [n, H]);
 }
 
 const silu = (x: tf.Tensor2D) => tf.mul(x, tf.sigmoid(x)) as tf.Tensor2D;
@@ -176,7 +239,8 @@ export interface GraphTensorsInput {
  * Differentiable whole-graph forward (for meta-training; use inside tf.variableGrads / tf.tidy).
  * Returns delta for all horizons: [E, F, seqLen] (pre-residual, scaled space; horizon k is [:, :, k-1]).
  */
-export function gnnForwardAll(ws: Weights, cfg: NiNoConfig, g: GraphTensorsInput): tf.Tensor3D {
+export function gnnForwardAll(weights: Weights, cfg: NiNoConfig, g: GraphTensorsInput): tf.Tensor3D {
+  const ws = lazyAccess(weights);
   const H = cfg.hid;
   const E = g.edgeType.length;
   const N = g.numNodes;
@@ -192,14 +256,14 @@ export function gnnForwardAll(ws: Weights, cfg: NiNoConfig, g: GraphTensorsInput
   for (let l = 0; l < nUpd; l++) {
     const [A, B] = preNode(ws, l, H, x);
     const eM = sub ? (gatherRows(e, sub) as tf.Tensor2D) : e;
-    const m = messages(ws, l, H, A, B, eM, srcM, dstM);
+    const m = messages(ws, l, H, tf.add(gatherRows(A, dstM), gatherRows(B, srcM)) as tf.Tensor2D, eM);
     const agg = tf.div(segmentSum(m, dstM, N), cnt) as tf.Tensor2D;
     x = silu(nodeUpdate(ws, l, x, agg));
     const [S, T] = edgeSideNode(ws, l, x);
-    e = edgeUpdate(ws, l, S, T, e, src, dst);
+    e = edgeUpdate(ws, l, tf.add(gatherRows(S, src), gatherRows(T, dst)) as tf.Tensor2D, e);
   }
-  const hid = silu(lin(e, w(ws, 'edge_out.fc.0.weight'), w(ws, 'edge_out.fc.0.bias')));
-  const out = lin(hid, w(ws, 'edge_out.fc.2.weight'), w(ws, 'edge_out.fc.2.bias')); // [E, maxFeat*S]
+  const hid = silu(lin(e, ws.t('edge_out.fc.0.weight'), ws.v('edge_out.fc.0.bias')));
+  const out = lin(hid, ws.t('edge_out.fc.2.weight'), ws.v('edge_out.fc.2.bias')); // [E, maxFeat*S]
   const r = tf.reshape(out, [E, cfg.maxFeat, cfg.seqLen]) as tf.Tensor3D;
   return g.F === cfg.maxFeat ? r : (tf.slice(r, [0, 0, 0], [E, g.F, cfg.seqLen]) as tf.Tensor3D);
 }
@@ -209,7 +273,9 @@ export class NiNoGnn implements Nowcaster {
   readonly kind = 'gnn' as const;
   readonly needsGraph = true;
   readonly weights: Weights;
+  private readonly access: WeightAccess & { dispose(): void };
   private readonly rng: Rng;
+  private readonly hostTables = new Map<string, Float32Array>();
   private disposed = false;
 
   constructor(
@@ -221,6 +287,7 @@ export class NiNoGnn implements Nowcaster {
     if (config.kind !== 'gnn') throw new Error(`NiNoGnn needs a gnn config, got kind '${config.kind}'`);
     const first = Object.values(weights)[0];
     this.weights = first instanceof tf.Tensor ? (weights as Weights) : toTensors(weights as HostWeights, config, name);
+    this.access = cachedAccess(this.weights);
     this.rng = new Rng(options.seed ?? 0);
   }
 
@@ -234,10 +301,18 @@ export class NiNoGnn implements Nowcaster {
     return applyResidual(input, this.predictDelta(input), this.config.updScale);
   }
 
+  /** embedding-row gather on the host (tfjs-wasm's gather is slow); tables cached by tensor id */
+  private readonly hostGather: RowGather = (x, idx) => {
+    const key = String(x.id);
+    let t = this.hostTables.get(key);
+    if (!t) this.hostTables.set(key, (t = Float32Array.from(x.dataSync() as Float32Array)));
+    return gatherHost(t, idx, x.shape[1]);
+  };
+
   predictDelta(inp: NowcastInput, opts: GnnRunOptions = {}): Float32Array {
     if (this.disposed) throw new Error('NiNoGnn used after dispose()');
     const cfg = this.config;
-    const ws = this.weights;
+    const ws = this.access;
     const H = cfg.hid;
     const E = validateInput(inp, cfg.ctx, cfg.maxFeat, cfg.seqLen);
     const { F, ctx, numNodes: N, k } = inp;
@@ -267,7 +342,7 @@ export class NiNoGnn implements Nowcaster {
     let x = tf.tidy(() => {
       const pos = inp.pos && cfg.lpe > 0 ? tf.tensor2d(inp.pos, [N, cfg.lpe]) : undefined;
       if (inp.pos && cfg.lpe > 0 && inp.pos.length !== N * cfg.lpe) throw new Error(`pos has ${inp.pos.length} values, expected N*lpe = ${N * cfg.lpe}`);
-      const x0 = gnnNodeInit(ws, cfg, N, pos, inp.posW);
+      const x0 = gnnNodeInit(ws, cfg, N, pos, inp.posW, this.hostGather);
       rec('gnn_in_x', x0);
       return x0;
     });
@@ -277,7 +352,7 @@ export class NiNoGnn implements Nowcaster {
       eCh = ranges.map(([a, b]) =>
         tf.tidy(() => {
           const ea = tf.tensor2d(inp.edgeAttr.subarray(a * F * ctx, b * F * ctx), [b - a, F * ctx]);
-          const e = gnnEdgeEmbed(ws, cfg, ea, inp.edgeType.subarray(a, b), F);
+          const e = gnnEdgeEmbed(ws, cfg, ea, inp.edgeType.subarray(a, b), F, this.hostGather);
           rec('gnn_in_edge', e);
           return e;
         }),
@@ -287,6 +362,10 @@ export class NiNoGnn implements Nowcaster {
       try {
         for (let l = 0; l < nUpd; l++) {
           const [A, B] = tf.tidy(() => preNode(ws, l, H, x));
+          const Ah = A.dataSync() as Float32Array;
+          const Bh = B.dataSync() as Float32Array;
+          A.dispose();
+          B.dispose();
           let aggSum = tf.zeros([N, H]) as tf.Tensor2D;
           for (let c = 0; c < ranges.length; c++) {
             const next = tf.tidy(() => {
@@ -300,15 +379,13 @@ export class NiNoGnn implements Nowcaster {
                 s = m0.glob.map((i) => src[i]);
                 d = m0.glob.map((i) => dst[i]);
               }
-              const m = messages(ws, l, H, A, B, e, s, d);
+              const m = messages(ws, l, H, gather2Host(Ah, d, Bh, s, H), e);
               rec(`conv${l}_messages`, m);
               return tf.add(aggSum, segmentSum(m, d, N)) as tf.Tensor2D;
             });
             aggSum.dispose();
             aggSum = next;
           }
-          A.dispose();
-          B.dispose();
           const xNew = tf.tidy(() => {
             const agg = tf.div(aggSum, cnt) as tf.Tensor2D;
             rec(`conv${l}_aggr`, agg);
@@ -320,29 +397,35 @@ export class NiNoGnn implements Nowcaster {
           x.dispose();
           x = xNew;
           const [S, T] = tf.tidy(() => edgeSideNode(ws, l, x));
+          const Sh = S.dataSync() as Float32Array;
+          const Th = T.dataSync() as Float32Array;
+          S.dispose();
+          T.dispose();
           for (let c = 0; c < ranges.length; c++) {
             const eNew = tf.tidy(() => {
-              const e2 = edgeUpdate(ws, l, S, T, eCh[c], slice(src, c), slice(dst, c));
+              const e2 = edgeUpdate(ws, l, gather2Host(Sh, slice(src, c), Th, slice(dst, c), H), eCh[c]);
               rec(`edge_update${l}_out`, e2);
               return e2;
             });
             eCh[c].dispose();
             eCh[c] = eNew;
           }
-          S.dispose();
-          T.dispose();
         }
       } finally {
         cnt.dispose();
       }
       const [Wk, bk] = tf.tidy(() => {
         const rows = tf.tensor1d(Int32Array.from({ length: F }, (_, f) => f * cfg.seqLen + (k - 1)), 'int32');
-        return [tf.gather(w(ws, 'edge_out.fc.2.weight'), rows), tf.gather(w(ws, 'edge_out.fc.2.bias'), rows)];
+        // bias rebuilt as a fresh rank-1 tensor: tfjs-wasm's fused matMul reads the bias rank from
+        // its data record, which for a gather result is the pre-reshape rank
+        const bAll = ws.v('edge_out.fc.2.bias').dataSync();
+        const bRows = Float32Array.from({ length: F }, (_, f) => bAll[f * cfg.seqLen + (k - 1)]);
+        return [tf.gather(ws.t('edge_out.fc.2.weight'), rows, 1), tf.tensor1d(bRows)];
       });
       try {
         for (let c = 0; c < ranges.length; c++) {
           const d = tf.tidy(() => {
-            const hid = silu(lin(eCh[c], w(ws, 'edge_out.fc.0.weight'), w(ws, 'edge_out.fc.0.bias')));
+            const hid = silu(lin(eCh[c], ws.t('edge_out.fc.0.weight'), ws.v('edge_out.fc.0.bias')));
             rec('edge_out_hidden', hid);
             return lin(hid, Wk, bk);
           });
@@ -361,7 +444,10 @@ export class NiNoGnn implements Nowcaster {
   }
 
   dispose(): void {
-    if (!this.disposed) disposeWeights(this.weights);
+    if (!this.disposed) {
+      this.access.dispose();
+      disposeWeights(this.weights);
+    }
     this.disposed = true;
   }
 }

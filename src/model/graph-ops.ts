@@ -1,18 +1,16 @@
 /**
  * The two sparse graph primitives the GNN needs, behind local functions so the implementation can be
- * switched (src/core/kernels/ops.ts is the intended fast home). Both are differentiable (tf.customGrad):
- *   gatherRows(x [N,H], idx [E]) -> [E,H]          grad: segmentSum(dy, idx, N)
- *   segmentSum(x [E,H], seg [E], numSegments) -> [numSegments,H]   grad: gatherRows(dy, seg)
- * The fallback segment sum runs in JS on the host (sum in edge order, float32 accumulation), which is
- * O(E*H) on every backend (tfjs' cpu UnsortedSegmentSum is O(N*E*H); wasm has none).
+ * switched. They delegate to src/core/kernels/ops.ts (differentiable tf.customGrad pairs; wasm uses
+ * nino's UnsortedSegmentSum kernel, cpu a typed-array loop) and accept host Int32Array indices:
+ *   gatherRows(x [N,H], idx [E]) -> [E,H]                             grad: segmentSum(dy, idx, N)
+ *   segmentSum(x [E,H], seg [E], numSegments) -> [numSegments,H]      grad: gatherRows(dy, seg)
+ * Index tensors created here are tracked by the enclosing tf.tidy (every caller runs inside one).
+ * `segmentSumHost` is the plain host loop (sum in edge order, float32 accumulation).
  */
 import * as tf from '@tensorflow/tfjs';
+import * as ops from '../core/kernels/ops.ts';
 
 type Idx = Int32Array | tf.Tensor1D;
-
-function idxArray(idx: Idx): Int32Array {
-  return idx instanceof Int32Array ? idx : (idx.dataSync() as Int32Array);
-}
 
 function idxTensor(idx: Idx): tf.Tensor1D {
   return idx instanceof Int32Array ? tf.tensor1d(idx, 'int32') : idx;
@@ -34,27 +32,10 @@ export function segmentSumHost(x: Float32Array, seg: Int32Array, numSegments: nu
 
 /** [E,H] = x[idx] (x: [N,H]) */
 export function gatherRows(x: tf.Tensor2D, idx: Idx): tf.Tensor2D {
-  const N = x.shape[0];
-  const idxArr = idx instanceof Int32Array ? idx : null;
-  const f = tf.customGrad(((xx: tf.Tensor) => {
-    const it = idxTensor(idx);
-    const value = tf.gather(xx as tf.Tensor2D, it) as tf.Tensor2D;
-    if (it !== idx) it.dispose();
-    return {
-      value,
-      gradFunc: (dy: tf.Tensor) => segmentSum(dy as tf.Tensor2D, idxArr ?? idxArray(idx), N),
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(x) as tf.Tensor2D;
+  return ops.gatherRows(x, idxTensor(idx));
 }
 
 /** [numSegments,H] = sum of x rows per segment id (x: [E,H], seg: [E]) */
 export function segmentSum(x: tf.Tensor2D, seg: Idx, numSegments: number): tf.Tensor2D {
-  const f = tf.customGrad(((xx: tf.Tensor) => {
-    const H = xx.shape[1] as number;
-    const s = idxArray(seg);
-    const value = tf.tensor2d(segmentSumHost(xx.dataSync() as Float32Array, s, numSegments, H), [numSegments, H]);
-    return { value, gradFunc: (dy: tf.Tensor) => gatherRows(dy as tf.Tensor2D, seg) };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(x) as tf.Tensor2D;
+  return ops.segmentSum(x, idxTensor(seg), numSegments);
 }

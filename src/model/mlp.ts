@@ -10,6 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NiNoConfig } from './config.ts';
+import type { WeightAccess } from './gnn.ts';
+import { cachedAccess, lazyAccess } from './gnn.ts';
 import type { Nowcaster, NowcastInput } from './types.ts';
 import { applyResidual, validateInput } from './types.ts';
 import type { HostWeights, Weights } from './weights.ts';
@@ -22,23 +24,24 @@ export interface MlpRunOptions {
   trace?: Record<string, Float32Array[]>;
 }
 
-function lin(x: tf.Tensor2D, W: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
-  return tf.add(tf.matMul(x, W as tf.Tensor2D, false, true), b) as tf.Tensor2D;
+/** y = x WT + b  (WT [in,out]) */
+function lin(x: tf.Tensor2D, WT: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
+  return tf.fused.matMul({ a: x, b: WT as tf.Tensor2D, bias: b }) as tf.Tensor2D;
 }
 const silu = (x: tf.Tensor2D) => tf.mul(x, tf.sigmoid(x)) as tf.Tensor2D;
 
 /** [n*F, H] hidden state after the three SiLU layers; edgeAttr [n, F*ctx] */
-function mlpHidden(ws: Weights, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array, F: number, rec?: (n: string, t: tf.Tensor) => void): tf.Tensor2D {
+function mlpHidden(ws: WeightAccess, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array, F: number, rec?: (n: string, t: tf.Tensor) => void): tf.Tensor2D {
   const n = edgeAttr.shape[0];
   const H = cfg.hid;
-  let h = lin(tf.reshape(edgeAttr, [n * F, cfg.ctx]) as tf.Tensor2D, ws['edge_proj.fc.0.weight'], ws['edge_proj.fc.0.bias']);
+  let h = lin(tf.reshape(edgeAttr, [n * F, cfg.ctx]) as tf.Tensor2D, ws.t('edge_proj.fc.0.weight'), ws.v('edge_proj.fc.0.bias'));
   rec?.('mlp_edge_proj_out', h);
   if (cfg.edgeTypes > 0) {
-    const emb = tf.gather(ws['layer_embed.weight'], tf.tensor1d(edgeType, 'int32')); // [n,H]
+    const emb = tf.gather(ws.v('layer_embed.weight'), tf.tensor1d(edgeType, 'int32')); // [n,H]
     h = tf.reshape(tf.add(tf.reshape(h, [n, F, H]), tf.reshape(emb, [n, 1, H])), [n * F, H]) as tf.Tensor2D;
   }
   for (const i of [0, 2, 4]) {
-    h = silu(lin(h, ws[`edge_mlp.fc.${i}.weight`], ws[`edge_mlp.fc.${i}.bias`]));
+    h = silu(lin(h, ws.t(`edge_mlp.fc.${i}.weight`), ws.v(`edge_mlp.fc.${i}.bias`)));
     rec?.(`mlp_hidden_${i + 1}`, h);
   }
   return h;
@@ -47,8 +50,9 @@ function mlpHidden(ws: Weights, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType
 /** Differentiable forward: delta for all horizons, [E, F, seqLen]. edgeAttr [E, F*ctx]. */
 export function mlpForwardAll(ws: Weights, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array, F: number): tf.Tensor3D {
   const E = edgeAttr.shape[0];
-  const h = mlpHidden(ws, cfg, edgeAttr, edgeType, F);
-  return tf.reshape(lin(h, ws['edge_mlp.fc.6.weight'], ws['edge_mlp.fc.6.bias']), [E, F, cfg.seqLen]) as tf.Tensor3D;
+  const wa = lazyAccess(ws);
+  const h = mlpHidden(wa, cfg, edgeAttr, edgeType, F);
+  return tf.reshape(lin(h, wa.t('edge_mlp.fc.6.weight'), wa.v('edge_mlp.fc.6.bias')), [E, F, cfg.seqLen]) as tf.Tensor3D;
 }
 
 export class NiNoMlp implements Nowcaster {
@@ -56,6 +60,7 @@ export class NiNoMlp implements Nowcaster {
   readonly needsGraph = false;
   readonly lpe = 0;
   readonly weights: Weights;
+  private readonly access: WeightAccess & { dispose(): void };
   private disposed = false;
 
   constructor(
@@ -67,6 +72,7 @@ export class NiNoMlp implements Nowcaster {
     if (config.kind !== 'mlp') throw new Error(`NiNoMlp needs an mlp config, got kind '${config.kind}'`);
     const first = Object.values(weights)[0];
     this.weights = first instanceof tf.Tensor ? (weights as Weights) : toTensors(weights as HostWeights, config, name);
+    this.access = cachedAccess(this.weights);
   }
 
   get ctx() { return this.config.ctx; }
@@ -90,15 +96,15 @@ export class NiNoMlp implements Nowcaster {
       : undefined;
     const out = new Float32Array(E * F);
     const [Wk, bk] = tf.tidy(() => [
-      tf.slice(this.weights['edge_mlp.fc.6.weight'], [k - 1, 0], [1, cfg.hid]),
-      tf.slice(this.weights['edge_mlp.fc.6.bias'], [k - 1], [1]),
+      tf.slice(this.access.t('edge_mlp.fc.6.weight'), [0, k - 1], [cfg.hid, 1]),
+      tf.tensor1d([this.weights['edge_mlp.fc.6.bias'].dataSync()[k - 1]]), // fresh rank-1 (see gnn.ts)
     ]);
     try {
       for (let a = 0; a < E; a += chunk) {
         const b = Math.min(E, a + chunk);
         const d = tf.tidy(() => {
           const ea = tf.tensor2d(inp.edgeAttr.subarray(a * F * ctx, b * F * ctx), [b - a, F * ctx]);
-          return lin(mlpHidden(this.weights, cfg, ea, inp.edgeType.subarray(a, b), F, rec), Wk, bk);
+          return lin(mlpHidden(this.access, cfg, ea, inp.edgeType.subarray(a, b), F, rec), Wk, bk);
         });
         out.set(d.dataSync() as Float32Array, a * F);
         d.dispose();
@@ -111,7 +117,10 @@ export class NiNoMlp implements Nowcaster {
   }
 
   dispose(): void {
-    if (!this.disposed) disposeWeights(this.weights);
+    if (!this.disposed) {
+      this.access.dispose();
+      disposeWeights(this.weights);
+    }
     this.disposed = true;
   }
 }
