@@ -10,6 +10,7 @@
  *            --eval-batch N (1000)  --eval-reps N (5)  --no-profile
  */
 import * as tf from '@tensorflow/tfjs';
+import { cpus, loadavg } from 'node:os';
 import { initBackend } from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
 import { AdamW } from '../src/optim/adamw.ts';
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
   const evalReps = Number(arg('eval-reps', '5'));
   const doProfile = !process.argv.includes('--no-profile');
   console.log(`backend: ${name} (${reason}); FM-16, batch ${batch}`);
+  const load = () => loadavg()[0].toFixed(2);
+  console.log(`load average (1 min) at start: ${load()} on ${cpus().length} cores (other processes skew timings; compare min and median)`);
 
   const model = makeConvNet({ hid: [16, 32, 32], inChannels: 1, numClasses: 10 });
   const rng = new Rng(1000);
@@ -62,9 +65,11 @@ async function main(): Promise<void> {
     times.push(performance.now() - t0);
   }
   const n1 = tf.memory().numTensors;
+  const sorted = [...times].sort((p, q) => p - q);
   console.log(
-    `step: median ${median(times).toFixed(1)} ms, min ${Math.min(...times).toFixed(1)} ms over ${steps} steps ` +
-      `(after ${warmup} warm-up); last loss ${loss.toFixed(4)}`,
+    `step: median ${median(times).toFixed(1)} ms, min ${sorted[0].toFixed(1)} ms, ` +
+      `p25 ${sorted[Math.floor(sorted.length / 4)].toFixed(1)} ms over ${steps} steps (after ${warmup} warm-up); ` +
+      `last loss ${loss.toFixed(4)}; load average now ${load()}`,
   );
   console.log(`numTensors before/after timed steps: ${n0} / ${n1}${n1 > n0 ? '  <-- LEAK' : ' (no growth)'}`);
 

@@ -89,7 +89,7 @@ beforeAll(async () => {
 describe('registration', () => {
   it('nino kernels are the ones registered for wasm', () => {
     const names = NINO_WASM_KERNELS.map((k) => k.kernelName).sort();
-    expect(names).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'UnsortedSegmentSum']);
+    expect(names).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'GatherV2', 'UnsortedSegmentSum']);
     for (const k of NINO_WASM_KERNELS) expect(tf.getKernel(k.kernelName, 'wasm')).toBe(k);
     for (const name of WRAPPED_STOCK_KERNELS) {
       expect(ninoWasmKernel(name)).toBeDefined();
@@ -185,6 +185,38 @@ describe('UnsortedSegmentSum on wasm vs cpu', () => {
       expect(got[0].length).toBe((size / c.x[0]) * c.n);
     });
   }
+});
+
+describe('GatherV2 on wasm vs cpu', () => {
+  const cases: { x: number[]; idx: number[]; axis: number; batchDims?: number; dtype: 'float32' | 'int32' | 'bool' }[] = [
+    { x: [20, 128], idx: [300], axis: 0, dtype: 'float32' }, // long rows: copyWithin path
+    { x: [20, 3], idx: [50], axis: 0, dtype: 'float32' }, // short rows: element loop
+    { x: [7], idx: [4, 5], axis: 0, dtype: 'float32' },
+    { x: [4, 9, 5], idx: [6], axis: 1, dtype: 'float32' },
+    { x: [4, 9, 32], idx: [2, 3], axis: 1, dtype: 'int32' },
+    { x: [3, 6, 2], idx: [3, 4], axis: 1, batchDims: 1, dtype: 'float32' },
+    { x: [10, 5], idx: [12], axis: 0, dtype: 'bool' },
+    { x: [10, 40], idx: [12], axis: 0, dtype: 'bool' },
+    { x: [5, 8], idx: [0], axis: 0, dtype: 'float32' },
+  ];
+  for (const c of cases) {
+    it(`x ${c.x} ${c.dtype} idx ${c.idx} axis ${c.axis} batchDims ${c.batchDims ?? 0}`, async () => {
+      const rng = new Rng(`gather:${JSON.stringify(c)}`);
+      const size = c.x.reduce((a, b) => a * b, 1);
+      const xv =
+        c.dtype === 'float32' ? randArray(rng, size) : c.dtype === 'int32' ? Int32Array.from({ length: size }, () => rng.int(1000) - 500) : Uint8Array.from({ length: size }, () => rng.int(2));
+      const n = c.idx.reduce((a, b) => a * b, 1);
+      const iv = Int32Array.from({ length: n }, () => rng.int(c.x[c.axis]));
+      const f = () => [tf.gather(tf.tensor(xv, c.x, c.dtype), tf.tensor(iv, c.idx, 'int32'), c.axis, c.batchDims ?? 0).toFloat()];
+      const ref = await on('cpu', f);
+      const got = await on('wasm', f);
+      expect(Array.from(got[0])).toEqual(Array.from(ref[0]));
+    });
+  }
+  it('rejects out-of-range indices', () => {
+    expect(() => tf.gather(tf.zeros([4, 16]), tf.tensor1d([1, 4], 'int32'))).toThrow(/not in \[0, 3\]/);
+    expect(() => tf.gather(tf.zeros([4, 16]), tf.tensor1d([-1], 'int32'))).toThrow(/not in/);
+  });
 });
 
 describe('gatherRows / segmentSum (custom gradients)', () => {

@@ -9,8 +9,9 @@
  * never used. Rows beyond rank 2 work too (x [N, ...inner]). Indices must lie in [0, N) / [0, numSegments)
  * (segmentSum drops out-of-range ids in the forward; the gradient of such rows is then the gathered value
  * of a clamped id, so do not rely on that).
- * On wasm the forward segment sum runs nino's UnsortedSegmentSum kernel; on the cpu backend (whose stock
- * kernel loops once per segment, O(N*E*H)) it runs a typed-array loop on the data; elsewhere the stock op.
+ * On wasm both run nino's kernels (GatherV2, UnsortedSegmentSum); on the cpu backend, whose stock kernels
+ * are slow (segment sum loops once per segment, O(N*E*H); gather computes indices per element), they run
+ * typed-array loops on the data; elsewhere the stock ops.
  *
  *   import { gatherRows, segmentSum } from '../core/kernels/ops.ts';
  *   const msg = gatherRows(h, src);            // [E,H]
@@ -40,6 +41,23 @@ export function segmentSumRaw(x: tf.Tensor, seg: tf.Tensor, numSegments: number)
   return tf.tensor(out, outShape, x.dtype === 'int32' ? 'int32' : 'float32');
 }
 
+/** Non-differentiable row gather on the fastest path of the active backend. */
+export function gatherRowsRaw(x: tf.Tensor, idx: tf.Tensor): tf.Tensor {
+  const it = asInt32(idx);
+  if (tf.getBackend() !== 'cpu' || (x.dtype !== 'float32' && x.dtype !== 'int32')) return tf.gather(x, it, 0);
+  const n = x.shape[0];
+  const inner = sizeOf(x.shape.slice(1));
+  const iv = it.dataSync() as Int32Array;
+  const xv = x.dataSync() as Float32Array | Int32Array;
+  const out = x.dtype === 'int32' ? new Int32Array(iv.length * inner) : new Float32Array(iv.length * inner);
+  for (let e = 0; e < iv.length; e++) {
+    const r = iv[e];
+    if (!(r >= 0 && r < n)) throw new Error(`gatherRows: index ${r} is not in [0, ${n - 1}]`);
+    out.set(xv.subarray(r * inner, (r + 1) * inner), e * inner);
+  }
+  return tf.tensor(out, [iv.length, ...x.shape.slice(1)], x.dtype);
+}
+
 function sizeOf(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -55,7 +73,7 @@ export function gatherRows<T extends tf.Tensor>(x: T, idx: tf.Tensor): T {
     const it = asInt32(ii as tf.Tensor);
     (save as tf.GradSaveFunc)([it]);
     return {
-      value: tf.gather(xt, it, 0),
+      value: gatherRowsRaw(xt, it),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [segmentSumRaw(dy, saved[0], n), tf.zeros(saved[0].shape)],
     };
   });
@@ -76,7 +94,7 @@ export function segmentSum<T extends tf.Tensor>(x: T, seg: tf.Tensor, numSegment
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         // clamp so dropped (out-of-range) ids do not make gather fail
         const ids = tf.clipByValue(saved[0], 0, Math.max(numSegments - 1, 0));
-        return [tf.gather(dy, ids, 0), tf.zeros(saved[0].shape)];
+        return [gatherRowsRaw(dy, ids), tf.zeros(saved[0].shape)];
       },
     };
   });

@@ -7,6 +7,7 @@
  *   Conv2DBackpropInput   replaces the stock (naive loop) kernel          conv2d_backprop.ts
  *   Conv2DBackpropFilter  missing on wasm                                 conv2d_backprop.ts
  *   UnsortedSegmentSum    missing on wasm                                 unsorted_segment_sum.ts
+ *   GatherV2              replaces the stock kernel (~100x slower here)   gather_v2.ts
  *   Conv2D, FusedConv2D   stock XNNPACK kernels, wrapped to pass 'same'   conv2d_same_fix.ts
  *                         as explicit pads (the stock 'same' path is wrong when stride > filter size)
  *
@@ -15,6 +16,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from './conv2d_backprop.ts';
 import { makeSameFixConfig } from './conv2d_same_fix.ts';
+import { gatherV2Config } from './gather_v2.ts';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
 
 /** Kernels nino provides outright (no stock kernel involved). */
@@ -22,6 +24,7 @@ export const NINO_WASM_KERNELS: readonly tf.KernelConfig[] = [
   conv2DBackpropInputConfig,
   conv2DBackpropFilterConfig,
   unsortedSegmentSumConfig,
+  gatherV2Config,
 ];
 
 /** Stock kernels nino wraps (the wrapper calls the stock kernel). */
