@@ -134,7 +134,8 @@ describe('GPT-2 parameters', () => {
   });
 });
 
-describe('GPT-2 forward and loss', () => {
+describe.each(['loops', 'tensor'] as const)('GPT-2 forward and loss (attention: %s)', (attention) => {
+  const CFG: Gpt2Config = { ...CASE_B, attention };
   const x = [
     [1, 4, 7, 2, 10],
     [3, 3, 0, 9, 5],
@@ -145,7 +146,7 @@ describe('GPT-2 forward and loss', () => {
   ];
 
   it('matches an independent float64 implementation (shape [B,T,V])', () => {
-    const m = makeGpt2(CASE_B);
+    const m = makeGpt2(CFG);
     const arrs = randomParams(CASE_B, 1);
     const params = toTensors(m, arrs);
     const xt = tf.tensor2d(x, [2, 5], 'int32');
@@ -165,7 +166,7 @@ describe('GPT-2 forward and loss', () => {
   });
 
   it('is causal: changing a later token leaves earlier logits unchanged', () => {
-    const m = makeGpt2(CASE_B);
+    const m = makeGpt2(CFG);
     const params = toTensors(m, randomParams(CASE_B, 2));
     const a = m.forward(params, tf.tensor2d([[1, 2, 3, 4, 5]], [1, 5], 'int32')).arraySync() as number[][][];
     const b = m.forward(params, tf.tensor2d([[1, 2, 3, 9, 0]], [1, 5], 'int32')).arraySync() as number[][][];
@@ -175,7 +176,7 @@ describe('GPT-2 forward and loss', () => {
   });
 
   it('loss at init is about ln(V)', () => {
-    const cfg = { vocabSize: 256, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2 };
+    const cfg = { vocabSize: 256, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 2, attention };
     const m = makeGpt2(cfg);
     const params = toTensors(m, m.init(new Rng(3)));
     const r = new Rng(4);
@@ -185,7 +186,7 @@ describe('GPT-2 forward and loss', () => {
   });
 
   it('gradients are finite and match central differences of the float64 reference', () => {
-    const m = makeGpt2(CASE_B);
+    const m = makeGpt2(CFG);
     const arrs = randomParams(CASE_B, 5).map((a) => a.map((v) => v * 0.6));
     const params = toTensors(m, arrs);
     const batch = { x: tf.tensor2d(x, [2, 5], 'int32'), y: tf.tensor2d(y, [2, 5], 'int32') };
@@ -218,7 +219,7 @@ describe('GPT-2 forward and loss', () => {
   });
 
   it('a training step leaks no tensors', () => {
-    const m = makeGpt2(CASE_B);
+    const m = makeGpt2(CFG);
     const vars = m.init(new Rng(1)).map((a, i) => tf.variable(tf.tensor(a, m.specs[i].shape)));
     const batch = { x: tf.tensor2d(x, [2, 5], 'int32'), y: tf.tensor2d(y, [2, 5], 'int32') };
     const step = () => {
@@ -240,10 +241,10 @@ describe('GPT-2 on the wasm backend', () => {
     const arrs = randomParams(cfg, 11).map((a) => a.map((v) => v * 0.3));
     const r = new Rng(12);
     const toks = Array.from({ length: 3 }, () => Array.from({ length: 16 }, () => r.int(64)));
-    const run = () => {
-      const params = toTensors(m, arrs);
+    const run = (mm: ReturnType<typeof makeGpt2> = m) => {
+      const params = toTensors(mm, arrs);
       const batch = { x: tf.tensor2d(toks, [3, 16], 'int32'), y: tf.tensor2d(toks.map((s) => [...s.slice(1), 1]), [3, 16], 'int32') };
-      const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => m.loss(ps, batch))(params);
+      const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => mm.loss(ps, batch))(params);
       return { loss: value.dataSync()[0], grads: grads.map((g) => Array.from(g.dataSync())) };
     };
     await tf.setBackend('cpu');
@@ -251,11 +252,13 @@ describe('GPT-2 on the wasm backend', () => {
     const b = await initBackend('wasm');
     expect(b.name).toBe('wasm');
     expect(tf.getBackend()).toBe('wasm');
-    const wasm = run();
-    expect(wasm.loss).toBeCloseTo(cpu.loss, 4);
-    let maxDiff = 0;
-    wasm.grads.forEach((g, i) => g.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - cpu.grads[i][j])))));
-    expect(maxDiff).toBeLessThan(1e-4);
+    for (const attention of ['auto', 'tensor'] as const) {
+      const wasm = run(makeGpt2({ ...cfg, attention }));
+      expect(wasm.loss).toBeCloseTo(cpu.loss, 4);
+      let maxDiff = 0;
+      wasm.grads.forEach((g, i) => g.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - cpu.grads[i][j])))));
+      expect(maxDiff).toBeLessThan(1e-4);
+    }
     await tf.setBackend('cpu');
   });
 });

@@ -15,9 +15,13 @@
  * Init (HF _init_weights): N(0, 0.02) for wte, wpe, c_attn and c_fc weights; N(0, 0.02/sqrt(2 L)) for
  * the two c_proj weights; biases 0; LayerNorm weight 1, bias 0. Draws in parameter order from one Rng.
  *
- * wasm notes: no Einsum; OneHot with dtype 'float32' is broken on wasm 4.22 (all zeros), so it is cast; every matMul is plain (the transposed variants are ~10x slower on wasm), with
- * explicit transposes instead, also in the gradients (custom `mm`); the embedding gather has its own
- * gradient (a typed-array scatter-add; tfjs's goes through UnsortedSegmentSum).
+ * wasm notes: no Einsum; OneHot with dtype 'float32' is broken on wasm 4.22 (all zeros), so it is cast;
+ * every matMul is plain (the transposed variants are ~10x slower on wasm), with explicit transposes
+ * instead, also in the gradients (custom `mm`); the embedding gather has its own gradient (a typed-array
+ * scatter-add; tfjs's goes through UnsortedSegmentSum); the loss uses logSoftmax (logSumExp's gradient
+ * goes through a slow Equal) and gelu uses x*x*x (Pow's gradient is slow). The batched [B*H,T,hd]
+ * attention matMuls run at only ~1.5 GFLOP/s on wasm and dominate a small-model step, but typed-array
+ * loops were slower still there (measured), so wasm keeps the tensor attention.
  *
  *   const m = makeGpt2({ vocabSize: 256, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2 });
  *   const logits = m.forward(params, x);   // x [B,T] int32 -> [B,T,256]
@@ -36,6 +40,12 @@ export interface Gpt2Config {
   nHead: number;
   /** LayerNorm epsilon, default 1e-5 */
   layerNormEps?: number;
+  /**
+   * causal attention core: 'loops' = typed-array kernel (forward + backward, skips the masked half),
+   * 'tensor' = tfjs ops (batched matMul + mask + softmax); 'auto' (default) = loops on the pure-JS cpu
+   * backend (~1.3x faster there), tensor elsewhere (on wasm the batched matMuls still beat JS loops).
+   */
+  attention?: 'auto' | 'loops' | 'tensor';
 }
 
 /** Parameter specs in HF GPT2LMHeadModel.named_parameters() order. */
@@ -155,6 +165,106 @@ function causalMask(T: number): tf.Tensor2D {
   return tf.tensor2d(m, [T, T]);
 }
 
+/**
+ * Causal multi-head attention core on the fused projection: qkv [N=B*T, 3d] ([q | k | v], heads of hd
+ * inside each) -> y [N, d] (heads merged), softmax(q k^T / sqrt(hd)) over u <= t. Plain typed-array loops
+ * with a hand-written backward (the `loops` option; the default on the pure-JS cpu backend).
+ */
+function attentionLoops(qkv: tf.Tensor2D, B: number, T: number, H: number, hd: number): tf.Tensor2D {
+  const d = H * hd;
+  const d3 = 3 * d;
+  const N = B * T;
+  const scale = 1 / Math.sqrt(hd);
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const X = (args[0] as tf.Tensor).dataSync() as Float32Array;
+    const P = new Float32Array(B * H * T * T); // softmax probabilities, rows t, cols u <= t
+    const Y = new Float32Array(N * d);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const pb = (b * H + h) * T * T;
+        for (let t = 0; t < T; t++) {
+          const qo = (b * T + t) * d3 + h * hd;
+          const pr = pb + t * T;
+          let mx = -Infinity;
+          for (let u = 0; u <= t; u++) {
+            const ko = (b * T + u) * d3 + d + h * hd;
+            let s = 0;
+            for (let j = 0; j < hd; j++) s += X[qo + j] * X[ko + j];
+            s *= scale;
+            P[pr + u] = s;
+            if (s > mx) mx = s;
+          }
+          let sum = 0;
+          for (let u = 0; u <= t; u++) {
+            const e = Math.exp(P[pr + u] - mx);
+            P[pr + u] = e;
+            sum += e;
+          }
+          const inv = 1 / sum;
+          const yo = (b * T + t) * d + h * hd;
+          for (let u = 0; u <= t; u++) {
+            const p = (P[pr + u] *= inv);
+            const vo = (b * T + u) * d3 + 2 * d + h * hd;
+            for (let j = 0; j < hd; j++) Y[yo + j] += p * X[vo + j];
+          }
+        }
+      }
+    }
+    return {
+      value: tf.tensor2d(Y, [N, d]),
+      gradFunc: (dy: tf.Tensor) => {
+        const G = dy.dataSync() as Float32Array;
+        const DX = new Float32Array(N * d3);
+        const dP = new Float32Array(T);
+        for (let b = 0; b < B; b++) {
+          for (let h = 0; h < H; h++) {
+            const pb = (b * H + h) * T * T;
+            for (let t = 0; t < T; t++) {
+              const go = (b * T + t) * d + h * hd;
+              const qo = (b * T + t) * d3 + h * hd;
+              const pr = pb + t * T;
+              let dot = 0;
+              for (let u = 0; u <= t; u++) {
+                const p = P[pr + u];
+                const vo = (b * T + u) * d3 + 2 * d + h * hd;
+                let s = 0;
+                for (let j = 0; j < hd; j++) {
+                  s += G[go + j] * X[vo + j];
+                  DX[vo + j] += p * G[go + j];
+                }
+                dP[u] = s;
+                dot += p * s;
+              }
+              for (let u = 0; u <= t; u++) {
+                const ds = P[pr + u] * (dP[u] - dot) * scale;
+                if (ds === 0) continue;
+                const ko = (b * T + u) * d3 + d + h * hd;
+                for (let j = 0; j < hd; j++) {
+                  DX[qo + j] += ds * X[ko + j];
+                  DX[ko + j] += ds * X[qo + j];
+                }
+              }
+            }
+          }
+        }
+        return tf.tensor2d(DX, [N, d3]);
+      },
+    };
+  });
+  return f(qkv) as tf.Tensor2D;
+}
+
+/** The same attention core with tfjs ops: split, per-head transposes, batched matMul, additive mask, softmax. */
+function attentionTensor(qkv: tf.Tensor2D, B: number, T: number, H: number, hd: number): tf.Tensor2D {
+  const d = H * hd;
+  const [q2, k2, v2] = tf.split(qkv, 3, 1); // each [N,d]
+  const q = q2.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]); // [B,H,T,hd]
+  const kT = k2.reshape([B, T, H, hd]).transpose([0, 2, 3, 1]); // [B,H,hd,T]
+  const v = v2.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]); // [B,H,T,hd]
+  const att = tf.softmax(mm(q, kT).mul(1 / Math.sqrt(hd)).add(causalMask(T)), -1); // [B,H,T,T]
+  return mm(att, v).transpose([0, 2, 1, 3]).reshape([B * T, d]) as tf.Tensor2D; // [N,d]
+}
+
 export function makeGpt2(cfg: Gpt2Config): ModelDef {
   const { vocabSize: V, nPositions: P, nEmbd: d, nLayer: L, nHead: H } = cfg;
   if (d % H !== 0) throw new Error(`nEmbd ${d} must be divisible by nHead ${H}`);
@@ -174,20 +284,15 @@ export function makeGpt2(cfg: Gpt2Config): ModelDef {
       const pos = params[1].slice([0, 0], [T, d]);
       // h [B,T,d]
       let h = embed(wte, ids).reshape([B, T, d]).add(pos);
-      const mask = causalMask(T);
-      const scale = 1 / Math.sqrt(hd);
+      const loops = cfg.attention === 'loops' || ((cfg.attention ?? 'auto') === 'auto' && tf.getBackend() === 'cpu');
+      const attention = loops ? attentionLoops : attentionTensor;
       for (let i = 0; i < L; i++) {
         const p = params.slice(2 + PER_BLOCK * i, 2 + PER_BLOCK * (i + 1));
         const [ln1w, ln1b, caW, caB, cpW, cpB, ln2w, ln2b, fcW, fcB, mpW, mpB] = p;
         // attention
         const a = layerNorm(h, ln1w, ln1b, eps).reshape([N, d]);
-        const qkv = mm(a, caW).add(caB); // [N,3d]
-        const [q2, k2, v2] = tf.split(qkv, 3, 1); // each [N,d]
-        const q = q2.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]); // [B,H,T,hd]
-        const kT = k2.reshape([B, T, H, hd]).transpose([0, 2, 3, 1]); // [B,H,hd,T]
-        const v = v2.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]); // [B,H,T,hd]
-        const att = tf.softmax(mm(q, kT).mul(scale).add(mask), -1); // [B,H,T,T]
-        const y = mm(att, v).transpose([0, 2, 1, 3]).reshape([N, d]); // [N,d]
+        const qkv = mm(a, caW).add(caB) as tf.Tensor2D; // [N,3d]
+        const y = attention(qkv, B, T, H, hd); // [N,d]
         h = h.add(mm(y, cpW).add(cpB).reshape([B, T, d]));
         // MLP
         const m = layerNorm(h, ln2w, ln2b, eps).reshape([N, d]);
