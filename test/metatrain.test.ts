@@ -1,0 +1,274 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initBackend } from '../src/core/backend.ts';
+import { makeLayout, type ParamSpec } from '../src/core/params.ts';
+import { Rng } from '../src/core/rng.ts';
+import { loadCheckpoint } from '../src/model/checkpoint.ts';
+import { initHostWeights } from '../src/model/weights.ts';
+import { NiNo } from '../src/nowcast/nino.ts';
+import { resolveNowcaster } from '../src/nowcast/resolve.ts';
+import { AdamW } from '../src/optim/adamw.ts';
+import type { ModelDef } from '../src/tasks/types.ts';
+import { writeTrajectory } from '../src/trajectories/arrow.ts';
+import type { TrajectoryRecord } from '../src/trajectories/schema.ts';
+import {
+  assembleBatch,
+  baselineErrors,
+  DEFAULT_TRAIN_CONFIG,
+  expandDataPaths,
+  loadTrajectorySet,
+  makeSample,
+  MetaTrainer,
+  modelConfigFor,
+  splitByTrajectory,
+  trainNino,
+  type TrainConfig,
+} from '../src/metatrain/index.ts';
+
+const SPECS: ParamSpec[] = [
+  { name: 'fc.0.weight', shape: [4, 3] },
+  { name: 'fc.0.bias', shape: [4] },
+  { name: 'fc.1.weight', shape: [2, 4] },
+  { name: 'fc.1.bias', shape: [2] },
+];
+const layout = makeLayout(SPECS);
+const TASK = 'tiny-mlp';
+
+/** smooth synthetic trajectory: p_i(step) = a_i + b_i * (1 - exp(-step / tau_i)) */
+function synthRecords(seed: number, n: number, every = 10, spec = layout): TrajectoryRecord[] {
+  const rng = new Rng(seed);
+  const N = spec.total;
+  const a = Float32Array.from({ length: N }, () => rng.normal());
+  const b = Float32Array.from({ length: N }, () => 0.5 * rng.normal());
+  const tau = Float32Array.from({ length: N }, () => 30 + 60 * rng.uniform());
+  return Array.from({ length: n }, (_, r) => ({
+    step: r * every,
+    params: Float32Array.from({ length: N }, (_, i) => a[i] + b[i] * (1 - Math.exp(-(r * every) / tau[i]))),
+    metrics: {},
+  }));
+}
+
+function writeSynth(dir: string, seed: number, n = 20, opts: { task?: string; specs?: ParamSpec[]; records?: TrajectoryRecord[] } = {}): string {
+  const lay = makeLayout(opts.specs ?? SPECS);
+  const path = join(dir, `seed-${seed}.arrow`);
+  writeTrajectory(
+    path,
+    lay,
+    { task: opts.task ?? TASK, seed, config: { model: { arch: 'mlp' } }, toolVersion: 'test', schemaVersion: 1 },
+    opts.records ?? synthRecords(seed, n, 10, lay),
+  );
+  return path;
+}
+
+function tmp(): string {
+  return mkdtempSync(join(tmpdir(), 'nino-mt-'));
+}
+
+const small: Partial<TrainConfig> = { hid: 8, layers: 2, seqLen: 6, lpe: 3, batch: 2, windowsPerTraj: 2, val: 1, valEvery: 1000, ckptEvery: 1000, valWindows: 3 };
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+describe('metatrain data', () => {
+  it('windows: inputs, targets, masks and scaling', () => {
+    const d = tmp();
+    writeSynth(d, 1, 12);
+    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 3, seqLen: 4, stride: 2 });
+    const t = set.trajs[0];
+    const g = set.graphs[0].graph;
+    // start 1: inputs at records 1,3,5; targets at 7, 9, 11 (h=1..3), h=4 (record 13) past the end
+    const s = makeSample(set, 0, 1, 3, 4);
+    expect(s.horizons).toBe(3);
+    const e0 = layout.entries[0];
+    // per-tensor stats of the inputs (tensor fc.0.weight)
+    const vals: number[] = [];
+    for (const r of [1, 3, 5]) for (let i = 0; i < e0.numel; i++) vals.push(t.params[r][e0.offset + i]);
+    const mean = vals.reduce((x, y) => x + y, 0) / vals.length;
+    const std = Math.sqrt(vals.reduce((x, y) => x + (y - mean) ** 2, 0) / (vals.length - 1));
+    const F = g.maxFeat;
+    let checked = 0;
+    for (let sl = 0; sl < g.numEdges * F; sl++) {
+      const p = g.edgeParamIndex[sl];
+      for (let h = 1; h <= 4; h++) {
+        const m = s.mask[sl * 4 + h - 1];
+        if (p < 0 || h > 3) {
+          expect(m).toBe(0);
+          continue;
+        }
+        expect(m).toBe(1);
+      }
+      if (p < 0 || p >= e0.numel) continue;
+      for (let j = 0; j < 3; j++) expect(s.edgeAttr[sl * 3 + j]).toBeCloseTo((t.params[1 + 2 * j][p] - mean) / (std + 1e-6), 4);
+      const last = (t.params[5][p] - mean) / (std + 1e-6);
+      for (let h = 1; h <= 3; h++) expect(s.target[sl * 4 + h - 1]).toBeCloseTo((t.params[5 + 2 * h][p] - mean) / (std + 1e-6) - last, 4);
+      checked++;
+    }
+    expect(checked).toBe(e0.numel);
+    // out of range start
+    expect(() => makeSample(set, 0, 6, 3, 4)).toThrow(/out of range/);
+    // baselines: a straight line is predicted exactly by linefit
+    const bl = baselineErrors(set, s, 3, 4);
+    expect(bl.count[0]).toBe(layout.total);
+    expect(bl.count[3]).toBe(0);
+  });
+
+  it('batches are disjoint graph unions', () => {
+    const d = tmp();
+    writeSynth(d, 1, 12);
+    writeSynth(d, 2, 12);
+    const set = loadTrajectorySet(expandDataPaths([join(d, '*.arrow')]), { ctx: 3, seqLen: 4, lpe: 3 });
+    expect(set.trajs.length).toBe(2);
+    const g = set.graphs[0].graph;
+    const s1 = makeSample(set, 0, 0, 3, 4);
+    const s2 = makeSample(set, 1, 2, 3, 4);
+    s2.lpeSign = Float32Array.from([-1, 1, -1]);
+    const b = assembleBatch(set, [s1, s2], set.maxFeat, 3, 4, 3);
+    const E = g.numEdges;
+    expect(b.E).toBe(2 * E);
+    expect(b.numNodes).toBe(2 * g.numNodes);
+    expect(b.edgeIndex[E]).toBe(g.edgeIndex[0] + g.numNodes); // src of the 2nd graph's first edge
+    expect(b.edgeIndex[2 * E + E]).toBe(g.edgeIndex[E] + g.numNodes); // its dst
+    expect(b.pos![g.numNodes * 3]).toBeCloseTo(-set.graphs[0].pos![0]);
+    expect(b.count).toBe(s1.mask.reduce((x, y) => x + y, 0) + s2.mask.reduce((x, y) => x + y, 0));
+    const { train, val } = splitByTrajectory(set, 1);
+    expect(train).toEqual([0]);
+    expect(val).toEqual([1]);
+  });
+
+  it('rejects corrupt and mismatched trajectory files with a clear message', () => {
+    const d = tmp();
+    const good = writeSynth(d, 1, 12);
+    const bad = join(d, 'garbage.arrow');
+    writeFileSync(bad, 'not arrow at all');
+    expect(() => loadTrajectorySet([good, bad], { ctx: 3, seqLen: 4 })).toThrow(/garbage\.arrow.*not a readable Arrow/);
+    const trunc = join(d, 'trunc.arrow');
+    writeFileSync(trunc, readFileSync(good).subarray(0, 300));
+    expect(() => loadTrajectorySet([trunc], { ctx: 3, seqLen: 4 })).toThrow(/trunc\.arrow/);
+    const d2 = tmp();
+    const other = writeSynth(d2, 2, 12, { specs: [{ name: 'fc.0.weight', shape: [5, 3] }, ...SPECS.slice(1)] });
+    expect(() => loadTrajectorySet([good, other], { ctx: 3, seqLen: 4 })).toThrow(/seed-2\.arrow.*does not match.*fc\.0\.weight.*\[5,3\]/);
+    const d3 = tmp();
+    const recs = synthRecords(3, 12);
+    recs[4].params[layout.entries[2].offset + 1] = NaN;
+    const nan = writeSynth(d3, 3, 12, { records: recs });
+    expect(() => loadTrajectorySet([nan], { ctx: 3, seqLen: 4 })).toThrow(/seed-3\.arrow: record 4 \(step 40\) has a non-finite value \(NaN\) in parameter 'fc\.1\.weight'/);
+    const short = writeSynth(tmp(), 4, 3);
+    expect(() => loadTrajectorySet([short], { ctx: 3, seqLen: 4 })).toThrow(/seed-4\.arrow: 3 records, need at least 4/);
+    expect(() => loadTrajectorySet([good, good.replace(/seed-1/, 'seed-1')], { ctx: 3, seqLen: 4 })).toThrow(/duplicate/);
+    expect(() => expandDataPaths([join(d, 'nothing-*.arrow')])).toThrow(/matches no \.arrow/);
+  });
+});
+
+function trainerFor(dir: string, over: Partial<TrainConfig> = {}) {
+  const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, ...over };
+  const set = loadTrajectorySet(expandDataPaths([dir]), { ctx: tc.ctx, seqLen: tc.seqLen, lpe: tc.lpe });
+  const { train, val } = splitByTrajectory(set, tc.val);
+  const cfg = modelConfigFor(tc, set);
+  return new MetaTrainer(set, train, val, cfg, tc, initHostWeights(cfg, 1));
+}
+
+describe('metatrain training', () => {
+  const d = tmp();
+  beforeAll(() => {
+    for (let s = 1; s <= 4; s++) writeSynth(d, s, 20);
+  });
+
+  it('the loss decreases on a tiny set and tensors do not leak', () => {
+    for (const model of ['nino', 'mlp'] as const) {
+      const t = trainerFor(d, { model, steps: 60, lr: 3e-2, hid: 16 });
+            const v0 = t.validate()!;
+      expect(v0.linefit).toBeGreaterThan(0);
+      const fixed = t.sampleBatch();
+      const lossOf = () => tf.tidy(() => t.loss(fixed).dataSync()[0]);
+      const l0 = lossOf();
+      const losses: number[] = [];
+      t.trainStep();
+      const n0 = tf.memory().numTensors;
+      for (let i = 0; i < 59; i++) losses.push(t.trainStep().loss);
+      expect(tf.memory().numTensors).toBe(n0);
+      const head = losses.slice(0, 8).reduce((x, y) => x + y) / 8;
+      const tail = losses.slice(-8).reduce((x, y) => x + y) / 8;
+      expect(tail).toBeLessThan(head);
+      expect(lossOf()).toBeLessThan(0.92 * l0);
+      expect(Number.isFinite(t.validate()!.l1)).toBe(true);
+      t.dispose();
+    }
+  });
+
+  it('resume continues exactly like an uninterrupted run', async () => {
+    const cfg = { ...small, steps: 6, ckptEvery: 3, valEvery: 2 };
+    const a = tmp();
+    const ra = await trainNino({ data: [d], out: a, config: cfg });
+    expect(ra.step).toBe(6);
+    const b = tmp();
+    await expect(
+      trainNino({
+        data: [d],
+        out: b,
+        config: cfg,
+        hooks: {
+          onStep: (s) => {
+            if (s === 4) throw new Error('simulated crash');
+          },
+        },
+      }),
+    ).rejects.toThrow(/simulated crash/);
+    expect((loadCheckpoint(join(b, 'ckpt.safetensors')).extra as { step: number }).step).toBe(3);
+    const rb = await trainNino({ out: b, resume: true });
+    expect(rb.step).toBe(6);
+    const wa = loadCheckpoint(ra.finalPath).weights;
+    const wb = loadCheckpoint(rb.finalPath).weights;
+    for (const k of Object.keys(wa)) expect(Buffer.from(wb[k].data.buffer).equals(Buffer.from(wa[k].data.buffer))).toBe(true);
+    expect(rb.val!.l1).toBe(ra.val!.l1);
+  });
+
+  it('rolls back on a NaN loss and continues with a different data order', async () => {
+    let poisoned = false;
+    const warnings: string[] = [];
+    const logger = { info() {}, debug() {}, error() {}, warn: (_o: unknown, m?: string) => warnings.push(String(m)) };
+    const r = await trainNino({
+      data: [d],
+      out: tmp(),
+      config: { ...small, steps: 8, snapshotEvery: 2 },
+      logger: logger as never,
+      hooks: {
+        poisonStep: (s) => {
+          if (s === 5 && !poisoned) return (poisoned = true);
+          return false;
+        },
+      },
+    });
+    expect(r.rollbacks).toBe(1);
+    expect(r.step).toBe(8);
+    expect(warnings.some((w) => /non-finite loss at step 5: rolled back to step 4/.test(w))).toBe(true);
+    for (const w of Object.values(loadCheckpoint(r.finalPath).weights)) expect(w.data.every(Number.isFinite)).toBe(true);
+  });
+
+  it('a trained checkpoint loads in the NiNo wrapper and nowcasts finite params', async () => {
+    const out = tmp();
+    const r = await trainNino({ data: [d], out, config: { ...small, steps: 3 } });
+    const model = { arch: 'mlp', specs: SPECS, graphInfo: {} } as unknown as ModelDef;
+    const gn = await resolveNowcaster(r.finalPath, { model });
+    expect(gn.ctx).toBe(5);
+    const params = SPECS.map((s) => tf.variable(tf.randomNormal(s.shape, 0, 1, 'float32', 3)));
+    const opt = new NiNo({ baseOpt: new AdamW({ lr: 0.01 }), nowcaster: gn, period: 10, maxTrainSteps: 30 });
+    for (let s = 0; s < 20; s++) {
+      const grads = opt.needGrads ? params.map((p) => tf.onesLike(p)) : null;
+      opt.step(params, grads);
+      grads?.forEach((g) => g.dispose());
+    }
+    expect(opt.events.length).toBeGreaterThan(0);
+    expect(opt.events.every((e) => e.applied)).toBe(true);
+    for (const p of params) expect(Array.from(p.dataSync()).every(Number.isFinite)).toBe(true);
+    // and the mlp baseline checkpoint
+    const rm = await trainNino({ data: [d], out: tmp(), config: { ...small, model: 'mlp', steps: 2 } });
+    expect(rm.finalPath.endsWith('mlp.safetensors')).toBe(true);
+    const gm = await resolveNowcaster(rm.finalPath, { model });
+    const st = new Float32Array(layout.total * 5).map((_, i) => Math.sin(i));
+    expect(gm.nowcast(st, 3).every(Number.isFinite)).toBe(true);
+  });
+});
