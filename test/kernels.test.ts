@@ -187,6 +187,43 @@ describe('UnsortedSegmentSum on wasm vs cpu', () => {
   }
 });
 
+describe('BatchMatMul / _FusedMatMul with transposes on wasm vs cpu', () => {
+  // [aShape, bShape, transposeA, transposeB]
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[37, 20], [37, 11], true, false],
+    [[37, 20], [11, 20], false, true],
+    [[20, 37], [11, 20], true, true],
+    [[37, 20], [20, 11], false, false],
+    [[3, 9, 5], [3, 7, 5], false, true],
+    [[3, 5, 9], [3, 5, 7], true, false],
+    [[3, 5, 9], [1, 7, 5], true, true], // broadcast batch
+    [[2, 3, 6, 4], [2, 3, 6, 5], true, false], // rank 4
+  ];
+  for (const [as, bs, ta, tb] of cases) {
+    it(`a ${as} b ${bs} transposeA ${ta} transposeB ${tb}`, async () => {
+      const rng = new Rng(`mm:${as}:${bs}:${ta}:${tb}`);
+      const av = randArray(rng, as.reduce((p, q) => p * q, 1));
+      const bv = randArray(rng, bs.reduce((p, q) => p * q, 1));
+      const f = () => {
+        const a = tf.tensor(av, as);
+        const b = tf.tensor(bv, bs);
+        const y = tf.matMul(a, b, ta, tb);
+        const bias = tf.sin(tf.range(0, y.shape[y.rank - 1]));
+        const fused = tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias, activation: 'relu' });
+        const g = tf.cos(tf.range(0, y.size).reshape(y.shape));
+        const fusedLin = tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias });
+        const fusedNoBias = tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, activation: 'relu' });
+        if (as.length === bs.length && as[0] !== bs[0]) return [y, fused, fusedLin, fusedNoBias]; // tfjs has no broadcast-batch matMul gradient
+        const [da, db] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.matMul(p, q, ta, tb).mul(g).sum())([a, b]);
+        return [y, fused, fusedLin, fusedNoBias, da, db];
+      };
+      const ref = await on('cpu', f);
+      const got = await on('wasm', f);
+      for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `output ${i}`).toBeLessThan(1e-5);
+    });
+  }
+});
+
 describe('GatherV2 on wasm vs cpu', () => {
   const cases: { x: number[]; idx: number[]; axis: number; batchDims?: number; dtype: 'float32' | 'int32' | 'bool' }[] = [
     { x: [20, 128], idx: [300], axis: 0, dtype: 'float32' }, // long rows: copyWithin path

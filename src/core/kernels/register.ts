@@ -10,6 +10,8 @@
  *   GatherV2              replaces the stock kernel (~100x slower here)   gather_v2.ts
  *   Conv2D, FusedConv2D   stock XNNPACK kernels, wrapped to pass 'same'   conv2d_same_fix.ts
  *                         as explicit pads (the stock 'same' path is wrong when stride > filter size)
+ *   BatchMatMul,          stock kernels, wrapped to transpose operands     matmul_transpose_fix.ts
+ *   _FusedMatMul          explicitly (stock transposed variants are 10-20x slower)
  *
  *   import { registerNinoWasmKernels } from './kernels/register.ts'; registerNinoWasmKernels();
  */
@@ -17,6 +19,7 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilterConfig, conv2DBackpropInputConfig } from './conv2d_backprop.ts';
 import { makeSameFixConfig } from './conv2d_same_fix.ts';
 import { gatherV2Config } from './gather_v2.ts';
+import { makeExplicitTransposeConfig } from './matmul_transpose_fix.ts';
 import { unsortedSegmentSumConfig } from './unsorted_segment_sum.ts';
 
 /** Kernels nino provides outright (no stock kernel involved). */
@@ -27,8 +30,14 @@ export const NINO_WASM_KERNELS: readonly tf.KernelConfig[] = [
   gatherV2Config,
 ];
 
-/** Stock kernels nino wraps (the wrapper calls the stock kernel). */
-export const WRAPPED_STOCK_KERNELS = ['Conv2D', 'FusedConv2D'] as const;
+/** Stock kernels nino wraps (the wrapper calls the stock kernel), with the wrapper factory. */
+const WRAPPERS: Record<string, (stock: tf.KernelConfig) => tf.KernelConfig> = {
+  Conv2D: makeSameFixConfig,
+  FusedConv2D: makeSameFixConfig,
+  BatchMatMul: makeExplicitTransposeConfig,
+  _FusedMatMul: makeExplicitTransposeConfig,
+};
+export const WRAPPED_STOCK_KERNELS: readonly string[] = Object.keys(WRAPPERS);
 
 const wrappers = new Map<string, tf.KernelConfig>();
 
@@ -45,7 +54,7 @@ export function registerNinoWasmKernels(): void {
     const current = tf.getKernel(name, 'wasm');
     if (!current) continue; // wasm backend not imported: nothing to wrap
     if (wrappers.get(name) === current) continue; // already wrapped
-    const w = makeSameFixConfig(current);
+    const w = WRAPPERS[name](current);
     wrappers.set(name, w);
     put(w);
   }
