@@ -198,6 +198,10 @@ describe('BatchMatMul / _FusedMatMul with transposes on wasm vs cpu', () => {
     [[3, 5, 9], [3, 5, 7], true, false],
     [[3, 5, 9], [1, 7, 5], true, true], // broadcast batch
     [[2, 3, 6, 4], [2, 3, 6, 5], true, false], // rank 4
+    [[4, 17, 9], [4, 9, 13], false, false], // batched: one XNNPACK product per entry
+    [[17, 9], [4, 9, 13], false, false], // broadcast a
+    [[2, 3, 6, 4], [1, 4, 5], false, false], // broadcast b, rank 4 x rank 3
+    [[2, 3, 6, 4], [6, 5], true, false],
   ];
   for (const [as, bs, ta, tb] of cases) {
     it(`a ${as} b ${bs} transposeA ${ta} transposeB ${tb}`, async () => {
@@ -213,7 +217,8 @@ describe('BatchMatMul / _FusedMatMul with transposes on wasm vs cpu', () => {
         const g = tf.cos(tf.range(0, y.size).reshape(y.shape));
         const fusedLin = tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, bias });
         const fusedNoBias = tf.fused.matMul({ a, b, transposeA: ta, transposeB: tb, activation: 'relu' });
-        if (as.length === bs.length && as[0] !== bs[0]) return [y, fused, fusedLin, fusedNoBias]; // tfjs has no broadcast-batch matMul gradient
+        const sameBatch = as.length === bs.length && as.slice(0, -2).every((d, i) => d === bs[i]);
+        if (!sameBatch) return [y, fused, fusedLin, fusedNoBias]; // tfjs has no broadcast-batch matMul gradient
         const [da, db] = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.matMul(p, q, ta, tb).mul(g).sum())([a, b]);
         return [y, fused, fusedLin, fusedNoBias, da, db];
       };
