@@ -15,7 +15,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Rng } from '../core/rng.ts';
 import type { NiNoConfig } from './config.ts';
-import { gatherRows, segmentSum } from './graph-ops.ts';
+import { gatherRows, segmentSum, segmentSumAccumulateHost } from './graph-ops.ts';
 import type { Nowcaster, NowcastInput } from './types.ts';
 import { applyResidual, validateInput } from './types.ts';
 import type { HostWeights, Weights } from './weights.ts';
@@ -33,6 +33,8 @@ export interface GnnRunOptions {
   seed?: number;
   /** debug: collects intermediates (per chunk, in edge order) under the golden-data names */
   trace?: Record<string, Float32Array[]>;
+  /** profiling: adds wall-clock ms per phase (embed, messages{l}, node{l}, edges{l}, out) */
+  timings?: Record<string, number>;
 }
 
 /**
@@ -400,6 +402,12 @@ export class NiNoGnn implements Nowcaster {
       if (trace) (trace[name] ??= []).push(Float32Array.from(t.dataSync() as Float32Array));
     };
     const slice = (arr: Int32Array, c: number) => arr.subarray(ranges[c][0], ranges[c][1]);
+    let tPhase = performance.now();
+    const phase = (name: string) => {
+      const now = performance.now();
+      if (o.timings) o.timings[name] = (o.timings[name] ?? 0) + now - tPhase;
+      tPhase = now;
+    };
 
     let x = tf.tidy(() => {
       const pos = inp.pos && cfg.lpe > 0 ? tf.tensor2d(inp.pos, [N, cfg.lpe]) : undefined;
@@ -420,6 +428,7 @@ export class NiNoGnn implements Nowcaster {
           return e;
         }),
       );
+      phase('embed');
       const cnt = tf.tensor2d(inDegree(dst, N, sub), [N, 1]);
       const nUpd = cfg.finalEdgeUpdate ? cfg.layers : cfg.layers - 1;
       try {
@@ -429,28 +438,33 @@ export class NiNoGnn implements Nowcaster {
           const Bh = B.dataSync() as Float32Array;
           A.dispose();
           B.dispose();
-          let aggSum = tf.zeros([N, H]) as tf.Tensor2D;
+          // mean aggregation accumulated on the host in edge order (no [N,H] tensor per chunk)
+          const aggHost = new Float32Array(N * H);
           for (let c = 0; c < ranges.length; c++) {
-            const next = tf.tidy(() => {
+            let d = slice(dst, c);
+            const m = (tf.tidy as unknown as (f: () => tf.Tensor2D | undefined) => tf.Tensor2D | undefined)(() => {
               let e = eCh[c];
               let s = slice(src, c);
-              let d = slice(dst, c);
               const m0 = mp[c];
               if (m0) {
-                if (m0.glob.length === 0) return tf.clone(aggSum);
+                if (m0.glob.length === 0) return undefined;
                 e = gatherRows(e, m0.local);
                 s = m0.glob.map((i) => src[i]);
                 d = m0.glob.map((i) => dst[i]);
               }
               const h = gather2Host(Ah, d, Bh, s, H);
               const { sc, sh } = this.folded;
-              const m = tf.add(tf.mul(lin(e, sc[l].WT, sc[l].b), h), lin(e, sh[l].WT, sh[l].b)) as tf.Tensor2D;
-              rec(`conv${l}_messages`, m);
-              return tf.add(aggSum, segmentSum(m, d, N)) as tf.Tensor2D;
+              const msg = tf.add(tf.mul(lin(e, sc[l].WT, sc[l].b), h), lin(e, sh[l].WT, sh[l].b)) as tf.Tensor2D;
+              rec(`conv${l}_messages`, msg);
+              return msg;
             });
-            aggSum.dispose();
-            aggSum = next;
+            if (m) {
+              segmentSumAccumulateHost(aggHost, m.dataSync() as Float32Array, d, H);
+              m.dispose();
+            }
           }
+          const aggSum = tf.tensor2d(aggHost, [N, H]);
+          phase(`messages${l}`);
           const xNew = tf.tidy(() => {
             const agg = tf.div(aggSum, cnt) as tf.Tensor2D;
             rec(`conv${l}_aggr`, agg);
@@ -461,6 +475,7 @@ export class NiNoGnn implements Nowcaster {
           aggSum.dispose();
           x.dispose();
           x = xNew;
+          phase(`node${l}`);
           const [S, T] = tf.tidy(() => edgeSideNode(ws, l, x));
           const Sh = S.dataSync() as Float32Array;
           const Th = T.dataSync() as Float32Array;
@@ -477,6 +492,7 @@ export class NiNoGnn implements Nowcaster {
             eCh[c].dispose();
             eCh[c] = eNew;
           }
+          phase(`edges${l}`);
         }
       } finally {
         cnt.dispose();
@@ -503,6 +519,7 @@ export class NiNoGnn implements Nowcaster {
         Wk.dispose();
         bk.dispose();
       }
+      phase('out');
     } finally {
       for (const t of eCh) if (!t.isDisposed) t.dispose();
       x.dispose();

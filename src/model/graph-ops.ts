@@ -30,6 +30,16 @@ export function segmentSumHost(x: Float32Array, seg: Int32Array, numSegments: nu
   return out;
 }
 
+/** Host accumulate: acc[seg[e], :] += x[e, :] for e in order (acc: [numSegments*H]). */
+export function segmentSumAccumulateHost(acc: Float32Array, x: Float32Array, seg: Int32Array, H: number): void {
+  const E = seg.length;
+  for (let e = 0; e < E; e++) {
+    const o = seg[e] * H;
+    const xi = e * H;
+    for (let h = 0; h < H; h++) acc[o + h] += x[xi + h];
+  }
+}
+
 /** [E,H] = x[idx] (x: [N,H]) */
 export function gatherRows(x: tf.Tensor2D, idx: Idx): tf.Tensor2D {
   return ops.gatherRows(x, idxTensor(idx));
