@@ -7,6 +7,8 @@ import { initBackend } from '../src/core/backend.ts';
 import { makeLayout, type ParamSpec } from '../src/core/params.ts';
 import { Rng } from '../src/core/rng.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
+import { gnnForwardAll } from '../src/model/gnn.ts';
+import { mlpForwardAll } from '../src/model/mlp.ts';
 import { initHostWeights } from '../src/model/weights.ts';
 import { NiNo } from '../src/nowcast/nino.ts';
 import { resolveNowcaster } from '../src/nowcast/resolve.ts';
@@ -170,6 +172,48 @@ function trainerFor(dir: string, over: Partial<TrainConfig> = {}) {
   const cfg = modelConfigFor(tc, set);
   return new MetaTrainer(set, train, val, cfg, tc, initHostWeights(cfg, 1));
 }
+
+describe('metatrain forwards', () => {
+  it('fast-gradient forwards equal gnnForwardAll / mlpForwardAll (values and gradients)', () => {
+    const d = tmp();
+    writeSynth(d, 1, 12);
+    writeSynth(d, 2, 12);
+    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 5, seqLen: 4, lpe: 3 });
+    for (const model of ['nino', 'mlp'] as const) {
+      const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, model, seqLen: 4, ctx: 5 };
+      const cfg = modelConfigFor(tc, set);
+      const host = initHostWeights(cfg, 7);
+      for (const v of Object.values(host)) for (let i = 0; i < v.data.length; i++) v.data[i] += 0.05 * Math.sin(i + v.data.length);
+      const t = new MetaTrainer(set, [0], [1], cfg, tc, host);
+      const b = t.sampleBatch();
+      const ref = (ws: Record<string, tf.Tensor>) => {
+        const ea = tf.tensor2d(b.edgeAttr, [b.E, b.F * 5]);
+        return model === 'nino'
+          ? gnnForwardAll(ws, cfg, { edgeAttr: ea, F: b.F, edgeIndex: b.edgeIndex, edgeType: b.edgeType, pos: tf.tensor2d(b.pos!, [b.numNodes, 3]), numNodes: b.numNodes })
+          : mlpForwardAll(ws, cfg, ea, b.edgeType, b.F);
+      };
+      const coef = tf.randomNormal([b.E, b.F, 4], 0, 1, 'float32', 5);
+      const names = t.trainNames;
+      const vars = t.trainable;
+      const wmap = () => t.weights;
+      const g1 = tf.variableGrads(() => tf.sum(tf.mul(t.forward(b), coef)) as tf.Scalar, vars);
+      const g2 = tf.variableGrads(() => tf.sum(tf.mul(ref(wmap()), coef)) as tf.Scalar, vars);
+      expect(g1.value.dataSync()[0]).toBeCloseTo(g2.value.dataSync()[0], 3);
+      vars.forEach((v, i) => {
+        const a = g1.grads[v.name].dataSync();
+        const r = g2.grads[v.name].dataSync();
+        let md = 0;
+        let mr = 0;
+        for (let j = 0; j < a.length; j++) {
+          md = Math.max(md, Math.abs(a[j] - r[j]));
+          mr = Math.max(mr, Math.abs(r[j]));
+        }
+        expect(md, names[i]).toBeLessThanOrEqual(1e-4 * Math.max(1, mr));
+      });
+      t.dispose();
+    }
+  });
+});
 
 describe('metatrain training', () => {
   const d = tmp();

@@ -9,6 +9,7 @@ import { BACKENDS } from '../core/backend.ts';
 import { registerBench } from './bench.ts';
 import { registerCollect } from './collect.ts';
 import { registerTasks } from './tasks.ts';
+import { registerTrainNino } from './train-nino.ts';
 import { UsageError } from './common.ts';
 
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerCollect(program);
+  registerTrainNino(program);
   registerBench(program);
   registerTasks(program);
   return program;

@@ -22,8 +22,8 @@ import { Rng } from '../core/rng.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
 import { loadCheckpoint, serializeCheckpoint } from '../model/checkpoint.ts';
 import { makeConfig, weightSpecs, type NiNoConfig } from '../model/config.ts';
-import { gnnForwardAll } from '../model/gnn.ts';
-import { mlpForwardAll } from '../model/mlp.ts';
+import { gnnTrainForward, mlpTrainForward } from './forward.ts';
+import { nowcasterPath } from '../nowcast/resolve.ts';
 import { initHostWeights, type HostWeights, type Weights } from '../model/weights.ts';
 import { AdamW } from '../optim/adamw.ts';
 import type { OptimizerState } from '../optim/types.ts';
@@ -313,7 +313,7 @@ export class MetaTrainer {
     const ea = tf.tensor2d(b.edgeAttr, [b.E, b.F * cfg.ctx]);
     const out =
       cfg.kind === 'gnn'
-        ? gnnForwardAll(ws, cfg, {
+        ? gnnTrainForward(ws, cfg, {
             edgeAttr: ea,
             F: b.F,
             edgeIndex: b.edgeIndex,
@@ -322,7 +322,7 @@ export class MetaTrainer {
             posW: cfg.wtePosEnc ? b.posW : undefined,
             numNodes: b.numNodes,
           })
-        : mlpForwardAll(ws, cfg, ea, b.edgeType, b.F);
+        : mlpTrainForward(ws, cfg, ea, b.edgeType, b.F);
     return (cfg.updScale === 1 ? out : tf.mul(out, cfg.updScale)) as tf.Tensor3D;
   }
 
@@ -531,7 +531,9 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
   validateTrainConfig(tc);
   let initCk: ReturnType<typeof loadCheckpoint> | null = null;
   if (!resumeCk && tc.init) {
-    initCk = loadCheckpoint(tc.init);
+    const initPath = nowcasterPath(tc.init);
+    if (!initPath) throw new Error(`--init ${tc.init}: linefit has no weights`);
+    initCk = loadCheckpoint(initPath);
     const want = tc.model === 'mlp' ? 'mlp' : 'gnn';
     if (initCk.config.kind !== want) throw new Error(`--init ${tc.init} is a ${initCk.config.kind} checkpoint, but --model ${tc.model} was asked for`);
     tc = { ...tc, hid: initCk.config.hid, layers: initCk.config.layers, ctx: initCk.config.ctx, seqLen: initCk.config.seqLen, lpe: initCk.config.lpe };
