@@ -1,0 +1,18 @@
+/**
+ * Public API of src/model: nowcasters (NiNo GNN, per-parameter MLP, linefit) behind one interface,
+ * the differentiable all-horizon forwards for meta-training, and checkpoint I/O (official .pt /
+ * safetensors+JSON, nino's own safetensors format).
+ *
+ *   import { loadNowcaster, createNowcaster, loadCheckpoint, saveCheckpoint } from '../model/index.ts';
+ *   const nc = loadNowcaster('checkpoints/nino_no_posw.pt', { chunkEdges: 65536 });
+ *   const next = nc.predict({ edgeAttr, F, ctx: 5, edgeIndex, edgeType, pos, posW, numNodes, k: 40 });
+ */
+export * from './types.ts';
+export * from './config.ts';
+export * from './weights.ts';
+export { NiNoGnn, gnnForwardAll, sampleMessageEdges, SELF_LOOP_TYPE, type GnnRunOptions, type GraphTensorsInput } from './gnn.ts';
+export { NiNoMlp, mlpForwardAll, type MlpRunOptions } from './mlp.ts';
+export { LineFit } from './linefit.ts';
+export * from './checkpoint.ts';
+export * from './registry.ts';
+export { readTorchCheckpoint, type TorchTensor } from './torch-pt.ts';
