@@ -279,6 +279,8 @@ export interface Sample {
   mask: Float32Array;
   /** number of valid horizons (1..seqLen) */
   horizons: number;
+  /** number of valid (slot, horizon) targets */
+  count: number;
   /** per-LPE-column signs (+-1) for this sample, or undefined (no flips) */
   lpeSign?: Float32Array;
 }
@@ -315,6 +317,7 @@ export function makeSample(set: TrajectorySet, ti: number, start: number, ctx: n
   const target = new Float32Array(SL * seqLen);
   const mask = new Float32Array(SL * seqLen);
   const epi = g.edgeParamIndex;
+  let count = 0;
   for (let h = 1; h <= H; h++) {
     const x = t.params[end + h * s];
     for (let sl = 0; sl < SL; sl++) {
@@ -323,9 +326,10 @@ export function makeSample(set: TrajectorySet, ti: number, start: number, ctx: n
       const o = sl * seqLen + h - 1;
       target[o] = f32(f32(f32(x[p] - mean[p]) / den[p]) - scaled[p * ctx + ctx - 1]);
       mask[o] = 1;
+      count++;
     }
   }
-  return { graph: t.graph, traj: ti, start, edgeAttr, target, mask, horizons: H };
+  return { graph: t.graph, traj: ti, start, edgeAttr, target, mask, horizons: H, count };
 }
 
 export interface Batch {
@@ -341,7 +345,9 @@ export interface Batch {
   pos?: Float32Array;
   posW: Int32Array;
   numNodes: number;
-  /** [E*F*seqLen] */
+  /** horizons kept in target/mask (max valid horizon over the samples; the rest is all masked) */
+  hmax: number;
+  /** [E*F*hmax] */
   target: Float32Array;
   mask: Float32Array;
   /** sum of mask */
@@ -361,8 +367,9 @@ export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F:
   const edgeType = new Int32Array(E);
   const posW = new Int32Array(N);
   const pos = lpe > 0 ? new Float32Array(N * lpe) : undefined;
-  const target = new Float32Array(E * F * seqLen);
-  const mask = new Float32Array(E * F * seqLen);
+  const hmax = Math.max(1, ...samples.map((s) => s.horizons));
+  const target = new Float32Array(E * F * hmax);
+  const mask = new Float32Array(E * F * hmax);
   let eo = 0;
   let no = 0;
   let count = 0;
@@ -371,15 +378,15 @@ export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F:
     const g = tg.graph;
     const Eg = g.numEdges;
     const Fg = g.maxFeat;
-    if (Fg === F) {
-      edgeAttr.set(s.edgeAttr, eo * F * ctx);
-      target.set(s.target, eo * F * seqLen);
-      mask.set(s.mask, eo * F * seqLen);
-    } else {
-      for (let e = 0; e < Eg; e++) {
-        edgeAttr.set(s.edgeAttr.subarray(e * Fg * ctx, (e + 1) * Fg * ctx), (eo + e) * F * ctx);
-        target.set(s.target.subarray(e * Fg * seqLen, (e + 1) * Fg * seqLen), (eo + e) * F * seqLen);
-        mask.set(s.mask.subarray(e * Fg * seqLen, (e + 1) * Fg * seqLen), (eo + e) * F * seqLen);
+    if (Fg === F) edgeAttr.set(s.edgeAttr, eo * F * ctx);
+    else for (let e = 0; e < Eg; e++) edgeAttr.set(s.edgeAttr.subarray(e * Fg * ctx, (e + 1) * Fg * ctx), (eo + e) * F * ctx);
+    const hs = s.horizons;
+    for (let e = 0; e < Eg; e++) {
+      for (let f = 0; f < Fg; f++) {
+        const from = (e * Fg + f) * seqLen;
+        const to = ((eo + e) * F + f) * hmax;
+        target.set(s.target.subarray(from, from + hs), to);
+        mask.set(s.mask.subarray(from, from + hs), to);
       }
     }
     for (let e = 0; e < Eg; e++) {
@@ -394,11 +401,11 @@ export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F:
       for (let v = 0; v < g.numNodes; v++)
         for (let k = 0; k < lpe; k++) pos[(no + v) * lpe + k] = sign ? tg.pos[v * lpe + k] * sign[k] : tg.pos[v * lpe + k];
     }
-    for (let i = 0; i < s.mask.length; i++) count += s.mask[i];
+    count += s.count;
     eo += Eg;
     no += g.numNodes;
   }
-  return { E, F, edgeAttr, edgeIndex, edgeType, pos, posW, numNodes: N, target, mask, count };
+  return { E, F, edgeAttr, edgeIndex, edgeType, pos, posW, numNodes: N, hmax, target, mask, count };
 }
 
 /**

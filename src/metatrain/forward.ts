@@ -61,8 +61,11 @@ function inDegree(dst: Int32Array, N: number): Float32Array {
   return cnt;
 }
 
-/** Differentiable NiNo GNN forward, [E, F, seqLen] (see src/model/gnn.ts for the math). No edge sampling. */
-export function gnnTrainForward(ws: Weights, cfg: NiNoConfig, g: GraphTensorsInput): tf.Tensor3D {
+/**
+ * Differentiable NiNo GNN forward, [E, F, hmax] = horizons 1..hmax (default seqLen) of the official
+ * output (see src/model/gnn.ts for the math); only those rows of edge_out.fc.2 are computed. No edge sampling.
+ */
+export function gnnTrainForward(ws: Weights, cfg: NiNoConfig, g: GraphTensorsInput, hmax = cfg.seqLen): tf.Tensor3D {
   if (g.messageEdges) throw new Error('gnnTrainForward does not support edge sampling');
   const H = cfg.hid;
   const E = g.edgeType.length;
@@ -108,13 +111,22 @@ export function gnnTrainForward(ws: Weights, cfg: NiNoConfig, g: GraphTensorsInp
     e = linear(silu(z), w(ws, `${q}.lin1.weight`), w(ws, `${q}.lin1.bias`));
   }
   const hid = silu(linear(e, w(ws, 'edge_out.fc.0.weight'), w(ws, 'edge_out.fc.0.bias')));
-  const out = linear(hid, w(ws, 'edge_out.fc.2.weight'), w(ws, 'edge_out.fc.2.bias'));
-  const r = tf.reshape(out, [E, cfg.maxFeat, cfg.seqLen]) as tf.Tensor3D;
-  return g.F === cfg.maxFeat ? r : (tf.slice(r, [0, 0, 0], [E, g.F, cfg.seqLen]) as tf.Tensor3D);
+  const [Wo, bo] = outRows(w(ws, 'edge_out.fc.2.weight'), w(ws, 'edge_out.fc.2.bias'), cfg.maxFeat, cfg.seqLen, g.F, hmax);
+  return tf.reshape(linear(hid, Wo, bo), [E, g.F, hmax]) as tf.Tensor3D;
 }
 
-/** Differentiable per-parameter MLP forward, [E, F, seqLen] (see src/model/mlp.ts). */
-export function mlpTrainForward(ws: Weights, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array, F: number): tf.Tensor3D {
+/** rows f*S + k (f < F, k < hmax) of an output layer W [maxFeat*S, H], b [maxFeat*S] */
+function outRows(W: tf.Tensor, b: tf.Tensor, maxFeat: number, S: number, F: number, hmax: number): [tf.Tensor2D, tf.Tensor1D] {
+  if (hmax < 1 || hmax > S) throw new Error(`hmax ${hmax} out of range 1..${S}`);
+  if (F === maxFeat && hmax === S) return [W as tf.Tensor2D, b as tf.Tensor1D];
+  const H = W.shape[1]!;
+  const Wr = tf.reshape(tf.slice(tf.reshape(W, [maxFeat, S, H]), [0, 0, 0], [F, hmax, H]), [F * hmax, H]) as tf.Tensor2D;
+  const br = tf.reshape(tf.slice(tf.reshape(b, [maxFeat, S]), [0, 0], [F, hmax]), [F * hmax]) as tf.Tensor1D;
+  return [Wr, br];
+}
+
+/** Differentiable per-parameter MLP forward, [E, F, hmax] (see src/model/mlp.ts). */
+export function mlpTrainForward(ws: Weights, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array, F: number, hmax = cfg.seqLen): tf.Tensor3D {
   const E = edgeAttr.shape[0];
   const H = cfg.hid;
   let h = linear(tf.reshape(edgeAttr, [E * F, cfg.ctx]) as tf.Tensor2D, w(ws, 'edge_proj.fc.0.weight'), w(ws, 'edge_proj.fc.0.bias'));
@@ -123,5 +135,6 @@ export function mlpTrainForward(ws: Weights, cfg: NiNoConfig, edgeAttr: tf.Tenso
     h = tf.reshape(tf.add(tf.reshape(h, [E, F, H]), tf.reshape(emb, [E, 1, H])), [E * F, H]) as tf.Tensor2D;
   }
   for (const i of [0, 2, 4]) h = silu(linear(h, w(ws, `edge_mlp.fc.${i}.weight`), w(ws, `edge_mlp.fc.${i}.bias`)));
-  return tf.reshape(linear(h, w(ws, 'edge_mlp.fc.6.weight'), w(ws, 'edge_mlp.fc.6.bias')), [E, F, cfg.seqLen]) as tf.Tensor3D;
+  const [Wo, bo] = outRows(w(ws, 'edge_mlp.fc.6.weight'), w(ws, 'edge_mlp.fc.6.bias'), 1, cfg.seqLen, 1, hmax);
+  return tf.reshape(linear(h, Wo, bo), [E, F, hmax]) as tf.Tensor3D;
 }

@@ -307,8 +307,8 @@ export class MetaTrainer {
     return assembleBatch(this.set, samples, this.set.maxFeat, ctx, seqLen, this.lpe);
   }
 
-  /** [E, F, seqLen] predicted delta times updScale (call inside a tidy / grad scope) */
-  forward(b: Batch, ws: Weights = this.weights): tf.Tensor3D {
+  /** [E, F, hmax] predicted delta (horizons 1..hmax, default b.hmax) times updScale (call inside a tidy / grad scope) */
+  forward(b: Batch, ws: Weights = this.weights, hmax = b.hmax): tf.Tensor3D {
     const cfg = this.cfg;
     const ea = tf.tensor2d(b.edgeAttr, [b.E, b.F * cfg.ctx]);
     const out =
@@ -321,15 +321,15 @@ export class MetaTrainer {
             pos: b.pos ? tf.tensor2d(b.pos, [b.numNodes, this.lpe]) : undefined,
             posW: cfg.wtePosEnc ? b.posW : undefined,
             numNodes: b.numNodes,
-          })
-        : mlpTrainForward(ws, cfg, ea, b.edgeType, b.F);
+          }, hmax)
+        : mlpTrainForward(ws, cfg, ea, b.edgeType, b.F, hmax);
     return (cfg.updScale === 1 ? out : tf.mul(out, cfg.updScale)) as tf.Tensor3D;
   }
 
   loss(b: Batch): tf.Scalar {
     const pred = this.forward(b);
-    const tgt = tf.tensor3d(b.target, [b.E, b.F, this.cfg.seqLen]);
-    const mask = tf.tensor3d(b.mask, [b.E, b.F, this.cfg.seqLen]);
+    const tgt = tf.tensor3d(b.target, [b.E, b.F, b.hmax]);
+    const mask = tf.tensor3d(b.mask, [b.E, b.F, b.hmax]);
     return tf.div(tf.sum(tf.mul(tf.abs(tf.sub(pred, tgt)), mask)), Math.max(1, b.count)) as tf.Scalar;
   }
 
@@ -406,13 +406,13 @@ export class MetaTrainer {
       const b = assembleBatch(this.set, this.valSamples.slice(i, i + this.tc.batch), this.set.maxFeat, this.tc.ctx, S, this.lpe);
       const e = tf.tidy(() => {
         const pred = this.forward(b);
-        const tgt = tf.tensor3d(b.target, [b.E, b.F, S]);
-        const mask = tf.tensor3d(b.mask, [b.E, b.F, S]);
+        const tgt = tf.tensor3d(b.target, [b.E, b.F, b.hmax]);
+        const mask = tf.tensor3d(b.mask, [b.E, b.F, b.hmax]);
         return tf.sum(tf.mul(tf.abs(tf.sub(pred, tgt)), mask), [0, 1]);
       });
       const v = e.dataSync();
       e.dispose();
-      for (let h = 0; h < S; h++) err[h] += v[h];
+      for (let h = 0; h < b.hmax; h++) err[h] += v[h];
     }
     const { last, linefit, count } = this.valBase;
     const sum = (a: Float64Array, lo = 1, hi = S) => {
