@@ -7,11 +7,14 @@
  *   npx tsx scripts/bench-step.ts                      # backend from NINO_BACKEND, default auto (-> wasm here)
  *   npx tsx scripts/bench-step.ts --backend cpu --steps 2 --warmup 1
  *   options: --backend auto|wasm|cpu|tensorflow  --steps N (20)  --warmup N (5)  --batch N (128)
- *            --eval-batch N (1000)  --eval-reps N (5)  --no-profile
+ *            --eval-batch N (1000)  --eval-reps N (5)  --no-profile  --no-gnn
+ * Also times the GNN message-passing primitives (gatherRows / segmentSum from src/core/kernels/ops.ts,
+ * 200 nodes, 15k edges, hidden 128, forward + gradient), unless --no-gnn.
  */
 import * as tf from '@tensorflow/tfjs';
 import { cpus, loadavg } from 'node:os';
 import { initBackend } from '../src/core/backend.ts';
+import { gatherRows, segmentSum } from '../src/core/kernels/ops.ts';
 import { Rng } from '../src/core/rng.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { makeConvNet } from '../src/tasks/models/convnet.ts';
@@ -111,6 +114,38 @@ async function main(): Promise<void> {
       `(10k test set ~ ${((perK * 10000) / 1000).toFixed(0)} ms)`,
   );
   ex.dispose();
+
+  if (!process.argv.includes('--no-gnn')) {
+    const N = 200;
+    const E = 15000;
+    const H = 128;
+    const g = new Rng(5);
+    const hx = tf.tensor2d(Float32Array.from({ length: N * H }, () => g.normal()), [N, H]);
+    const src = tf.tensor1d(Int32Array.from({ length: E }, () => g.int(N)), 'int32');
+    const dst = tf.tensor1d(Int32Array.from({ length: E }, () => g.int(N)), 'int32');
+    const w = tf.tensor2d(Float32Array.from({ length: H * H }, () => g.normal() / Math.sqrt(H)), [H, H]);
+    const timeIt = (f: () => tf.Tensor[]) => {
+      tf.dispose(f());
+      const ts: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        const t0 = performance.now();
+        const r = f();
+        r.forEach((t) => t.dataSync());
+        ts.push(performance.now() - t0);
+        tf.dispose(r);
+      }
+      return median(ts);
+    };
+    const plain = timeIt(() => tf.grads((a: tf.Tensor) => segmentSum(gatherRows(a, src), dst, N).square().sum())([hx]));
+    const withMm = timeIt(() =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor) => segmentSum(tf.relu(tf.matMul(gatherRows(a, src), b)), dst, N).square().sum())([hx, w]),
+    );
+    console.log(
+      `GNN primitives (N ${N}, E ${E}, H ${H}), forward+grad: gather+segment-sum ${plain.toFixed(1)} ms; ` +
+        `with a [E,H]x[H,H] matMul + relu per edge ${withMm.toFixed(1)} ms`,
+    );
+    tf.dispose([hx, src, dst, w]);
+  }
   x.dispose();
   y.dispose();
   opt.dispose();
