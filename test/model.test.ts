@@ -157,3 +157,20 @@ describe('GNN input checks', () => {
     nc.dispose();
   });
 });
+
+describe('weight ownership', () => {
+  it('tensors passed in stay alive after dispose(); host weights are freed', () => {
+    const cfg = makeConfig('gnn', { hid: 8, wtePosEnc: false });
+    const host = initHostWeights(cfg, 1);
+    const w = toTensors(host, cfg);
+    const before = tf.memory().numTensors;
+    const a = new NiNoGnn(cfg, w);
+    a.dispose();
+    expect(Object.values(w).every((t) => !t.isDisposed)).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+    const b = new NiNoGnn(cfg, host);
+    b.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(Object.values(w));
+  });
+});

@@ -330,7 +330,12 @@ function foldEdgeWeights(ws: WeightAccess, cfg: NiNoConfig): FoldedEdgeWeights {
   return { sc, sh, le, out0, dispose: () => tf.dispose(keep) };
 }
 
-/** The NiNo GNN as a Nowcaster (inference; edge-chunked). */
+/**
+ * The NiNo GNN as a Nowcaster (inference; edge-chunked).
+ * Weights: host arrays (copied to tensors, freed by dispose()) or tensors/variables (caller keeps
+ * ownership). Transposed and folded copies are made at construction, so later changes to passed-in
+ * variables are not seen: build a new NiNoGnn (cheap) after a training step.
+ */
 export class NiNoGnn implements Nowcaster {
   readonly kind = 'gnn' as const;
   readonly needsGraph = true;
@@ -339,6 +344,8 @@ export class NiNoGnn implements Nowcaster {
   private readonly folded: FoldedEdgeWeights;
   private readonly rng: Rng;
   private readonly hostTables = new Map<string, Float32Array>();
+  /** true when the weights were created here from host arrays (then dispose() frees them) */
+  private readonly ownsWeights: boolean;
   private disposed = false;
 
   constructor(
@@ -349,7 +356,8 @@ export class NiNoGnn implements Nowcaster {
   ) {
     if (config.kind !== 'gnn') throw new Error(`NiNoGnn needs a gnn config, got kind '${config.kind}'`);
     const first = Object.values(weights)[0];
-    this.weights = first instanceof tf.Tensor ? (weights as Weights) : toTensors(weights as HostWeights, config, name);
+    this.ownsWeights = !(first instanceof tf.Tensor);
+    this.weights = this.ownsWeights ? toTensors(weights as HostWeights, config, name) : (weights as Weights);
     this.access = cachedAccess(this.weights);
     this.folded = foldEdgeWeights(this.access, config);
     this.rng = new Rng(options.seed ?? 0);
@@ -531,7 +539,7 @@ export class NiNoGnn implements Nowcaster {
     if (!this.disposed) {
       this.folded.dispose();
       this.access.dispose();
-      disposeWeights(this.weights);
+      if (this.ownsWeights) disposeWeights(this.weights);
     }
     this.disposed = true;
   }

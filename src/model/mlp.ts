@@ -55,12 +55,18 @@ export function mlpForwardAll(ws: Weights, cfg: NiNoConfig, edgeAttr: tf.Tensor2
   return tf.reshape(lin(h, wa.t('edge_mlp.fc.6.weight'), wa.v('edge_mlp.fc.6.bias')), [E, F, cfg.seqLen]) as tf.Tensor3D;
 }
 
+/**
+ * The per-parameter MLP as a Nowcaster. Weights: host arrays (owned, freed by dispose()) or tensors
+ * (caller-owned; transposes are cached at construction, so rebuild after changing them).
+ */
 export class NiNoMlp implements Nowcaster {
   readonly kind = 'mlp' as const;
   readonly needsGraph = false;
   readonly lpe = 0;
   readonly weights: Weights;
   private readonly access: WeightAccess & { dispose(): void };
+  /** true when the weights were created here from host arrays (then dispose() frees them) */
+  private readonly ownsWeights: boolean;
   private disposed = false;
 
   constructor(
@@ -71,7 +77,8 @@ export class NiNoMlp implements Nowcaster {
   ) {
     if (config.kind !== 'mlp') throw new Error(`NiNoMlp needs an mlp config, got kind '${config.kind}'`);
     const first = Object.values(weights)[0];
-    this.weights = first instanceof tf.Tensor ? (weights as Weights) : toTensors(weights as HostWeights, config, name);
+    this.ownsWeights = !(first instanceof tf.Tensor);
+    this.weights = this.ownsWeights ? toTensors(weights as HostWeights, config, name) : (weights as Weights);
     this.access = cachedAccess(this.weights);
   }
 
@@ -119,7 +126,7 @@ export class NiNoMlp implements Nowcaster {
   dispose(): void {
     if (!this.disposed) {
       this.access.dispose();
-      disposeWeights(this.weights);
+      if (this.ownsWeights) disposeWeights(this.weights);
     }
     this.disposed = true;
   }
