@@ -121,7 +121,10 @@ function outRows(W: tf.Tensor, b: tf.Tensor, maxFeat: number, S: number, F: numb
   if (F === maxFeat && hmax === S) return [W as tf.Tensor2D, b as tf.Tensor1D];
   const H = W.shape[1]!;
   const Wr = tf.reshape(tf.slice(tf.reshape(W, [maxFeat, S, H]), [0, 0, 0], [F, hmax, H]), [F * hmax, H]) as tf.Tensor2D;
-  const br = tf.reshape(tf.slice(tf.reshape(b, [maxFeat, S]), [0, 0], [F, hmax]), [F * hmax]) as tf.Tensor1D;
+  // 1-D slices + concat (not reshape of a 2-D slice): wasm's _FusedMatMul reads the bias rank from the
+  // shape stored with the data, which a reshape does not change
+  const parts = Array.from({ length: F }, (_, f) => tf.slice(b as tf.Tensor1D, [f * S], [hmax]));
+  const br = (F === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
   return [Wr, br];
 }
 
