@@ -229,6 +229,27 @@ describe('BatchMatMul / _FusedMatMul with transposes on wasm vs cpu', () => {
   }
 });
 
+describe('_FusedMatMul bias edge cases on wasm vs cpu', () => {
+  it('bias reshaped to 1-D from 2-D data, and a rank-2 broadcast bias', async () => {
+    const rng = new Rng('fused-bias');
+    const av = randArray(rng, 6 * 5);
+    const bv = randArray(rng, 5 * 8);
+    const biasv = randArray(rng, 2 * 8);
+    const f = () => {
+      const a = tf.tensor2d(av, [6, 5]);
+      const b = tf.tensor2d(bv, [5, 8]);
+      const bias2d = tf.tensor2d(biasv, [2, 8]);
+      const reshaped = tf.reshape(tf.slice(bias2d, [1, 0], [1, 8]), [8]); // 1-D view of 2-D data
+      const y1 = tf.fused.matMul({ a, b, bias: reshaped, activation: 'relu' });
+      const y2 = tf.fused.matMul({ a, b, bias: tf.slice(bias2d, [0, 0], [1, 8]), transposeB: false });
+      return [y1, y2];
+    };
+    const ref = await on('cpu', f);
+    const got = await on('wasm', f);
+    for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `output ${i}`).toBeLessThan(1e-5);
+  });
+});
+
 describe('GatherV2 on wasm vs cpu', () => {
   const cases: { x: number[]; idx: number[]; axis: number; batchDims?: number; dtype: 'float32' | 'int32' | 'bool' }[] = [
     { x: [20, 128], idx: [300], axis: 0, dtype: 'float32' }, // long rows: copyWithin path

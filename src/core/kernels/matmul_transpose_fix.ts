@@ -12,9 +12,10 @@
  * took 295 ms against 18 ms for eight single products. Batch dims must be equal or one side's must
  * be all ones (broadcast); other broadcasts go to the stock kernel.
  *
- * Also fixes the stock _FusedMatMul with a bias and a batch > 1 (rank-3+ operands): its result is wrong
- * there (max error ~1 on random data against the cpu backend, with or without transposes). That case is
- * computed as BatchMatMul, then Add(bias), then the activation kernel.
+ * Also fixes two stock _FusedMatMul bias bugs: (1) with a batch > 1 its result is wrong (max error ~1 on
+ * random data against the cpu backend, with or without transposes); (2) it checks the bias rank on the
+ * shape stored with the data, so a bias reshaped to 1-D from a 2-D tensor throws, and a broadcastable
+ * rank-2 bias is refused. Those cases run as BatchMatMul, then Add(bias), then the activation kernel.
  *
  * The wrappers keep the stock setup/dispose functions, so they are built from the stock configs:
  * `makeExplicitTransposeConfig(tf.getKernel('BatchMatMul', 'wasm'))`.
@@ -133,7 +134,8 @@ export function makeExplicitTransposeConfig(stock: tf.KernelConfig): tf.KernelCo
       const backend = args.backend as WasmBackend;
       if (stock.kernelName === '_FusedMatMul') {
         const { a, b, bias } = args.inputs as Record<string, TensorInfo>;
-        if (bias && Math.max(batchOf(a.shape), batchOf(b.shape)) > 1) {
+        const storedRank = bias ? backend.dataIdMap.get(bias.dataId)!.shape.length : 1;
+        if (bias && (Math.max(batchOf(a.shape), batchOf(b.shape)) > 1 || storedRank !== 1 || bias.shape.length !== 1)) {
           return fusedMatMulDecomposed(backend, args.inputs as Record<string, TensorInfo>, attrs);
         }
       }
