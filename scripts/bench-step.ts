@@ -58,8 +58,14 @@ async function main(): Promise<void> {
     return l;
   };
 
+  /** wasm heap size in MB (it never shrinks; growth across steps would mean a leak inside kernels) */
+  const heapMB = (): string => {
+    const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
+    return wasm ? `${(wasm.HEAPU8.length / 2 ** 20).toFixed(0)} MB` : 'n/a';
+  };
   for (let i = 0; i < warmup; i++) step();
   const n0 = tf.memory().numTensors;
+  const h0 = heapMB();
   const times: number[] = [];
   let loss = NaN;
   for (let i = 0; i < steps; i++) {
@@ -74,7 +80,9 @@ async function main(): Promise<void> {
       `p25 ${sorted[Math.floor(sorted.length / 4)].toFixed(1)} ms over ${steps} steps (after ${warmup} warm-up); ` +
       `last loss ${loss.toFixed(4)}; load average now ${load()}`,
   );
-  console.log(`numTensors before/after timed steps: ${n0} / ${n1}${n1 > n0 ? '  <-- LEAK' : ' (no growth)'}`);
+  console.log(
+    `numTensors before/after timed steps: ${n0} / ${n1}${n1 > n0 ? '  <-- LEAK' : ' (no growth)'}; wasm heap ${h0} / ${heapMB()}`,
+  );
 
   if (doProfile) {
     const prof = await tf.profile(() => {
