@@ -20,8 +20,8 @@
  * instead, also in the gradients (custom `mm`); the embedding gather has its own gradient (a typed-array
  * scatter-add; tfjs's goes through UnsortedSegmentSum); the loss uses logSoftmax (logSumExp's gradient
  * goes through a slow Equal) and gelu uses x*x*x (Pow's gradient is slow). The batched [B*H,T,hd]
- * attention matMuls run at only ~1.5 GFLOP/s on wasm and dominate a small-model step, but typed-array
- * loops were slower still there (measured), so wasm keeps the tensor attention.
+ * attention matMuls (~1.5 GFLOP/s with stock wasm; nino's BatchMatMul kernel in src/core/kernels runs
+ * them as XNNPACK products) stay tensor ops on wasm: typed-array loops were slower even against stock.
  *
  *   const m = makeGpt2({ vocabSize: 256, nPositions: 64, nEmbd: 32, nLayer: 2, nHead: 2 });
  *   const logits = m.forward(params, x);   // x [B,T] int32 -> [B,T,256]
