@@ -93,20 +93,14 @@ describe('metatrain data', () => {
     const std = Math.sqrt(vals.reduce((x, y) => x + (y - mean) ** 2, 0) / (vals.length - 1));
     const F = g.maxFeat;
     let checked = 0;
+    expect(s.target.length).toBe(g.numEdges * F * 3);
     for (let sl = 0; sl < g.numEdges * F; sl++) {
       const p = g.edgeParamIndex[sl];
-      for (let h = 1; h <= 4; h++) {
-        const m = s.mask[sl * 4 + h - 1];
-        if (p < 0 || h > 3) {
-          expect(m).toBe(0);
-          continue;
-        }
-        expect(m).toBe(1);
-      }
+      for (let h = 1; h <= 3; h++) expect(s.mask[sl * 3 + h - 1]).toBe(p < 0 ? 0 : 1);
       if (p < 0 || p >= e0.numel) continue;
       for (let j = 0; j < 3; j++) expect(s.edgeAttr[sl * 3 + j]).toBeCloseTo((t.params[1 + 2 * j][p] - mean) / (std + 1e-6), 4);
       const last = (t.params[5][p] - mean) / (std + 1e-6);
-      for (let h = 1; h <= 3; h++) expect(s.target[sl * 4 + h - 1]).toBeCloseTo((t.params[5 + 2 * h][p] - mean) / (std + 1e-6) - last, 4);
+      for (let h = 1; h <= 3; h++) expect(s.target[sl * 3 + h - 1]).toBeCloseTo((t.params[5 + 2 * h][p] - mean) / (std + 1e-6) - last, 4);
       checked++;
     }
     expect(checked).toBe(e0.numel);

@@ -273,9 +273,9 @@ export interface Sample {
   start: number;
   /** [E, F*ctx] scaled input states (F = the graph's own maxFeat) */
   edgeAttr: Float32Array;
-  /** [E*F*seqLen] target delta (scaled target - scaled last) */
+  /** [E*F, horizons] target delta (scaled target - scaled last), horizons 1..this.horizons */
   target: Float32Array;
-  /** [E*F*seqLen] 1 where the target is valid */
+  /** [E*F, horizons] 1 where the slot holds a parameter */
   mask: Float32Array;
   /** number of valid horizons (1..seqLen) */
   horizons: number;
@@ -314,20 +314,22 @@ export function makeSample(set: TrajectorySet, ti: number, start: number, ctx: n
   const end = start + (ctx - 1) * s;
   const H = Math.min(seqLen, Math.floor((R - 1 - end) / s));
   const SL = g.numEdges * g.maxFeat;
-  const target = new Float32Array(SL * seqLen);
-  const mask = new Float32Array(SL * seqLen);
+  const target = new Float32Array(SL * H);
+  const mask = new Float32Array(SL * H);
   const epi = g.edgeParamIndex;
   let count = 0;
-  for (let h = 1; h <= H; h++) {
-    const x = t.params[end + h * s];
-    for (let sl = 0; sl < SL; sl++) {
-      const p = epi[sl];
-      if (p < 0) continue;
-      const o = sl * seqLen + h - 1;
-      target[o] = f32(f32(f32(x[p] - mean[p]) / den[p]) - scaled[p * ctx + ctx - 1]);
-      mask[o] = 1;
-      count++;
+  const xs = Array.from({ length: H }, (_, h) => t.params[end + (h + 1) * s]);
+  for (let sl = 0, o = 0; sl < SL; sl++, o += H) {
+    const p = epi[sl];
+    if (p < 0) continue;
+    const last = scaled[p * ctx + ctx - 1];
+    const m = mean[p];
+    const d = den[p];
+    for (let h = 0; h < H; h++) {
+      target[o + h] = f32(f32(f32(xs[h][p] - m) / d) - last);
+      mask[o + h] = 1;
     }
+    count += H;
   }
   return { graph: t.graph, traj: ti, start, edgeAttr, target, mask, horizons: H, count };
 }
@@ -381,12 +383,16 @@ export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F:
     if (Fg === F) edgeAttr.set(s.edgeAttr, eo * F * ctx);
     else for (let e = 0; e < Eg; e++) edgeAttr.set(s.edgeAttr.subarray(e * Fg * ctx, (e + 1) * Fg * ctx), (eo + e) * F * ctx);
     const hs = s.horizons;
+    const st = s.target;
+    const sm = s.mask;
     for (let e = 0; e < Eg; e++) {
       for (let f = 0; f < Fg; f++) {
-        const from = (e * Fg + f) * seqLen;
+        const from = (e * Fg + f) * hs;
         const to = ((eo + e) * F + f) * hmax;
-        target.set(s.target.subarray(from, from + hs), to);
-        mask.set(s.mask.subarray(from, from + hs), to);
+        for (let h = 0; h < hs; h++) {
+          target[to + h] = st[from + h];
+          mask[to + h] = sm[from + h];
+        }
       }
     }
     for (let e = 0; e < Eg; e++) {
@@ -432,7 +438,7 @@ export function baselineErrors(set: TrajectorySet, s: Sample, ctx: number, seqLe
     const slope = sty / stt;
     const y4 = s.edgeAttr[o + ctx - 1];
     for (let h = 1; h <= s.horizons; h++) {
-      const tg = s.target[sl * seqLen + h - 1];
+      const tg = s.target[sl * s.horizons + h - 1];
       last[h - 1] += Math.abs(tg);
       linefit[h - 1] += Math.abs(ym + slope * (ctx - 1 + h - tm) - y4 - tg);
       count[h - 1] += 1;
