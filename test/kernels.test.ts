@@ -198,9 +198,13 @@ describe('BatchMatMul / _FusedMatMul with transposes on wasm vs cpu', () => {
     [[3, 5, 9], [3, 5, 7], true, false],
     [[3, 5, 9], [1, 7, 5], true, true], // broadcast batch
     [[2, 3, 6, 4], [2, 3, 6, 5], true, false], // rank 4
-    [[4, 17, 9], [4, 9, 13], false, false], // batched: one XNNPACK product per entry
+    [[4, 17, 9], [4, 9, 13], false, false], // batched, small entries: stock batched kernel
+    [[3, 24, 20], [3, 20, 24], false, false], // batched, big entries: one XNNPACK product per entry
+    [[3, 20, 24], [3, 24, 20], true, true],
     [[17, 9], [4, 9, 13], false, false], // broadcast a
+    [[40, 30], [3, 30, 20], false, false], // broadcast a, big entries
     [[2, 3, 6, 4], [1, 4, 5], false, false], // broadcast b, rank 4 x rank 3
+    [[2, 3, 30, 20], [20, 25], false, false], // broadcast b, big entries
     [[2, 3, 6, 4], [6, 5], true, false],
   ];
   for (const [as, bs, ta, tb] of cases) {

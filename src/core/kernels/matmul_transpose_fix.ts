@@ -9,8 +9,10 @@
  *
  * BatchMatMul with a batch > 1 runs the stock kernel once per batch entry (operands copied out of the
  * heap with copyWithin): the stock batched path also bypasses XNNPACK, e.g. [8,256,256]x[8,256,256]
- * took 295 ms against 18 ms for eight single products. Batch dims must be equal or one side's must
- * be all ones (broadcast); other broadcasts go to the stock kernel.
+ * took 295 ms against 18 ms for eight single products. Only when an entry is big enough
+ * (M*K*N >= 8192 multiply-adds; below that the per-call overhead wins: 256 x 8x8x8 took 1.1 ms per entry
+ * vs 0.18 ms stock). Batch dims must be equal or one side's must be all ones (broadcast); other
+ * broadcasts go to the stock kernel.
  *
  * Also fixes two stock _FusedMatMul bias bugs: (1) with a batch > 1 its result is wrong (max error ~1 on
  * random data against the cpu backend, with or without transposes); (2) it checks the bias rank on the
@@ -73,6 +75,9 @@ function fusedMatMulDecomposed(backend: WasmBackend, inputs: Record<string, Tens
   return out;
 }
 
+/** Per-entry products only from this size of one entry (multiply-adds); measured crossover ~4096. */
+const MIN_ENTRY_MACS = 8192;
+
 function byteOffset(backend: WasmBackend, t: TensorInfo): number {
   return backend.dataIdMap.get(t.dataId)!.memoryOffset as number;
 }
@@ -92,6 +97,7 @@ function batchedByEntries(backend: WasmBackend, stock: tf.KernelConfig, a: Tenso
   else return null;
   const [m, k] = a.shape.slice(-2);
   const n = b.shape[b.shape.length - 1];
+  if (m * k * n < MIN_ENTRY_MACS) return null;
   const out = backend.makeOutput([...outBatchDims, m, n], 'float32');
   const attrs = { transposeA: false, transposeB: false };
   const heap = () => (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8;
