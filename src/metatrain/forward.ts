@@ -27,7 +27,7 @@ const linearB = tf.customGrad(((x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D, 
       return [tf.matMul(dy, Ws), tf.matMul(tf.transpose(dy), xs), tf.sum(dy, 0)];
     },
   };
-}) as unknown as tf.CustomGradientFunc<tf.Tensor>) as unknown as (x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
 const linearNoB = tf.customGrad(((x: tf.Tensor2D, W: tf.Tensor2D, save: tf.GradSaveFunc) => {
   save([x, W]);
@@ -39,7 +39,7 @@ const linearNoB = tf.customGrad(((x: tf.Tensor2D, W: tf.Tensor2D, save: tf.GradS
       return [tf.matMul(dy, Ws), tf.matMul(tf.transpose(dy), xs)];
     },
   };
-}) as unknown as tf.CustomGradientFunc<tf.Tensor>) as unknown as (x: tf.Tensor2D, W: tf.Tensor2D) => tf.Tensor2D;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor2D, W: tf.Tensor2D) => tf.Tensor2D;
 
 /** torch-layout Linear with the fast gradient */
 export function linear(x: tf.Tensor2D, W: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
