@@ -608,7 +608,7 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
       const v = t.validate();
       if (v) {
         lastVal = v;
-        logger.info({ step: t.step, val: v, trainLoss: lossEma }, formatVal(v));
+        logger.info({ step: t.step, trainLoss: lossEma, valL1: v.l1, last: v.last, linefit: v.linefit, beatsLinefit: v.beatsLinefit }, formatVal(v));
       }
       return v;
     };
