@@ -10,6 +10,7 @@ import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { gnnForwardAll } from '../src/model/gnn.ts';
 import { mlpForwardAll } from '../src/model/mlp.ts';
 import { initHostWeights } from '../src/model/weights.ts';
+import { gpt2Specs } from '../src/graph/index.ts';
 import { NiNo } from '../src/nowcast/nino.ts';
 import { resolveNowcaster } from '../src/nowcast/resolve.ts';
 import { AdamW } from '../src/optim/adamw.ts';
@@ -27,6 +28,7 @@ import {
   modelConfigFor,
   splitByTrajectory,
   trainNino,
+  wteSubset,
   type TrainConfig,
 } from '../src/metatrain/index.ts';
 
@@ -166,6 +168,43 @@ function trainerFor(dir: string, over: Partial<TrainConfig> = {}) {
   const cfg = modelConfigFor(tc, set);
   return new MetaTrainer(set, train, val, cfg, tc, initHostWeights(cfg, 1));
 }
+
+describe('metatrain LM graphs', () => {
+  it('subsamples word-embedding rows per training sample (wte subgraph)', () => {
+    const specs = gpt2Specs({ vocab: 20, positions: 4, width: 4, layers: 1 });
+    const lay = makeLayout(specs);
+    const d = tmp();
+    for (const seed of [1, 2]) {
+      writeTrajectory(
+        join(d, `seed-${seed}.arrow`),
+        lay,
+        { task: 'tiny-gpt2', seed, config: { model: { arch: 'gpt2', nHead: 2 } }, toolVersion: 'test', schemaVersion: 1 },
+        synthRecords(seed, 12, 10, lay),
+      );
+    }
+    const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, wteRows: 5, batch: 2, windowsPerTraj: 1 };
+    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 5, seqLen: tc.seqLen, lpe: 3 });
+    const g = set.graphs[0].graph;
+    expect(set.graphs[0].arch).toBe('gpt2');
+    const sub = wteSubset(g, 5, new Rng(1))!;
+    expect(sub.nodes.length).toBe(g.numNodes - 15);
+    const b0 = makeSample(set, 0, 0, 5, tc.seqLen);
+    b0.subset = sub;
+    const b = assembleBatch(set, [b0], set.maxFeat, 5, tc.seqLen, 3);
+    expect(b.numNodes).toBe(g.numNodes - 15);
+    expect(b.E).toBe(sub.edges.length);
+    expect(Math.max(...b.edgeIndex)).toBeLessThan(b.numNodes);
+    expect(Array.from(b.posW).filter((x) => x > 0).length).toBe(5);
+    // wte edges of the 5 kept rows (4 each) + their self-loops survive; the other 15 rows' do not
+    expect(g.numEdges - b.E).toBe(15 * 4 + 15);
+    const cfg = modelConfigFor(tc, set);
+    expect(cfg.wtePosEnc).toBe(true);
+    const t = new MetaTrainer(set, [0], [1], cfg, tc, initHostWeights(cfg, 1));
+    for (let i = 0; i < 3; i++) expect(t.trainStep().ok).toBe(true);
+    expect(Number.isFinite(t.validate()!.l1)).toBe(true);
+    t.dispose();
+  });
+});
 
 describe('metatrain forwards', () => {
   it('fast-gradient forwards equal gnnForwardAll / mlpForwardAll (values and gradients)', () => {

@@ -29,6 +29,7 @@ interface TrainNinoOpts {
   init?: string;
   seed?: number;
   lpe?: number;
+  wteRows?: number;
 }
 
 function parseNonNegInt(name: string) {
@@ -82,6 +83,7 @@ export function registerTrainNino(program: Command): void {
     .option('--resume [ckpt]', 'continue from <out>/ckpt.safetensors (or the given checkpoint) exactly where it stopped')
     .option('--init <ckpt>', 'initialise the weights from a checkpoint (nino or official .safetensors/.pt, or official:<name>) to fine-tune')
     .option('--lpe <n>', `Laplacian PE columns of a fresh GNN (default ${D.lpe})`, parseNonNegInt('lpe'))
+    .option('--wte-rows <n>', `LM graphs: word-embedding rows kept per training sample, 0 = all (default ${D.wteRows})`, parseNonNegInt('wte-rows'))
     .option('--seed <n>', `seed of the init and the data order (default ${D.seed})`, parseInt0('seed'))
     .addHelpText(
       'after',
@@ -131,6 +133,7 @@ export function registerTrainNino(program: Command): void {
       set('seed', o.seed);
       set('lpe', o.lpe);
       set('init', o.init);
+      set('wteRows', o.wteRows);
       const backend = await initBackend(g.backend, logger);
       logger.info({ backend: backend.name, out: o.out }, 'train-nino');
       const bars = makeProgress(g.progress !== false);

@@ -283,6 +283,8 @@ export interface Sample {
   count: number;
   /** per-LPE-column signs (+-1) for this sample, or undefined (no flips) */
   lpeSign?: Float32Array;
+  /** train on this subgraph only (wte row subsampling), or undefined (whole graph) */
+  subset?: Subset | null;
 }
 
 /**
@@ -356,13 +358,49 @@ export interface Batch {
   count: number;
 }
 
-/** Disjoint union of the samples' graphs, all padded to F feature slots. */
-export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F: number, ctx: number, seqLen: number, lpe: number): Batch {
+/**
+ * Word-embedding row subsampling for LM graphs (official: 1000 random wte rows per sample): keeps a
+ * random `k` of the vocabulary input nodes (posW > 0) and every other node, and the edges between kept
+ * nodes. Returns null when the graph has <= k vocabulary nodes (nothing to drop).
+ */
+export function wteSubset(g: NeuralGraph, k: number, rng: Rng): Subset | null {
+  const vocab: number[] = [];
+  for (let v = 0; v < g.numNodes; v++) if (g.posW[v] > 0) vocab.push(v);
+  if (vocab.length <= k) return null;
+  for (let i = 0; i < k; i++) {
+    const j = i + rng.int(vocab.length - i);
+    const t = vocab[i];
+    vocab[i] = vocab[j];
+    vocab[j] = t;
+  }
+  const keep = new Uint8Array(g.numNodes).fill(1);
+  for (let i = k; i < vocab.length; i++) keep[vocab[i]] = 0;
+  const nodeMap = new Int32Array(g.numNodes).fill(-1);
+  const nodes: number[] = [];
+  for (let v = 0; v < g.numNodes; v++) if (keep[v]) nodeMap[v] = nodes.push(v) - 1;
+  const E = g.numEdges;
+  const edges: number[] = [];
+  for (let e = 0; e < E; e++) if (keep[g.edgeIndex[e]] && keep[g.edgeIndex[E + e]]) edges.push(e);
+  return { edges: Int32Array.from(edges), nodes: Int32Array.from(nodes), nodeMap };
+}
+
+export interface Subset {
+  /** kept edge ids (ascending) */
+  edges: Int32Array;
+  /** kept node ids (ascending) */
+  nodes: Int32Array;
+  /** old node id -> new id (-1 = dropped) */
+  nodeMap: Int32Array;
+}
+
+/** Disjoint union of the samples' graphs (or their `subset`s), all padded to F feature slots. */
+export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F: number, ctx: number, _seqLen: number, lpe: number): Batch {
   let E = 0;
   let N = 0;
   for (const s of samples) {
-    E += set.graphs[s.graph].graph.numEdges;
-    N += set.graphs[s.graph].graph.numNodes;
+    const g = set.graphs[s.graph].graph;
+    E += s.subset ? s.subset.edges.length : g.numEdges;
+    N += s.subset ? s.subset.nodes.length : g.numNodes;
   }
   const edgeAttr = new Float32Array(E * F * ctx);
   const edgeIndex = new Int32Array(2 * E);
@@ -380,36 +418,40 @@ export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F:
     const g = tg.graph;
     const Eg = g.numEdges;
     const Fg = g.maxFeat;
-    if (Fg === F) edgeAttr.set(s.edgeAttr, eo * F * ctx);
-    else for (let e = 0; e < Eg; e++) edgeAttr.set(s.edgeAttr.subarray(e * Fg * ctx, (e + 1) * Fg * ctx), (eo + e) * F * ctx);
+    const sub = s.subset;
+    const ne = sub ? sub.edges.length : Eg;
+    const nn = sub ? sub.nodes.length : g.numNodes;
     const hs = s.horizons;
     const st = s.target;
     const sm = s.mask;
-    for (let e = 0; e < Eg; e++) {
+    for (let i = 0; i < ne; i++) {
+      const e = sub ? sub.edges[i] : i;
+      const ea = s.edgeAttr.subarray(e * Fg * ctx, (e + 1) * Fg * ctx);
+      edgeAttr.set(ea, (eo + i) * F * ctx);
       for (let f = 0; f < Fg; f++) {
         const from = (e * Fg + f) * hs;
-        const to = ((eo + e) * F + f) * hmax;
+        const to = ((eo + i) * F + f) * hmax;
         for (let h = 0; h < hs; h++) {
           target[to + h] = st[from + h];
           mask[to + h] = sm[from + h];
+          count += sm[from + h];
         }
       }
+      const a = g.edgeIndex[e];
+      const b = g.edgeIndex[Eg + e];
+      edgeIndex[eo + i] = (sub ? sub.nodeMap[a] : a) + no;
+      edgeIndex[E + eo + i] = (sub ? sub.nodeMap[b] : b) + no;
+      edgeType[eo + i] = g.edgeType[e];
     }
-    for (let e = 0; e < Eg; e++) {
-      edgeIndex[eo + e] = g.edgeIndex[e] + no;
-      edgeIndex[E + eo + e] = g.edgeIndex[Eg + e] + no;
+    if (pos && (!tg.pos || tg.lpe !== lpe)) throw new Error(`graph of task ${tg.task} has no LPE with ${lpe} columns`);
+    const sign = s.lpeSign;
+    for (let j = 0; j < nn; j++) {
+      const v = sub ? sub.nodes[j] : j;
+      posW[no + j] = g.posW[v];
+      if (pos) for (let k = 0; k < lpe; k++) pos[(no + j) * lpe + k] = sign ? tg.pos![v * lpe + k] * sign[k] : tg.pos![v * lpe + k];
     }
-    edgeType.set(g.edgeType, eo);
-    posW.set(g.posW, no);
-    if (pos) {
-      if (!tg.pos || tg.lpe !== lpe) throw new Error(`graph of task ${tg.task} has no LPE with ${lpe} columns`);
-      const sign = s.lpeSign;
-      for (let v = 0; v < g.numNodes; v++)
-        for (let k = 0; k < lpe; k++) pos[(no + v) * lpe + k] = sign ? tg.pos[v * lpe + k] * sign[k] : tg.pos[v * lpe + k];
-    }
-    count += s.count;
-    eo += Eg;
-    no += g.numNodes;
+    eo += ne;
+    no += nn;
   }
   return { E, F, edgeAttr, edgeIndex, edgeType, pos, posW, numNodes: N, hmax, target, mask, count };
 }

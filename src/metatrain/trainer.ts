@@ -36,6 +36,7 @@ import {
   numWindowStarts,
   splitByTrajectory,
   TrajectoryDataError,
+  wteSubset,
   type Batch,
   type Sample,
   type TrajectorySet,
@@ -71,6 +72,8 @@ export interface TrainConfig {
   init: string | null;
   /** steps between in-memory snapshots used for NaN rollback */
   snapshotEvery: number;
+  /** LM graphs: word-embedding rows (vocabulary nodes) kept per training sample (official 1000; 0 = all) */
+  wteRows: number;
 }
 
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
@@ -95,6 +98,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   lpe: 8,
   init: null,
   snapshotEvery: 25,
+  wteRows: 1000,
 };
 
 export interface ValBucket {
@@ -168,6 +172,7 @@ export function validateTrainConfig(c: TrainConfig): void {
   for (const k of ['lr', 'clip'] as const) if (!(c[k] > 0)) throw new Error(`${k} must be > 0 (got ${c[k]})`);
   if (!(c.wd >= 0)) throw new Error(`wd must be >= 0 (got ${c.wd})`);
   if (!(c.minLr >= 0 && c.minLr <= c.lr)) throw new Error(`minLr must be in [0, lr] (got ${c.minLr})`);
+  if (!Number.isInteger(c.wteRows) || c.wteRows < 0) throw new Error(`wteRows must be a non-negative integer (got ${c.wteRows})`);
   if (!Number.isInteger(c.val) || c.val < 0) throw new Error(`val must be a non-negative integer (got ${c.val})`);
   if (c.model !== 'nino' && c.model !== 'mlp') throw new Error(`model must be 'nino' or 'mlp' (got '${c.model}')`);
 }
@@ -297,6 +302,7 @@ export class MetaTrainer {
       const n = numWindowStarts(this.set.trajs[ti], ctx);
       for (let w = 0; w < windowsPerTraj && samples.length < batch; w++) {
         const s = makeSample(this.set, ti, this.rng.int(n), ctx, seqLen);
+        if (this.tc.wteRows > 0) s.subset = wteSubset(this.set.graphs[s.graph].graph, this.tc.wteRows, this.rng);
         if (this.lpe > 0) {
           s.lpeSign = new Float32Array(this.lpe);
           for (let k = 0; k < this.lpe; k++) s.lpeSign[k] = this.rng.uniform() < 0.5 ? -1 : 1;
@@ -521,7 +527,7 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
     if (!resumeExtra || resumeExtra.format !== 'nino-train') throw new Error(`${p} is not a train-nino checkpoint (no training state)`);
     const changed = Object.entries(o.config ?? {}).filter(([k, v]) => k !== 'steps' && v !== undefined && JSON.stringify(v) !== JSON.stringify((resumeExtra!.config as unknown as Record<string, unknown>)[k]));
     if (changed.length) logger.warn({ ignored: Object.fromEntries(changed) }, 'resuming: using the checkpoint settings; these options are ignored');
-    tc = { ...resumeExtra.config };
+    tc = { ...DEFAULT_TRAIN_CONFIG, ...resumeExtra.config };
     if (o.config?.steps !== undefined && o.config.steps !== tc.steps) {
       logger.warn({ from: tc.steps, to: o.config.steps }, 'resuming with a different --steps (the cosine schedule changes from here on)');
       tc.steps = o.config.steps;
