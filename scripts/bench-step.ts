@@ -1,7 +1,7 @@
 /**
  * Benchmark of one Adam training step of the FM-16 conv net (forward + backward + AdamW) at batch 128 on
  * random 28x28x1 data, on the active tfjs backend, plus forward-only evaluation speed at batch 1000.
- * Prints: median ms/step after warm-up, a per-kernel breakdown (tf.profile of one step), the eval ms per
+ * Prints: median ms/step after warm-up (wall, and CPU time of this process), a per-kernel breakdown (tf.profile of one step), the eval ms per
  * 1000 images, and checks that tf.memory().numTensors does not grow across steps.
  *
  *   npx tsx scripts/bench-step.ts                      # backend from NINO_BACKEND, default auto (-> wasm here)
@@ -67,11 +67,15 @@ async function main(): Promise<void> {
   const n0 = tf.memory().numTensors;
   const h0 = heapMB();
   const times: number[] = [];
+  const cpuTimes: number[] = [];
   let loss = NaN;
   for (let i = 0; i < steps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     loss = step();
     times.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpuTimes.push((c.user + c.system) / 1000);
   }
   const n1 = tf.memory().numTensors;
   const sorted = [...times].sort((p, q) => p - q);
@@ -79,6 +83,10 @@ async function main(): Promise<void> {
     `step: median ${median(times).toFixed(1)} ms, min ${sorted[0].toFixed(1)} ms, ` +
       `p25 ${sorted[Math.floor(sorted.length / 4)].toFixed(1)} ms over ${steps} steps (after ${warmup} warm-up); ` +
       `last loss ${loss.toFixed(4)}; load average now ${load()}`,
+  );
+  console.log(
+    `step CPU time of this process: median ${median(cpuTimes).toFixed(1)} ms (less sensitive to other processes ` +
+      `than wall time when the machine is shared; includes node's GC threads)`,
   );
   console.log(
     `numTensors before/after timed steps: ${n0} / ${n1}${n1 > n0 ? '  <-- LEAK' : ' (no growth)'}; wasm heap ${h0} / ${heapMB()}`,
@@ -111,15 +119,19 @@ async function main(): Promise<void> {
   };
   evalOnce();
   const et: number[] = [];
+  const ec: number[] = [];
   for (let i = 0; i < evalReps; i++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     evalOnce();
     et.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    ec.push((c.user + c.system) / 1000);
   }
   const perK = (median(et) * 1000) / evalBatch;
   console.log(
     `eval forward (batch ${evalBatch}): median ${median(et).toFixed(1)} ms = ${perK.toFixed(1)} ms / 1000 images ` +
-      `(10k test set ~ ${((perK * 10000) / 1000).toFixed(0)} ms)`,
+      `(10k test set ~ ${((perK * 10000) / 1000).toFixed(0)} ms); CPU time ${((median(ec) * 1000) / evalBatch).toFixed(1)} ms / 1000 images`,
   );
   ex.dispose();
 
