@@ -456,7 +456,7 @@ export class NiNoGnn implements Nowcaster {
               const m0 = mp[c];
               if (m0) {
                 if (m0.glob.length === 0) return undefined;
-                e = gatherRows(e, m0.local);
+                e = gatherHost(e.dataSync() as Float32Array, m0.local, H); // host gather (tfjs-wasm gather is slow)
                 s = m0.glob.map((i) => src[i]);
                 d = m0.glob.map((i) => dst[i]);
               }
