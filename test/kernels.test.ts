@@ -280,6 +280,25 @@ describe('GatherV2 on wasm vs cpu', () => {
       expect(Array.from(got[0])).toEqual(Array.from(ref[0]));
     });
   }
+  it("tfjs's own gradients of gather and unsortedSegmentSum (which call these kernels) match cpu", async () => {
+    const rng = new Rng('stock-grads');
+    const xv = randArray(rng, 12 * 5);
+    const ev = randArray(rng, 30 * 5);
+    const idx = Int32Array.from({ length: 30 }, () => rng.int(12));
+    const f = () => {
+      const x = tf.tensor2d(xv, [12, 5]);
+      const e = tf.tensor2d(ev, [30, 5]);
+      const i = tf.tensor1d(idx, 'int32');
+      const g1 = tf.grad((a: tf.Tensor) => tf.gather(a, i).mul(tf.tensor2d(ev, [30, 5])).sum())(x);
+      const g2 = tf.grad((a: tf.Tensor) => tf.unsortedSegmentSum(a, i, 12).square().sum())(e);
+      const g3 = tf.grad((a: tf.Tensor) => tf.gather(a, tf.tensor2d(Int32Array.from(idx.slice(0, 6)), [2, 3], 'int32'), 1).square().sum())(tf.tensor2d(xv, [5, 12]));
+      return [g1, g2, g3];
+    };
+    const ref = await on('cpu', f);
+    const got = await on('wasm', f);
+    for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `grad ${i}`).toBeLessThan(1e-5);
+  });
+
   it('rejects out-of-range indices', () => {
     expect(() => tf.gather(tf.zeros([4, 16]), tf.tensor1d([1, 4], 'int32'))).toThrow(/not in \[0, 3\]/);
     expect(() => tf.gather(tf.zeros([4, 16]), tf.tensor1d([-1], 'int32'))).toThrow(/not in/);
