@@ -45,7 +45,8 @@ describe('nino train-nino', () => {
     expect(r.stderr).toMatch(/val l1 [\d.]+ \| last [\d.]+ \| linefit [\d.]+ \| beats linefit: (yes|no)/);
     const final = join(out, 'nino.safetensors');
     expect(existsSync(final)).toBe(true);
-    expect(existsSync(join(out, 'ckpt-adamw.safetensors'))).toBe(true);
+    expect(existsSync(join(out, 'ckpt-adamw-4.safetensors'))).toBe(true);
+    expect(existsSync(join(out, 'ckpt-adamw-2.safetensors'))).toBe(false);
     const gn = await resolveNowcaster(final, { model });
     const states = new Float32Array(gn.graph.layout.total * 5).map((_, i) => 0.01 * Math.sin(i));
     expect(gn.nowcast(states, 10).every(Number.isFinite)).toBe(true);

@@ -127,8 +127,7 @@ export function expandDataPaths(args: readonly string[]): string[] {
     out.push(...files.sort());
   }
   const seen = new Set<string>();
-  return out.filter((p) => {
-    const r = resolve(p);
+  return out.map((p) => resolve(p)).filter((r) => {
     if (seen.has(r)) return false;
     seen.add(r);
     return true;

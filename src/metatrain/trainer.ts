@@ -5,7 +5,7 @@
  * disjoint graphs with several windows per sampled trajectory, random LPE sign flips per sample.
  *
  *   const r = await trainNino({ data: ['runs/traj'], out: 'runs/nino', config: { steps: 2000, hid: 32 } });
- *   // -> runs/nino/nino.safetensors (loadNowcaster / resolveNowcaster), ckpt.safetensors (+ ckpt-adamw.safetensors)
+ *   // -> runs/nino/nino.safetensors (loadNowcaster / resolveNowcaster), ckpt.safetensors (+ ckpt-adamw-<step>.safetensors)
  *
  * Checkpoints hold the model (nino checkpoint format) with `extra` = step, sampler state, resolved
  * config, data files and a reference to the AdamW moments file; `resume` continues bit-exactly.
@@ -13,7 +13,7 @@
  * different data order (logged); it never stops the run.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/fsutil.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
@@ -205,6 +205,9 @@ export function trainableNames(cfg: NiNoConfig): string[] {
     });
 }
 
+/** a run only gives up after this many rollbacks in a row (each with a new data order) */
+const MAX_FAIL_STREAK = 20;
+
 interface Snapshot {
   step: number;
   weights: Float32Array[];
@@ -222,6 +225,8 @@ export class MetaTrainer {
   rng: Rng;
   step = 0;
   rollbacks = 0;
+  /** rollbacks since the last successful step */
+  private failStreak = 0;
   private snap: Snapshot | null = null;
   private valSamples: Sample[] = [];
   private valBase: { last: Float64Array; linefit: Float64Array; count: Float64Array } | null = null;
@@ -387,6 +392,9 @@ export class MetaTrainer {
     normT.dispose();
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       gl.forEach((g) => g.dispose());
+      if (++this.failStreak > MAX_FAIL_STREAK) {
+        throw new Error(`${MAX_FAIL_STREAK} rollbacks in a row without a finite step (last at step ${this.step}); the data or settings (lr ${this.tc.lr}) make training diverge`);
+      }
       this.rollback(Number.isFinite(loss) ? 'gradient' : 'loss', loss, gradNorm);
       return { loss: NaN, gradNorm, ok: false };
     }
@@ -398,6 +406,7 @@ export class MetaTrainer {
     } else this.adam.step(this.trainable, gl);
     gl.forEach((g) => g.dispose());
     this.step++;
+    this.failStreak = 0;
     if (this.step % this.tc.snapshotEvery === 0) this.takeSnapshot();
     this.hooks.onStep?.(this.step, loss);
     return { loss, gradNorm, ok: true };
@@ -464,7 +473,7 @@ export function formatVal(v: ValResult): string {
   return `val l1 ${f(v.l1)} | last ${f(v.last)} | linefit ${f(v.linefit)} | beats linefit: ${v.beatsLinefit ? 'yes' : 'no'} | per horizon (model/linefit): ${b}`;
 }
 
-const ADAM_FILE = 'ckpt-adamw.safetensors';
+const ADAM_PREFIX = 'ckpt-adamw-';
 const CKPT_FILE = 'ckpt.safetensors';
 
 interface TrainExtra {
@@ -494,15 +503,17 @@ function readAdam(path: string, names: string[]): OptimizerState {
   return { kind: 'adamw', step: Number(st.metadata.step), arrays };
 }
 
-/** Saves <out>/ckpt.safetensors (+ AdamW moments), atomically; returns the path. */
+/** Saves <out>/ckpt.safetensors (+ ckpt-adamw-<step>.safetensors), atomically; returns the path. */
 export function saveTrainCheckpoint(t: MetaTrainer, out: string, data: { train: string[]; val: string[] }, val: ValResult | null, elapsedSec: number): string {
   const adam = t.adam.getState();
-  writeAdam(join(out, ADAM_FILE), adam, t.trainNames);
+  // moments first, under a step-specific name; the checkpoint (written last, atomically) points to it
+  const adamFile = `${ADAM_PREFIX}${t.step}.safetensors`;
+  writeAdam(join(out, adamFile), adam, t.trainNames);
   const extra: TrainExtra = {
     format: 'nino-train',
     step: t.step,
     sampler: { rng: t.rng.getState(), rollbacks: t.rollbacks },
-    optimizer: { file: ADAM_FILE, step: adam.step, kind: 'adamw' },
+    optimizer: { file: adamFile, step: adam.step, kind: 'adamw' },
     config: t.tc,
     data,
     val,
@@ -510,6 +521,7 @@ export function saveTrainCheckpoint(t: MetaTrainer, out: string, data: { train: 
   };
   const p = join(out, CKPT_FILE);
   writeFileAtomic(p, serializeCheckpoint({ config: t.cfg, weights: t.hostWeights(), extra: extra as unknown as Record<string, unknown> }));
+  for (const f of readdirSync(out)) if (f.startsWith(ADAM_PREFIX) && f !== adamFile && f.endsWith('.safetensors')) rmSync(join(out, f), { force: true });
   return p;
 }
 
