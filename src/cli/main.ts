@@ -8,6 +8,7 @@ import { TOOL_VERSION } from '../core/version.ts';
 import { BACKENDS } from '../core/backend.ts';
 import { registerBench } from './bench.ts';
 import { registerCollect } from './collect.ts';
+import { registerNowcast } from './nowcast.ts';
 import { registerTasks } from './tasks.ts';
 import { registerTrainNino } from './train-nino.ts';
 import { UsageError } from './common.ts';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerCollect(program);
   registerTrainNino(program);
   registerBench(program);
+  registerNowcast(program);
   registerTasks(program);
   return program;
 }

@@ -1,0 +1,94 @@
+/**
+ * One nowcast applied offline to saved parameter states (the official `nino_step.py` use case: models
+ * too large to hold NiNo and the training job together). States come from parameter safetensors files
+ * (PyTorch names) or from rows of a trajectory Arrow file; the prediction is written as safetensors
+ * with the same names and shapes.
+ *
+ *   const { params } = await nowcastFiles({ stateFiles: ['s1.safetensors', ...], nowcaster: 'official:nino_no_posw', k: 40, arch: 'gpt2', numHeads: 4 });
+ */
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../core/logger.ts';
+import { makeLayout, type ParamLayout, type ParamSpec } from '../core/params.ts';
+import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
+import { writeFileAtomic } from '../core/fsutil.ts';
+import { buildNeuralGraph } from '../graph/index.ts';
+import { loadNowcaster } from '../model/registry.ts';
+import { GraphNowcaster } from './graph-nowcaster.ts';
+import { nowcasterPath } from './resolve.ts';
+
+export interface LoadedStates {
+  specs: ParamSpec[];
+  /** one flat vector per state, oldest first */
+  states: Float32Array[];
+}
+
+/** Reads parameter safetensors files (F32 tensors, same names/shapes in each, file order = named_parameters order). */
+export function readStateFiles(paths: readonly string[]): LoadedStates {
+  let specs: ParamSpec[] | null = null;
+  const states: Float32Array[] = [];
+  for (const p of paths) {
+    const st = readSafetensors(readFileSync(p), p);
+    const these = st.order.map((name) => ({ name, shape: st.tensors[name].shape }));
+    if (specs && JSON.stringify(specs) !== JSON.stringify(these)) {
+      throw new Error(`${p}: parameter names/shapes differ from ${paths[0]}; all states must come from the same model`);
+    }
+    specs ??= these;
+    const layout = makeLayout(specs);
+    const flat = new Float32Array(layout.total);
+    for (const e of layout.entries) {
+      const t = st.tensors[e.name];
+      if (t.dtype !== 'F32') throw new Error(`${p}: tensor '${e.name}' is ${t.dtype}; nino reads F32 parameters`);
+      flat.set(t.data as Float32Array, e.offset);
+    }
+    states.push(flat);
+  }
+  if (!specs) throw new Error('no state files given');
+  return { specs, states };
+}
+
+/** Guesses the graph architecture from parameter names (HF GPT-2 / Llama names; otherwise sequential). */
+export function guessArch(specs: readonly ParamSpec[]): string {
+  if (specs.some((s) => /^transformer\.h\.\d+\.attn\.c_attn\.weight$/.test(s.name))) return 'gpt2';
+  if (specs.some((s) => /\.self_attn\.q_proj\.weight$/.test(s.name))) return 'llama';
+  return 'mlp';
+}
+
+export interface OfflineNowcastOptions {
+  specs: ParamSpec[];
+  states: Float32Array[];
+  nowcaster: string;
+  k: number;
+  arch?: string;
+  numHeads?: number;
+  numKvHeads?: number;
+  chunkEdges?: number;
+  logger?: Logger;
+}
+
+export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array; layout: ParamLayout; ms: number } {
+  const layout = makeLayout(o.specs);
+  const model = loadNowcaster(nowcasterPath(o.nowcaster) ?? 'linefit', { chunkEdges: o.chunkEdges });
+  if (o.states.length !== model.ctx) throw new Error(`nowcaster '${o.nowcaster}' needs ${model.ctx} states, got ${o.states.length}`);
+  const arch = o.arch ?? guessArch(o.specs);
+  if ((arch === 'gpt2' || arch === 'llama') && !o.numHeads) throw new Error(`a ${arch} graph needs --num-heads`);
+  const graph = buildNeuralGraph(arch, o.specs, { numHeads: o.numHeads, numKvHeads: o.numKvHeads, logger: o.logger });
+  const nc = new GraphNowcaster(model, graph);
+  const n = layout.total;
+  const stacked = new Float32Array(n * nc.ctx);
+  o.states.forEach((s, t) => {
+    if (s.length !== n) throw new Error(`state ${t} has ${s.length} values, the model has ${n}`);
+    for (let i = 0; i < n; i++) stacked[i * nc.ctx + t] = s[i];
+  });
+  const t0 = performance.now();
+  const params = nc.nowcast(stacked, o.k);
+  const ms = performance.now() - t0;
+  model.dispose();
+  if (!params.every(Number.isFinite)) throw new Error('the nowcast produced NaN/Inf; nothing written');
+  return { params, layout, ms };
+}
+
+export function writeParams(path: string, layout: ParamLayout, params: Float32Array, metadata: Record<string, string>): void {
+  const tensors: Record<string, StTensor> = {};
+  for (const e of layout.entries) tensors[e.name] = { dtype: 'F32', shape: e.shape, data: params.slice(e.offset, e.offset + e.numel) };
+  writeFileAtomic(path, writeSafetensors(tensors, metadata));
+}
