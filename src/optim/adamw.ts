@@ -32,8 +32,9 @@ export class AdamW implements Optimizer {
   private ensure(params: tf.Variable[]): void {
     if (this.pending) return this.attach(params);
     if (this.m.length === params.length) return;
-    this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    const zeros = (p: tf.Tensor) => tf.tidy(() => tf.variable(tf.zerosLike(p), false));
+    this.m = params.map(zeros);
+    this.v = params.map(zeros);
   }
 
   step(params: tf.Variable[], grads: tf.Tensor[] | null): void {
@@ -83,8 +84,9 @@ export class AdamW implements Optimizer {
   private attach(params: tf.Variable[]): void {
     if (!this.pending) return;
     const { arrays } = this.pending;
-    this.m = params.map((p, i) => tf.variable(tf.tensor(arrays[`m.${i}`], p.shape), false));
-    this.v = params.map((p, i) => tf.variable(tf.tensor(arrays[`v.${i}`], p.shape), false));
+    const load = (key: string, p: tf.Tensor) => tf.tidy(() => tf.variable(tf.tensor(arrays[key], p.shape), false));
+    this.m = params.map((p, i) => load(`m.${i}`, p));
+    this.v = params.map((p, i) => load(`v.${i}`, p));
     this.pending = null;
   }
 

@@ -10,10 +10,10 @@ import type { Logger } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { Rng } from '../core/rng.ts';
 import { EpochSampler, evalWindows, sampleWindows, type TokenBatch } from '../data/batching.ts';
-import { loadFashionMnist } from '../data/fashion_mnist.ts';
 import type { SourceOptions } from '../data/fetch.ts';
-import { loadSotu, type TokenData } from '../data/text.ts';
-import { splitHoldout, type VisionSplit } from '../data/vision.ts';
+import { loadDataset } from '../data/index.ts';
+import type { TokenData } from '../data/text.ts';
+import type { VisionSplit } from '../data/vision.ts';
 import { makeConvNet } from './models/convnet.ts';
 import { makeGpt2 } from './models/gpt2.ts';
 import type { TaskSpec } from './registry.ts';
@@ -67,16 +67,8 @@ async function loadData(spec: TaskSpec, o: RuntimeOptions): Promise<VisionSplit 
   const key = `${spec.dataset}:${o.dataDir ?? ''}`;
   if (!dataCache.has(key)) {
     const p = (async () => {
-      switch (spec.dataset) {
-        case 'fashion-mnist':
-          return splitHoldout(await loadFashionMnist(o));
-        case 'sotu-bytes':
-          return loadSotu({ ...o, tokenizer: 'byte' });
-        default:
-          throw new Error(
-            `dataset '${spec.dataset}' of task ${spec.name} has no loader wired into tasks yet; available here: fashion-mnist, sotu-bytes`,
-          );
-      }
+      const d = await loadDataset(spec.dataset, { dataDir: o.dataDir, cacheDir: o.cacheDir, download: o.download });
+      return d.kind === 'vision' ? d.split : d.tokens;
     })();
     dataCache.set(key, p);
     p.catch(() => dataCache.delete(key));
@@ -137,9 +129,10 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
         let correct = 0;
         for (let i = 0; i < evalX.length; i++) {
           const [l, c] = tf.tidy(() => {
-            const logits = model.forward(params, evalX[i]);
-            const n = evalX[i].shape[0];
-            const loss = tf.losses.softmaxCrossEntropy(tf.oneHot(evalY[i], spec.model.arch === 'convnet' ? spec.model.numClasses : 0), logits).mul(n);
+            const logits = model.forward(params, evalX[i]) as tf.Tensor2D;
+            // summed cross-entropy; oneHot stays int32 (float32 oneHot returns zeros on tfjs-wasm 4.22)
+            const picked = tf.logSoftmax(logits).mul(tf.oneHot(evalY[i], logits.shape[1]).toFloat());
+            const loss = picked.sum().neg();
             const corr = logits.argMax(-1).equal(evalY[i]).sum();
             return [loss.dataSync()[0], corr.dataSync()[0]];
           });
