@@ -5,6 +5,11 @@
  *                              $NINO_OFFICIAL_DIR, then ../shared/reference/checkpoints next to the repo
  *   'project'                  nino's own meta-trained checkpoint (checkpoints/nino-project.safetensors)
  *   <path>                     a checkpoint file: nino .safetensors, official .safetensors (+ .json) or .pt
+ *
+ * Inference options (all optional): chunkEdges / edgeSampleRatio go to the model (GNN/MLP), subgraph
+ * (nowcast a transformer one block at a time, see subgraph.ts) and lpeSeed to the GraphNowcaster.
+ *
+ *   const nc = await resolveNowcaster('official:nino_no_posw', { model, subgraph: true, chunkEdges: 65536, logger });
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -54,10 +59,20 @@ export function graphArchOf(model: ModelDef): string {
   return model.arch === 'convnet' ? 'conv' : model.arch;
 }
 
-export async function resolveNowcaster(
-  ref: string,
-  o: { model: ModelDef; logger?: Logger; lpeSeed?: number; chunkEdges?: number; edgeSampleRatio?: number },
-): Promise<GraphNowcaster> {
+export interface ResolveNowcasterOptions {
+  model: ModelDef;
+  logger?: Logger;
+  /** seed of the LPE sign flips (per-subgraph LPEs derive theirs from it) */
+  lpeSeed?: number;
+  /** model option: edges per chunk for the edge-wise parts (0/undefined = all at once) */
+  chunkEdges?: number;
+  /** model option (GNN): fraction of non-self-loop edges dropped from message passing */
+  edgeSampleRatio?: number;
+  /** nowcast transformer graphs one block at a time (official `subgraph=True`); default false */
+  subgraph?: boolean;
+}
+
+export async function resolveNowcaster(ref: string, o: ResolveNowcasterOptions): Promise<GraphNowcaster> {
   const path = nowcasterPath(ref);
   const nc = loadNowcaster(path ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
   const graph = buildNeuralGraph(graphArchOf(o.model), o.model.specs, {
@@ -65,5 +80,5 @@ export async function resolveNowcaster(
     numKvHeads: o.model.graphInfo.numKvHeads as number | undefined,
     logger: o.logger,
   });
-  return new GraphNowcaster(nc, graph, { lpeSeed: o.lpeSeed });
+  return new GraphNowcaster(nc, graph, { lpeSeed: o.lpeSeed, subgraph: o.subgraph, logger: o.logger });
 }
