@@ -4,10 +4,12 @@
  *      the PyTorch time here);
  *   2. unless --small-only: the LM1B-3-24-size GPT-2 graph from src/graph (1,252,464 params,
  *      51,922 nodes, 1,304,674 edges, F=1) with random states and random pos, edge-chunked: wall time
- *      and peak RSS (target < 68.6 s and < 2 GB).
+ *      and peak RSS (target < 68.6 s and < 2 GB). With --subgraph: the same graph nowcast one transformer
+ *      block at a time (src/nowcast/subgraph.ts; the random pos is sliced per block), reporting the
+ *      partition and the largest block.
  *
  *   npx tsx scripts/bench-nowcast.ts [--backend wasm] [--repeat 20] [--chunk 65536] [--edge-sample-ratio 0]
- *                                    [--small-only] [--large-only]
+ *                                    [--small-only] [--large-only] [--subgraph]
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -82,19 +84,32 @@ if (!flag('small-only')) {
       edgeAttr, F: g.maxFeat, ctx, edgeIndex: g.edgeIndex, edgeType: g.edgeType, pos, posW: g.posW, numNodes: g.numNodes, k: 40,
     };
     const nc = new NiNoGnn(ck.config, ck.weights, { chunkEdges: chunk, edgeSampleRatio: sampleRatio, seed: 1 });
+    const sg = flag('subgraph') ? await import('../src/nowcast/subgraph.ts') : null;
+    let part: import('../src/nowcast/subgraph.ts').SubgraphPartition | null = null;
+    let subPos: Float32Array[] | undefined;
+    if (sg) {
+      const tp = performance.now();
+      part = sg.partitionTransformerGraph(g);
+      if (!part) throw new Error('no transformer blocks in the graph');
+      subPos = sg.slicePositions(part, pos, 8);
+      console.log(`subgraph partition: ${part.groups.length} groups in ${((performance.now() - tp) / 1000).toFixed(2)} s; ` +
+        part.groups.map((x) => `${x.label}: N=${x.numNodes}, E=${x.numEdges}`).join('; '));
+    }
     const rss0 = process.memoryUsage.rss();
     let peak = rss0;
     const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 50);
     const timings: Record<string, number> = {};
     const t = performance.now();
-    const delta = nc.predictDelta(inp, { timings });
+    const delta = part
+      ? sg!.predictBySubgraph({ predict: (i: NowcastInput) => nc.predictDelta(i, { timings }) }, g, part, edgeAttr, { ctx, k: 40, pos: subPos })
+      : nc.predictDelta(inp, { timings });
     const dt = (performance.now() - t) / 1000;
     const out = delta;
     clearInterval(timer);
     peak = Math.max(peak, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
     let finite = true;
     for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i])) { finite = false; break; }
-    console.log(`LM1B-3-24 GPT-2 graph (params=${g.layout.total}, N=${g.numNodes}, E=${g.numEdges}, F=${g.maxFeat}), chunkEdges=${chunk}, edgeSampleRatio=${sampleRatio}: ` +
+    console.log(`LM1B-3-24 GPT-2 graph (params=${g.layout.total}, N=${g.numNodes}, E=${g.numEdges}, F=${g.maxFeat}), chunkEdges=${chunk}, edgeSampleRatio=${sampleRatio}${part ? ', subgraph' : ''}: ` +
       `${dt.toFixed(2)} s (target < 68.6 s), peak RSS ${(peak / 2 ** 30).toFixed(2)} GiB (before the nowcast ${(rss0 / 2 ** 30).toFixed(2)} GiB; target < 2 GB), finite=${finite}`);
     console.log(`  phases (s): ${Object.entries(timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ')}`);
     nc.dispose();

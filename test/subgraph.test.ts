@@ -10,7 +10,7 @@ import { buildNeuralGraph, gpt2Specs, llamaSpecs, toEdges, type NeuralGraph } fr
 import { makeConfig } from '../src/model/config.ts';
 import { createNowcaster } from '../src/model/registry.ts';
 import { initHostWeights } from '../src/model/weights.ts';
-import type { NowcastInput, Nowcaster } from '../src/model/types.ts';
+import type { NowcastInput } from '../src/model/types.ts';
 import { GraphNowcaster } from '../src/nowcast/graph-nowcaster.ts';
 import { resolveNowcaster } from '../src/nowcast/resolve.ts';
 import { blockOf, checkPartition, partitionTransformerGraph, predictBySubgraph, type SubgraphPartition } from '../src/nowcast/subgraph.ts';
@@ -136,7 +136,7 @@ describe('subgraph nowcasts', () => {
     const pos = randomPos(g.numNodes, gnn.lpe, 5);
     // model deltas (before the residual, which would hide the small differences of a random model),
     // full graph vs subgraphs with the same (sliced) pos
-    const deltaModel: Nowcaster = Object.assign(Object.create(gnn) as Nowcaster, { predict: (i: NowcastInput) => gnn.predictDelta(i) });
+    const deltaModel = { predict: (i: NowcastInput) => gnn.predictDelta(i) };
     const full = gnn.predictDelta({ edgeAttr, F: g.maxFeat, ctx, edgeIndex: g.edgeIndex, edgeType: g.edgeType, pos, posW: g.posW, numNodes: g.numNodes, k });
     const subNc = new GraphNowcaster(gnn, g, { subgraph: true, pos });
     const sub = predictBySubgraph(deltaModel, g, part, edgeAttr, { ctx, k, pos: subNc.subgraphPositions() });

@@ -268,7 +268,7 @@ export function slicePositions(part: SubgraphPartition, pos: Float32Array, k: nu
  * `scratch` (optional) is reused for the per-group edgeAttr (>= maxEdges*F*ctx floats).
  */
 export function predictBySubgraph(
-  model: Nowcaster,
+  model: Pick<Nowcaster, 'predict'>,
   g: NeuralGraph,
   part: SubgraphPartition,
   edgeAttr: Float32Array,
