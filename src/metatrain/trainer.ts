@@ -469,8 +469,11 @@ export class MetaTrainer {
 
 export function formatVal(v: ValResult): string {
   const f = (x: number) => x.toFixed(4);
-  const b = v.buckets.map((x) => `h${x.h} ${f(x.l1)}/${f(x.linefit)}`).join(' ');
-  return `val l1 ${f(v.l1)} | last ${f(v.last)} | linefit ${f(v.linefit)} | beats linefit: ${v.beatsLinefit ? 'yes' : 'no'} | per horizon (model/linefit): ${b}`;
+  const b = v.buckets.map((x) => `h${x.h} ${f(x.l1)}/${f(x.last)}/${f(x.linefit)}`).join(' ');
+  return (
+    `val l1 ${f(v.l1)} | last ${f(v.last)} | linefit ${f(v.linefit)} | beats linefit: ${v.beatsLinefit ? 'yes' : 'no'} | ` +
+    `beats last: ${v.beatsLast ? 'yes' : 'no'} | per horizon (model/last/linefit): ${b}`
+  );
 }
 
 const ADAM_PREFIX = 'ckpt-adamw-';
