@@ -25,6 +25,7 @@ export interface BenchOptions {
   workers: number;
   backend: string;
   data?: RuntimeOptions;
+  nowcastOptions?: BenchRunSpec['nowcastOptions'];
   logger?: Logger;
   progress?: ProgressFn;
 }
@@ -56,6 +57,7 @@ export function expandRuns(suite: Suite, o: BenchOptions): BenchRunSpec[] {
           outDir: o.outDir,
           cacheDir: o.cacheDir ?? join(o.outDir, '..', '.adam-cache'),
           data: { ...o.data, evalLimit: t.evalLimit ?? o.data?.evalLimit },
+          nowcastOptions: o.nowcastOptions,
         });
   }
   return specs;

@@ -40,6 +40,8 @@ export interface BenchRunSpec {
   /** Adam cache folder (default <outDir>/../.adam-cache) */
   cacheDir: string;
   data?: RuntimeOptions;
+  /** nowcaster inference options (transformer block-by-block, edge sampling, edge chunks) */
+  nowcastOptions?: { subgraph?: boolean; edgeSampleRatio?: number; chunkEdges?: number };
 }
 
 export interface BenchRunResult {
@@ -82,7 +84,7 @@ export function runKey(s: BenchRunSpec, withCode = true): string {
     evalEvery: s.evalEvery,
     stopAtTarget: s.stopAtTarget,
     evalLimit: s.data?.evalLimit ?? null,
-    method: s.nowcaster === null ? 'adam' : { nowcaster: s.nowcaster, period: s.period },
+    method: s.nowcaster === null ? 'adam' : { nowcaster: s.nowcaster, period: s.period, options: s.nowcastOptions ?? null },
     code: withCode ? codeVersion() : null,
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 20);
@@ -129,7 +131,7 @@ export async function benchRun(s: BenchRunSpec, o: { logger?: Logger; progress?:
   const init = rt.initParams(s.seed);
   const params = rt.model.specs.map((p, i) => tf.variable(tf.tensor(init[i], p.shape, 'float32'), true, `b${i}`));
   const base = new AdamW({ lr: spec.lr, weightDecay: spec.weightDecay });
-  const nowcaster = s.nowcaster === null ? null : await resolveNowcaster(s.nowcaster, { model: rt.model, logger });
+  const nowcaster = s.nowcaster === null ? null : await resolveNowcaster(s.nowcaster, { model: rt.model, logger, ...s.nowcastOptions });
   const opt = new NiNo({ baseOpt: base, nowcaster, period: s.period, maxTrainSteps: s.budget, logger });
   const curve: [number, number][] = [];
   const higher = spec.target.metric === 'acc';

@@ -6,7 +6,7 @@ import { initBackend } from '../core/backend.ts';
 import { runBench } from '../bench/bench.ts';
 import { loadSuite, suiteNames, type Suite } from '../bench/suite.ts';
 import { getTask } from '../tasks/registry.ts';
-import { makeLogger, makeProgress, parsePositiveInt, parsePositiveNumber, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
+import { makeLogger, makeProgress, parseFraction, parsePositiveInt, parsePositiveNumber, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
 
 interface BenchOpts {
   suite?: string;
@@ -22,6 +22,9 @@ interface BenchOpts {
   dataDir?: string;
   minSpeedup?: number;
   full?: boolean;
+  subgraph?: boolean;
+  edgeSampleRatio?: number;
+  chunkEdges?: number;
 }
 
 export function registerBench(program: Command): void {
@@ -36,6 +39,9 @@ export function registerBench(program: Command): void {
     .option('--eval-every <steps>', "evaluate every n steps (default: the task's)", parsePositiveInt('eval-every'))
     .option('--period <steps>', "NiNo period (default: the task's)", parsePositiveInt('period'))
     .option('--eval-limit <n>', 'evaluate on the first n held-out examples only', parsePositiveInt('eval-limit'))
+    .option('--subgraph', 'nowcast transformers one block at a time (bounds memory on deep models)')
+    .option('--edge-sample-ratio <r>', 'GNN: fraction of edges dropped from message passing (0..1)', parseFraction)
+    .option('--chunk-edges <n>', 'GNN: process edge-wise layers in chunks of n edges (bounds memory)', parsePositiveInt('chunk-edges'))
     .option('--full', 'run every method to the full budget instead of stopping at the target')
     .option('-o, --out <dir>', 'report folder (summary.md/json, curves.csv, <task>.svg, runs/)', 'runs/bench')
     .option('-w, --workers <n>', 'parallel worker threads', parsePositiveInt('workers'), Math.max(1, availableParallelism()))
@@ -70,7 +76,7 @@ export function registerBench(program: Command): void {
       const bars = makeProgress(g.progress !== false);
       let report;
       try {
-        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir }, logger, progress: bars.progress });
+        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir }, nowcastOptions: { subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges }, logger, progress: bars.progress });
       } finally {
         bars.stop();
       }

@@ -60,6 +60,12 @@ export function parsePositiveNumber(name: string) {
   };
 }
 
+export function parseFraction(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0 || n >= 1) throw new UsageError(`expected a fraction in [0, 1) (got '${v}')`);
+  return n;
+}
+
 /** One bar per running job id, with ETA; prints to stderr (also when it is not a terminal). */
 export function makeProgress(enabled: boolean): { progress: ProgressFn; stop: () => void } {
   if (!enabled) return { progress: () => {}, stop: () => {} };

@@ -5,7 +5,7 @@ import { initBackend } from '../core/backend.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { nowcastStates, readStateFiles, writeParams } from '../nowcast/offline.ts';
 import { readTrajectory } from '../trajectories/arrow.ts';
-import { makeLogger, parsePositiveInt, UsageError, type GlobalOpts } from './common.ts';
+import { makeLogger, parseFraction, parsePositiveInt, UsageError, type GlobalOpts } from './common.ts';
 
 interface NowcastOpts {
   states?: string[];
@@ -17,6 +17,9 @@ interface NowcastOpts {
   numHeads?: number;
   numKvHeads?: number;
   out: string;
+  subgraph?: boolean;
+  edgeSampleRatio?: number;
+  chunkEdges?: number;
 }
 
 export function registerNowcast(program: Command): void {
@@ -31,6 +34,9 @@ export function registerNowcast(program: Command): void {
     .option('--arch <name>', 'graph builder (default: guessed from parameter names: gpt2, llama, else mlp/conv)')
     .option('--num-heads <n>', 'attention heads (transformers)', parsePositiveInt('num-heads'))
     .option('--num-kv-heads <n>', 'key/value heads (Llama GQA)', parsePositiveInt('num-kv-heads'))
+    .option('--subgraph', 'nowcast transformers one block at a time (bounds memory on deep models)')
+    .option('--edge-sample-ratio <r>', 'GNN: fraction of edges dropped from message passing (0..1)', parseFraction)
+    .option('--chunk-edges <n>', 'GNN: process edge-wise layers in chunks of n edges (bounds memory)', parsePositiveInt('chunk-edges'))
     .requiredOption('-o, --out <file>', 'where to write the predicted parameters (safetensors)')
     .action(async (o: NowcastOpts, cmd: Command) => {
       const g = cmd.optsWithGlobals() as GlobalOpts;
@@ -51,7 +57,7 @@ export function registerNowcast(program: Command): void {
           o.numHeads = m.nHead;
         }
       }
-      const r = nowcastStates({ ...loaded, nowcaster: o.nowcaster, k: o.k, arch: o.arch, numHeads: o.numHeads, numKvHeads: o.numKvHeads, logger });
+      const r = nowcastStates({ ...loaded, nowcaster: o.nowcaster, k: o.k, arch: o.arch, numHeads: o.numHeads, numKvHeads: o.numKvHeads, subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges, logger });
       writeParams(o.out, r.layout, r.params, { producer: `nino ${TOOL_VERSION} nowcast`, nowcaster: o.nowcaster, k: String(o.k) });
       process.stdout.write(`wrote ${o.out}: ${r.layout.total} parameters predicted ${o.k} intervals ahead in ${r.ms.toFixed(0)} ms\n`);
     });

@@ -62,17 +62,19 @@ export interface OfflineNowcastOptions {
   numHeads?: number;
   numKvHeads?: number;
   chunkEdges?: number;
+  edgeSampleRatio?: number;
+  subgraph?: boolean;
   logger?: Logger;
 }
 
 export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array; layout: ParamLayout; ms: number } {
   const layout = makeLayout(o.specs);
-  const model = loadNowcaster(nowcasterPath(o.nowcaster) ?? 'linefit', { chunkEdges: o.chunkEdges });
+  const model = loadNowcaster(nowcasterPath(o.nowcaster) ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
   if (o.states.length !== model.ctx) throw new Error(`nowcaster '${o.nowcaster}' needs ${model.ctx} states, got ${o.states.length}`);
   const arch = o.arch ?? guessArch(o.specs);
   if ((arch === 'gpt2' || arch === 'llama') && !o.numHeads) throw new Error(`a ${arch} graph needs --num-heads`);
   const graph = buildNeuralGraph(arch, o.specs, { numHeads: o.numHeads, numKvHeads: o.numKvHeads, logger: o.logger });
-  const nc = new GraphNowcaster(model, graph);
+  const nc = new GraphNowcaster(model, graph, { subgraph: o.subgraph, logger: o.logger });
   const n = layout.total;
   const stacked = new Float32Array(n * nc.ctx);
   o.states.forEach((s, t) => {
