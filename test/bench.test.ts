@@ -1,0 +1,93 @@
+/** bench: summaries (censoring, pairing), report formats, Adam cache reuse and invalidation. */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { curvesCsv, markdownTable, summarize, taskSvg } from '../src/bench/report.ts';
+import { benchRun, runKey, runResultPath, type BenchRunResult, type BenchRunSpec } from '../src/bench/run.ts';
+import { validateSuite } from '../src/bench/suite.ts';
+import { initBackend } from '../src/core/backend.ts';
+import { writeFakeFashionMnist } from './helpers/fake-data.ts';
+
+function run(method: string, seed: number, reachedAt: number | null, budget = 100): BenchRunResult {
+  const curve: [number, number][] = [];
+  for (let s = 0; s <= (reachedAt ?? budget); s += 25) curve.push([s, reachedAt !== null && s >= reachedAt ? 90 : 50 + s / 10]);
+  return {
+    task: 'FM-16-3k', seed, method, curve, stepsToTarget: reachedAt, finalMetric: curve[curve.length - 1][1], stepsRun: curve[curve.length - 1][0],
+    wallSeconds: 10, nowcastSeconds: method === 'adam' ? 0 : 1, nowcasts: [], fromCache: false, key: 'k',
+  };
+}
+
+describe('bench summaries and reports', () => {
+  const runs = [run('adam', 1, 100), run('adam', 2, null), run('nino', 1, 50), run('nino', 2, 75)];
+  const rows = summarize(runs, [{ name: 'FM-16-3k', budget: 100, target: 'acc ≥ 85' }]);
+
+  it('censors runs that never reach the target at the budget and pairs seeds', () => {
+    const adam = rows.find((r) => r.method === 'adam')!;
+    const nino = rows.find((r) => r.method === 'nino')!;
+    expect(adam.steps).toEqual([100, 100]);
+    expect(adam.censored).toEqual([false, true]);
+    expect(adam.reached).toBe(1);
+    expect(nino.speedup!.perSeed).toEqual([2, 100 / 75]);
+    // geometric mean of 2 and 4/3 = sqrt(8/3)
+    expect(nino.speedup!.geoMean).toBeCloseTo(Math.sqrt(8 / 3), 10);
+    expect(nino.nowcastShare).toBeCloseTo(0.1, 10);
+    expect(rows[0].method).toBe('adam');
+  });
+
+  it('renders Markdown, CSV and SVG', () => {
+    const md = markdownTable(rows);
+    expect(md.split('\n')[0]).toMatch(/^\| task \| target \| method \| steps to target/);
+    expect(md).toMatch(/\| FM-16-3k \| acc ≥ 85 \| adam \| 100 ± 0 \| 100, >100 \| 1\/2 \| 1\.00x \(baseline\)/);
+    expect(md).toMatch(/\| nino \| 63 ± 18 \| 50, 75 \| 2\/2 \| 1\.63x \[/);
+    const csv = curvesCsv(runs).trim().split('\n');
+    expect(csv[0]).toBe('task,method,seed,step,metric');
+    expect(csv.length).toBe(1 + runs.reduce((a, r) => a + r.curve.length, 0));
+    const svg = taskSvg('FM-16-3k', runs, 85, 'acc');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect((svg.match(/<polyline/g) ?? []).length).toBe(2);
+    expect(svg).toContain('target 85');
+  });
+
+  it('rejects suites with unknown keys or tasks', () => {
+    expect(() => validateSuite({ name: 'x', nowcasters: [], tasks: [{ task: 'FM-16-3k', seeds: [1] }], stopAtTargt: true }, 's.json')).toThrow(/unknown key 'stopAtTargt'/);
+    expect(() => validateSuite({ name: 'x', nowcasters: [], tasks: [{ task: 'FM-99', seeds: [1] }] }, 's.json')).toThrow(/unknown task 'FM-99'/);
+    expect(() => validateSuite({ name: 'x', nowcasters: [], tasks: [{ task: 'FM-16-3k', seeds: [] }] }, 's.json')).toThrow(/seeds/);
+  });
+});
+
+describe('bench runs and the Adam cache', () => {
+  let dataDir = '';
+  beforeAll(async () => {
+    await initBackend('wasm');
+    dataDir = writeFakeFashionMnist(mkdtempSync(join(tmpdir(), 'nino-fm-')));
+  });
+
+  it('reuses a cached Adam run, and misses the cache when the budget or seed changes', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'nino-bench-'));
+    const spec: BenchRunSpec = {
+      task: 'FM-16-3k', seed: 1, method: 'adam', nowcaster: null, budget: 6, evalEvery: 3, period: 300, stopAtTarget: false,
+      outDir: join(root, 'a'), cacheDir: join(root, 'cache'), data: { dataDir, evalLimit: 20 },
+    };
+    const first = await benchRun(spec);
+    expect(first.fromCache).toBe(false);
+    expect(first.curve.map((c) => c[0])).toEqual([0, 3, 6]);
+    // another report folder: the Adam run comes from the cache, identical
+    const second = await benchRun({ ...spec, outDir: join(root, 'b') });
+    expect(second.fromCache).toBe(true);
+    expect(second.curve).toEqual(first.curve);
+    // the same folder again: the stored result is reused (resume)
+    expect(existsSync(runResultPath(spec))).toBe(true);
+    expect(JSON.parse(readFileSync(runResultPath(spec), 'utf8')).key).toBe(first.key);
+    // a different budget or seed is a different key
+    expect(runKey({ ...spec, budget: 7 })).not.toBe(runKey(spec));
+    expect(runKey({ ...spec, seed: 2 })).not.toBe(runKey(spec));
+    const third = await benchRun({ ...spec, budget: 3, outDir: join(root, 'c') });
+    expect(third.fromCache).toBe(false);
+    // a nowcaster run is never served from the Adam cache
+    const nc = await benchRun({ ...spec, method: 'linefit', nowcaster: 'linefit', period: 5, outDir: join(root, 'd') });
+    expect(nc.fromCache).toBe(false);
+    expect(nc.nowcasts.length).toBe(1);
+    rmSync(root, { recursive: true, force: true });
+  });
+});
