@@ -618,6 +618,7 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
     const startStep = t.step;
     let trainMs = 0;
     let stepsDone = 0;
+    let lastYield = performance.now();
     const report = () =>
       o.progress?.({
         id: `train-${tc.model}`,
@@ -650,6 +651,11 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
         }
       }
       report();
+      // let timers run (progress-bar redraws, signals): the step loop is otherwise synchronous
+      if (performance.now() - lastYield > 250) {
+        await new Promise((r) => setImmediate(r));
+        lastYield = performance.now();
+      }
     }
     const val = valIds.length ? doVal() : null;
     const elapsed = elapsed0 + (performance.now() - t0) / 1000;
