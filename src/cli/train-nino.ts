@@ -143,7 +143,7 @@ export function registerTrainNino(program: Command): void {
         const v = r.val;
         const valTxt = v ? `val l1 ${v.l1.toFixed(4)} | last ${v.last.toFixed(4)} | linefit ${v.linefit.toFixed(4)} | beats linefit: ${v.beatsLinefit ? 'yes' : 'no'} | beats last: ${v.beatsLast ? 'yes' : 'no'}` : 'no validation (--val 0)';
         process.stdout.write(
-          `trained ${r.config.model} (hid ${r.config.hid}) for ${r.step} steps: train loss ${r.lastLoss.toFixed(4)} | ${valTxt} | ` +
+          `trained ${r.config.model} (hid ${r.config.hid}) for ${r.step} steps: train loss (ema) ${r.trainLoss.toFixed(4)} | ${valTxt} | ` +
             `${r.graphsPerSec.toFixed(1)} graphs/s, ${r.secPerStep.toFixed(3)} s/step | rollbacks ${r.rollbacks} | saved ${r.finalPath}\n`,
         );
       } catch (e) {

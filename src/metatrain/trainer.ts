@@ -147,7 +147,8 @@ export interface TrainResult {
   trainSeconds: number;
   graphsPerSec: number;
   secPerStep: number;
-  lastLoss: number;
+  /** training loss, exponential moving average (0.95) */
+  trainLoss: number;
   config: TrainConfig;
 }
 
@@ -613,7 +614,6 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
     }
     let lastVal: ValResult | null = resumeExtra?.val ?? null;
     let lossEma = NaN;
-    let lastLoss = NaN;
     const t0 = performance.now();
     const startStep = t.step;
     let trainMs = 0;
@@ -642,7 +642,6 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
       trainMs += performance.now() - ts;
       stepsDone++;
       if (r.ok) {
-        lastLoss = r.loss;
         lossEma = Number.isFinite(lossEma) ? 0.95 * lossEma + 0.05 * r.loss : r.loss;
         if (t.step % tc.valEvery === 0 && t.step < tc.steps) doVal();
         if (t.step % tc.ckptEvery === 0 && t.step < tc.steps) {
@@ -679,7 +678,7 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
       trainSeconds,
       graphsPerSec: stepsDone ? (stepsDone * tc.batch) / trainSeconds : 0,
       secPerStep: stepsDone ? trainSeconds / stepsDone : 0,
-      lastLoss,
+      trainLoss: lossEma,
       config: tc,
     };
     logger.info({ ...res, startStep }, 'meta-training finished');
