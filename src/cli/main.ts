@@ -32,6 +32,13 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // Work is checkpointed as it goes (collect, train-nino, bench resume on rerun): stop promptly on a signal.
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\nnino: interrupted (${sig}); finished work is saved, rerun the same command to resume\n`);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
