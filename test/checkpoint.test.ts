@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, parseCheckpoint, saveCheckpoint, serializeCheckpoint } from '../src/model/checkpoint.ts';
 import { configFromOfficialArgs, configToOfficialArgs, makeConfig } from '../src/model/config.ts';
-import { readTorchCheckpoint, readZipDirectory, unpickle } from '../src/model/torch-pt.ts';
+import { listZip } from '../src/core/zip.ts';
+import { readTorchCheckpoint, unpickle } from '../src/model/torch-pt.ts';
 import { initHostWeights } from '../src/model/weights.ts';
 import { REF, refJson, refSt } from './helpers/reference.ts';
 
@@ -95,7 +96,7 @@ describe('failure modes', () => {
     expect(() => unpickle(inst, () => null, () => null)).toThrow(/unsupported pickle opcode 0x69/);
   });
   it('non-zip and truncated inputs fail clearly', () => {
-    expect(() => readZipDirectory(new Uint8Array(100))).toThrow(/not a zip/);
+    expect(() => listZip(new Uint8Array(100))).toThrow(/not a zip/);
     const buf = readFileSync(join(REF, 'checkpoints', 'nino_mlp_h32.pt'));
     expect(() => readTorchCheckpoint(new Uint8Array(buf.subarray(0, buf.length - 200)))).toThrow();
     const dir = mkdtempSync(join(tmpdir(), 'nino-ck-'));

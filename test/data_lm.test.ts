@@ -15,7 +15,7 @@ import { LM1B_ROOT, lm1bHeldoutShard, lm1bTrainShard, loadLm1b } from '../src/da
 import { writeTar } from '../src/data/tar.ts';
 import { getTokenizer } from '../src/data/text.ts';
 import { loadWikitext103 } from '../src/data/wikitext.ts';
-import { crc32, listZip, readZipEntry, writeZip } from '../src/data/zip.ts';
+import { crc32, listZip, readZipEntry, writeZip } from '../src/core/zip.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'nino-lm-'));
 const noSystem = (d: string) => ({ systemRoot: join(d, 'no-system'), cacheDir: join(d, 'cache'), download: false });

@@ -78,4 +78,4 @@ export * from './tar.ts';
 export * from './text.ts';
 export * from './vision.ts';
 export * from './wikitext.ts';
-export * from './zip.ts';
+export * from '../core/zip.ts';

@@ -10,7 +10,7 @@
  * `maxTrainTokens` bounds the (~120M-token) training stream on a CPU. Results are cached (text.ts).
  *
  * Download: the zip (HF mirror of the Salesforce release, 191,984,949 bytes for raw-v1) into the cache,
- * then the three files are extracted with zip.ts (CRC-checked). Pin a checksum with `archiveSha256`.
+ * then the three files are extracted with src/core/zip.ts (CRC-checked). Pin a checksum with `archiveSha256`.
  *
  *   const d = await loadWikitext103({ maxTrainTokens: 10e6 });
  */
@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { DatasetNotFoundError, cacheDirFor, candidateDirs, downloadAllowed, downloadFile, findDir, verifyDigest } from './fetch.ts';
 import { bufferLines, encodeRows, getTokenizer, readTokenCache, tokenCacheKey, writeTokenCache, type CacheOptions, type TokenData, type TokenizerName } from './text.ts';
-import { listZip, readZipEntry } from './zip.ts';
+import { listZip, readZipEntry } from '../core/zip.ts';
 
 export const WIKITEXT103_URLS = {
   raw: 'https://wikitext.smerity.com/wikitext-103-raw-v1.zip',
@@ -57,11 +57,11 @@ async function locate(opts: WikitextOptions): Promise<{ train: string; valid: st
       if (existsSync(archive)) await verifyDigest(archive, { sha256: opts.archiveSha256 });
       else await downloadFile(url, archive, { sha256: opts.archiveSha256 });
       const zip = readFileSync(archive);
-      for (const e of listZip(zip)) {
+      for (const e of listZip(zip, archive)) {
         const base = e.name.split('/').pop()!;
         if (!/^wiki\.(train|valid|test)\./.test(base) || e.name.endsWith('/')) continue;
         mkdirSync(join(cache, folder), { recursive: true });
-        writeFileSync(join(cache, folder, base), readZipEntry(zip, e));
+        writeFileSync(join(cache, folder, base), readZipEntry(zip, e, archive));
       }
       const again = findDir([join(cache, folder)], [[`wiki.train.${ext}`], [`wiki.valid.${ext}`]]);
       if (again) return { train: again.files[0], valid: again.files[1], variant };

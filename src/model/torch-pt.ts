@@ -1,7 +1,7 @@
 /**
- * Reads official PyTorch `.pt` checkpoints without Python: a minimal zip reader (central directory,
- * stored or deflated entries, zip64 sizes) and a restricted pickle VM that only knows the opcodes and
- * globals a `torch.save`d state_dict needs. Anything else is refused with a clear error, so a hostile
+ * Reads official PyTorch `.pt` checkpoints without Python: the zip archive is read with src/core/zip.ts
+ * (stored or deflated entries, zip64, CRC-checked) and data.pkl by a restricted pickle VM that only
+ * knows the opcodes and globals a `torch.save`d state_dict needs. Anything else is refused with a clear error, so a hostile
  * pickle cannot run code (there is no code to run: globals are a fixed allow-list of pure builders).
  *
  *   const obj = readTorchCheckpoint(bytes);   // e.g. Map-like dicts: obj.state_dict (Map), obj.model_args
@@ -10,94 +10,7 @@
  * non-string keys survive; `readTorchCheckpoint` converts the top-level dict's plain string-keyed
  * entries (like model_args) to objects for convenience.
  */
-import { inflateRawSync } from 'node:zlib';
-
-// ---------------------------------------------------------------- zip
-
-export interface ZipEntry {
-  name: string;
-  method: number;
-  compressedSize: number;
-  size: number;
-  localOffset: number;
-}
-
-function u16(b: Uint8Array, o: number): number {
-  return b[o] | (b[o + 1] << 8);
-}
-function u32(b: Uint8Array, o: number): number {
-  return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16)) + b[o + 3] * 0x1000000;
-}
-function u64(b: Uint8Array, o: number): number {
-  const v = u32(b, o) + u32(b, o + 4) * 0x100000000;
-  if (!Number.isSafeInteger(v)) throw new Error('zip: 64-bit size too large');
-  return v;
-}
-
-/** Lists a zip archive's entries from its central directory. */
-export function readZipDirectory(buf: Uint8Array, source = 'zip'): ZipEntry[] {
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 22 - 65535); i--) {
-    if (buf[i] === 0x50 && buf[i + 1] === 0x4b && buf[i + 2] === 0x05 && buf[i + 3] === 0x06) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new Error(`${source}: not a zip archive (no end-of-central-directory record)`);
-  let count = u16(buf, eocd + 10);
-  let cdOff = u32(buf, eocd + 16);
-  if (count === 0xffff || cdOff === 0xffffffff) {
-    const loc = eocd - 20;
-    if (loc < 0 || u32(buf, loc) !== 0x07064b50) throw new Error(`${source}: zip64 locator missing`);
-    const z = u64(buf, loc + 8);
-    if (u32(buf, z) !== 0x06064b50) throw new Error(`${source}: bad zip64 end-of-central-directory record`);
-    count = u64(buf, z + 32);
-    cdOff = u64(buf, z + 48);
-  }
-  const out: ZipEntry[] = [];
-  let p = cdOff;
-  const dec = new TextDecoder();
-  for (let i = 0; i < count; i++) {
-    if (u32(buf, p) !== 0x02014b50) throw new Error(`${source}: corrupt zip central directory at ${p}`);
-    const method = u16(buf, p + 10);
-    let compressedSize = u32(buf, p + 20);
-    let size = u32(buf, p + 24);
-    const nameLen = u16(buf, p + 28);
-    const extraLen = u16(buf, p + 30);
-    const commentLen = u16(buf, p + 32);
-    let localOffset = u32(buf, p + 42);
-    const name = dec.decode(buf.subarray(p + 46, p + 46 + nameLen));
-    // zip64 extended information extra field
-    let e = p + 46 + nameLen;
-    const eEnd = e + extraLen;
-    while (e + 4 <= eEnd) {
-      const id = u16(buf, e);
-      const len = u16(buf, e + 2);
-      if (id === 0x0001) {
-        let q = e + 4;
-        if (size === 0xffffffff) { size = u64(buf, q); q += 8; }
-        if (compressedSize === 0xffffffff) { compressedSize = u64(buf, q); q += 8; }
-        if (localOffset === 0xffffffff) { localOffset = u64(buf, q); q += 8; }
-      }
-      e += 4 + len;
-    }
-    out.push({ name, method, compressedSize, size, localOffset });
-    p += 46 + nameLen + extraLen + commentLen;
-  }
-  return out;
-}
-
-/** Returns an entry's bytes (a view for stored entries). */
-export function readZipEntry(buf: Uint8Array, ent: ZipEntry, source = 'zip'): Uint8Array {
-  const p = ent.localOffset;
-  if (u32(buf, p) !== 0x04034b50) throw new Error(`${source}: bad local header for '${ent.name}'`);
-  const start = p + 30 + u16(buf, p + 26) + u16(buf, p + 28);
-  const raw = buf.subarray(start, start + ent.compressedSize);
-  if (raw.length !== ent.compressedSize) throw new Error(`${source}: entry '${ent.name}' is truncated`);
-  if (ent.method === 0) return raw;
-  if (ent.method === 8) return new Uint8Array(inflateRawSync(raw));
-  throw new Error(`${source}: entry '${ent.name}' uses unsupported zip compression method ${ent.method}`);
-}
+import { listZip, readZipEntry } from '../core/zip.ts';
 
 // ---------------------------------------------------------------- pickle
 
@@ -340,7 +253,7 @@ function materialize(bytes: Uint8Array, dtype: TorchDType, offset: number, shape
  * plain objects too; state dicts stay `Map`s.
  */
 export function readTorchCheckpoint(buf: Uint8Array, source = '.pt'): unknown {
-  const entries = readZipDirectory(buf, source);
+  const entries = listZip(buf, source);
   const pkl = entries.find((e) => e.name === 'data.pkl' || e.name.endsWith('/data.pkl'));
   if (!pkl) throw new Error(`${source}: no data.pkl in the archive (legacy non-zip torch.save files are not supported)`);
   const prefix = pkl.name.slice(0, pkl.name.length - 'data.pkl'.length);
