@@ -3,7 +3,8 @@
  *   'linefit'                  least-squares line through the states (no weights)
  *   'official:<name>'          an official checkpoint (nino_no_posw, nino_mlp, nino_mlp_h32) looked up in
  *                              $NINO_OFFICIAL_DIR, then ../shared/reference/checkpoints next to the repo
- *   'project'                  nino's own meta-trained checkpoint (checkpoints/nino-project.safetensors)
+ *   'project', 'project-mlp'   nino's own meta-trained checkpoints (checkpoints/nino-project.safetensors, the
+ *                              GNN; checkpoints/nino-project-mlp.safetensors, the graph-free baseline)
  *   <path>                     a checkpoint file: nino .safetensors, official .safetensors (+ .json) or .pt
  *
  * Inference options (all optional): chunkEdges / edgeSampleRatio go to the model (GNN/MLP), subgraph
@@ -22,6 +23,10 @@ import { GraphNowcaster } from './graph-nowcaster.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const PROJECT_CHECKPOINT = join(repoRoot, 'checkpoints', 'nino-project.safetensors');
+const PROJECT_REFS: Record<string, string> = {
+  project: PROJECT_CHECKPOINT,
+  'project-mlp': join(repoRoot, 'checkpoints', 'nino-project-mlp.safetensors'),
+};
 
 export function officialDirs(): string[] {
   return [process.env.NINO_OFFICIAL_DIR, join(repoRoot, '..', 'shared', 'reference', 'checkpoints')].filter((x): x is string => !!x);
@@ -30,9 +35,10 @@ export function officialDirs(): string[] {
 /** The checkpoint path a reference points to (null for linefit). */
 export function nowcasterPath(ref: string): string | null {
   if (ref === 'linefit') return null;
-  if (ref === 'project') {
-    if (!existsSync(PROJECT_CHECKPOINT)) throw new Error(`the project checkpoint ${PROJECT_CHECKPOINT} does not exist; run scripts/train-project-nino.sh`);
-    return PROJECT_CHECKPOINT;
+  if (Object.hasOwn(PROJECT_REFS, ref)) {
+    const p = PROJECT_REFS[ref];
+    if (!existsSync(p)) throw new Error(`the project checkpoint ${p} does not exist; run scripts/train-project-nino.sh`);
+    return p;
   }
   if (ref.startsWith('official:')) {
     const name = ref.slice('official:'.length);
@@ -51,7 +57,8 @@ export function nowcasterPath(ref: string): string | null {
 /** Short label for tables: 'linefit', 'nino_no_posw', file base name. */
 export function nowcasterLabel(ref: string): string {
   if (ref.startsWith('official:')) return ref.slice('official:'.length);
-  if (ref === 'linefit' || ref === 'project') return ref === 'project' ? 'nino-project' : ref;
+  if (ref === 'linefit') return ref;
+  if (Object.hasOwn(PROJECT_REFS, ref)) return `nino-${ref}`;
   return ref.replace(/^.*\//, '').replace(/\.(safetensors|pt)$/, '');
 }
 
