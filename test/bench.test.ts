@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runBench } from '../src/bench/bench.ts';
 import { curvesCsv, markdownTable, summarize, taskSvg } from '../src/bench/report.ts';
 import { benchRun, runKey, runResultPath, type BenchRunResult, type BenchRunSpec } from '../src/bench/run.ts';
 import { validateSuite } from '../src/bench/suite.ts';
@@ -88,6 +89,14 @@ describe('bench runs and the Adam cache', () => {
     const nc = await benchRun({ ...spec, method: 'linefit', nowcaster: 'linefit', period: 5, outDir: join(root, 'd') });
     expect(nc.fromCache).toBe(false);
     expect(nc.nowcasts.length).toBe(1);
+    // report-only renders from the stored runs without training, and names what is missing
+    const suite = { name: 't', nowcasters: [], tasks: [{ task: 'FM-16-3k', seeds: [1], budget: 6, evalEvery: 3, evalLimit: 20 }], stopAtTarget: false };
+    const rep = await runBench(suite, { outDir: join(root, 'a'), workers: 1, backend: 'wasm', reportOnly: true });
+    expect(rep.runs[0].curve).toEqual(first.curve);
+    expect(rep.markdown).toMatch(/\| FM-16-3k \| acc ≥ 85 \| adam \|/);
+    await expect(runBench({ ...suite, tasks: [{ ...suite.tasks[0], seeds: [2] }] }, { outDir: join(root, 'a'), workers: 1, backend: 'wasm', reportOnly: true })).rejects.toThrow(
+      /no stored run for FM-16-3k\/adam\/seed-2/,
+    );
     rmSync(root, { recursive: true, force: true });
   });
 });

@@ -16,7 +16,7 @@ import { nowcasterLabel } from '../nowcast/resolve.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { RuntimeOptions } from '../tasks/runtime.ts';
 import { curvesCsv, markdownTable, summarize, taskSvg, type SummaryRow } from './report.ts';
-import type { BenchRunResult, BenchRunSpec } from './run.ts';
+import { codeVersion, readStoredRun, type BenchRunResult, type BenchRunSpec } from './run.ts';
 import type { Suite } from './suite.ts';
 
 export interface BenchOptions {
@@ -26,6 +26,12 @@ export interface BenchOptions {
   backend: string;
   data?: RuntimeOptions;
   nowcastOptions?: BenchRunSpec['nowcastOptions'];
+  /**
+   * Render the reports from the run files already in `outDir` without training anything. Runs made by
+   * another code version are accepted (their protocol key minus the code version must match) and the
+   * report lists the code versions they came from.
+   */
+  reportOnly?: boolean;
   logger?: Logger;
   progress?: ProgressFn;
 }
@@ -36,6 +42,8 @@ export interface BenchReport {
   markdown: string;
   /** nowcaster/task pairs whose speedup is below the suite's minSpeedup */
   belowMin: { task: string; method: string; speedup: number; min: number }[];
+  /** which code versions produced the runs */
+  provenance: string;
 }
 
 export function expandRuns(suite: Suite, o: BenchOptions): BenchRunSpec[] {
@@ -70,13 +78,25 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
   // longest runs first (Adam) so both workers stay busy to the end
   const order = specs.map((s, i) => i).sort((a, b) => Number(specs[b].nowcaster === null) - Number(specs[a].nowcaster === null));
   logger.info({ suite: suite.name, runs: specs.length, workers: o.workers }, 'bench starting');
-  const mod = new URL('./run.ts', import.meta.url).href;
-  const ordered = await runJobs<BenchRunResult>(
-    order.map((i) => ({ module: mod, fn: 'benchRun', args: specs[i] })),
-    { workers: o.workers, backend: o.backend, logger, progress: o.progress },
-  );
-  const runs: BenchRunResult[] = new Array(specs.length);
-  order.forEach((i, j) => (runs[i] = ordered[j]));
+  let runs: BenchRunResult[];
+  const codeVersions = new Set<string>();
+  if (o.reportOnly) {
+    runs = specs.map((s) => {
+      const r = readStoredRun(s);
+      if (!r) throw new Error(`--report-only: no stored run for ${s.task}/${s.method}/seed-${s.seed} with this protocol in ${o.outDir}`);
+      codeVersions.add(r.code ?? 'unknown');
+      return r;
+    });
+  } else {
+    const mod = new URL('./run.ts', import.meta.url).href;
+    const ordered = await runJobs<BenchRunResult>(
+      order.map((i) => ({ module: mod, fn: 'benchRun', args: specs[i] })),
+      { workers: o.workers, backend: o.backend, logger, progress: o.progress },
+    );
+    runs = new Array(specs.length);
+    order.forEach((i, j) => (runs[i] = ordered[j]));
+    codeVersions.add(codeVersion());
+  }
   const tasks = suite.tasks.map((t) => {
     const spec = getTask(t.task);
     return { name: spec.name, budget: t.budget ?? spec.steps, target: `${spec.target.metric} ${spec.target.metric === 'acc' ? '≥' : '≤'} ${spec.target.value}` };
@@ -88,13 +108,14 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
     const min = suite.minSpeedup?.[r.method];
     if (min !== undefined && r.speedup && !(r.speedup.geoMean >= min)) belowMin.push({ task: r.task, method: r.method, speedup: r.speedup.geoMean, min });
   }
-  const meta = { suite, toolVersion: TOOL_VERSION, created: new Date().toISOString(), backend: o.backend };
-  writeFileAtomic(join(o.outDir, 'summary.md'), `# nino bench: ${suite.name}\n\n${suite.description ?? ''}\n\n${markdown}\n`);
+  const meta = { suite, toolVersion: TOOL_VERSION, created: new Date().toISOString(), backend: o.backend, codeVersions: [...codeVersions] };
+  const provenance = `runs made by nino code version(s) ${[...codeVersions].join(', ')}${o.reportOnly ? ' (report rendered from stored runs)' : ''}`;
+  writeFileAtomic(join(o.outDir, 'summary.md'), `# nino bench: ${suite.name}\n\n${suite.description ?? ''}\n\n${markdown}\n\n${provenance}\n`);
   writeFileAtomic(join(o.outDir, 'summary.json'), JSON.stringify({ ...meta, rows, runs }, null, 1));
   writeFileAtomic(join(o.outDir, 'curves.csv'), curvesCsv(runs));
   for (const t of suite.tasks) {
     const spec = getTask(t.task);
     writeFileAtomic(join(o.outDir, `${spec.name}.svg`), taskSvg(spec.name, runs.filter((r) => r.task === spec.name), spec.target.value, spec.target.metric));
   }
-  return { rows, runs, markdown, belowMin };
+  return { rows, runs, markdown, belowMin, provenance };
 }

@@ -58,6 +58,9 @@ export interface BenchRunResult {
   nowcasts: NowcastEvent[];
   fromCache: boolean;
   key: string;
+  /** protocol key without the code version, and the code version that made the run */
+  protocolKey?: string;
+  code?: string;
 }
 
 let codeHash: string | null = null;
@@ -88,6 +91,18 @@ export function runKey(s: BenchRunSpec, withCode = true): string {
     code: withCode ? codeVersion() : null,
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 20);
+}
+
+/** A stored run for this protocol, made by any code version (for --report-only), or null. */
+export function readStoredRun(s: BenchRunSpec): BenchRunResult | null {
+  const path = runResultPath(s);
+  if (!existsSync(path)) return null;
+  const r = JSON.parse(readFileSync(path, 'utf8')) as BenchRunResult;
+  if (r.key === runKey(s)) return { ...r, code: r.code ?? codeVersion() };
+  if (r.protocolKey !== undefined) return r.protocolKey === runKey(s, false) ? r : null;
+  // files written before protocol keys were stored: check what the curve itself shows
+  const spacingOk = r.curve.length < 2 || r.curve[1][0] - r.curve[0][0] === s.evalEvery;
+  return spacingOk && r.stepsRun <= s.budget && r.task === s.task && r.seed === s.seed ? r : null;
 }
 
 export function runResultPath(s: BenchRunSpec): string {
@@ -170,6 +185,8 @@ export async function benchRun(s: BenchRunSpec, o: { logger?: Logger; progress?:
     nowcasts: opt.events,
     fromCache: false,
     key,
+    protocolKey: runKey(s, false),
+    code: codeVersion(),
   };
   params.forEach((p) => p.dispose());
   opt.dispose();

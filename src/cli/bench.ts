@@ -23,6 +23,7 @@ interface BenchOpts {
   minSpeedup?: number;
   full?: boolean;
   subgraph?: boolean;
+  reportOnly?: boolean;
   edgeSampleRatio?: number;
   chunkEdges?: number;
 }
@@ -42,6 +43,7 @@ export function registerBench(program: Command): void {
     .option('--subgraph', 'nowcast transformers one block at a time (bounds memory on deep models)')
     .option('--edge-sample-ratio <r>', 'GNN: fraction of edges dropped from message passing (0..1)', parseFraction)
     .option('--chunk-edges <n>', 'GNN: process edge-wise layers in chunks of n edges (bounds memory)', parsePositiveInt('chunk-edges'))
+    .option('--report-only', 'render the reports from the runs already stored in --out (no training)')
     .option('--full', 'run every method to the full budget instead of stopping at the target')
     .option('-o, --out <dir>', 'report folder (summary.md/json, curves.csv, <task>.svg, runs/)', 'runs/bench')
     .option('-w, --workers <n>', 'parallel worker threads', parsePositiveInt('workers'), Math.max(1, availableParallelism()))
@@ -76,11 +78,11 @@ export function registerBench(program: Command): void {
       const bars = makeProgress(g.progress !== false);
       let report;
       try {
-        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir }, nowcastOptions: { subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges }, logger, progress: bars.progress });
+        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir }, nowcastOptions: { subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges }, reportOnly: o.reportOnly, logger, progress: bars.progress });
       } finally {
         bars.stop();
       }
-      process.stdout.write(`\n${report.markdown}\n\nreports in ${o.out} (summary.md, summary.json, curves.csv, svg plots)\n`);
+      process.stdout.write(`\n${report.markdown}\n\n${report.provenance}\nreports in ${o.out} (summary.md, summary.json, curves.csv, svg plots)\n`);
       if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, `## nino bench: ${suite.name}\n\n${report.markdown}\n`);
       const below = [...report.belowMin];
       if (o.minSpeedup !== undefined)
