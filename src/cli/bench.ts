@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { initBackend } from '../core/backend.ts';
 import { runBench } from '../bench/bench.ts';
 import { loadSuite, suiteNames, type Suite } from '../bench/suite.ts';
+import { defaultNowcasterRef } from '../nowcast/index.ts';
 import { getTask } from '../tasks/registry.ts';
 import { makeLogger, makeProgress, parseFraction, parsePositiveInt, parsePositiveNumber, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
 
@@ -35,7 +36,7 @@ export function registerBench(program: Command): void {
     .option('--suite <name|file>', `a suite from configs/ (${suiteNames().join(', ')}) or a JSON file`)
     .option('-t, --task <name...>', 'task(s) to run instead of a suite')
     .option('-s, --seeds <range>', 'seeds for --task: A..B, a list, or one number', '1000,2000')
-    .option('-n, --nowcaster <ref...>', "nowcasters next to Adam: 'official:nino_no_posw', 'linefit', 'project', or a checkpoint path")
+    .option('-n, --nowcaster <ref...>', "nowcasters next to Adam: 'project' (default: nino's own checkpoint), 'project-mlp', 'official:nino_no_posw', 'linefit', or a checkpoint path")
     .option('--budget <steps>', "step budget (default: the task's)", parsePositiveInt('budget'))
     .option('--eval-every <steps>', "evaluate every n steps (default: the task's)", parsePositiveInt('eval-every'))
     .option('--period <steps>', "NiNo period (default: the task's)", parsePositiveInt('period'))
@@ -60,7 +61,7 @@ export function registerBench(program: Command): void {
         const seeds = parseSeeds(o.seeds);
         suite = {
           name: 'custom',
-          nowcasters: o.nowcaster ?? ['official:nino_no_posw'],
+          nowcasters: o.nowcaster ?? [defaultNowcasterRef()],
           tasks: o.task!.map((t) => ({ task: getTask(t).name, seeds })),
         };
       }
