@@ -43,3 +43,22 @@ describe('createNiNo on a conv net', () => {
     for (const p of params) expect(Array.from(p.dataSync()).every(Number.isFinite)).toBe(true);
   });
 });
+
+describe("the project's own checkpoints", () => {
+  it('are the default nowcaster and give finite nowcasts on FM-16', async () => {
+    const { defaultNowcasterRef } = await import('../src/nowcast/index.ts');
+    const { resolveNowcaster } = await import('../src/nowcast/resolve.ts');
+    expect(defaultNowcasterRef()).toBe('project');
+    const model = makeConvNet({ hid: [16, 32, 32], inChannels: 1, numClasses: 10 });
+    const init = model.init(new Rng(5)).map((a) => Array.from(a)).flat();
+    const n = init.length;
+    const states = new Float32Array(n * 5);
+    for (let i = 0; i < n; i++) for (let t = 0; t < 5; t++) states[i * 5 + t] = init[i] * (1 + 0.01 * t);
+    for (const ref of ['project', 'project-mlp']) {
+      const nc = await resolveNowcaster(ref, { model });
+      const pred = nc.nowcast(states, 10);
+      expect(pred.length).toBe(14378);
+      expect(pred.every(Number.isFinite)).toBe(true);
+    }
+  });
+});
