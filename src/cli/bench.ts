@@ -7,7 +7,7 @@ import { runBench } from '../bench/bench.ts';
 import { loadSuite, suiteNames, type Suite } from '../bench/suite.ts';
 import { defaultNowcasterRef } from '../nowcast/index.ts';
 import { getTask } from '../tasks/registry.ts';
-import { makeLogger, makeProgress, parseFraction, parsePositiveInt, parsePositiveNumber, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
+import { addInferenceOptions, makeLogger, makeProgress, parsePositiveInt, parsePositiveNumber, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
 
 interface BenchOpts {
   suite?: string;
@@ -30,8 +30,8 @@ interface BenchOpts {
 }
 
 export function registerBench(program: Command): void {
-  program
-    .command('bench')
+  addInferenceOptions(program
+    .command('bench'))
     .description('measure steps-to-target of Adam with and without nowcasting and print a speedup table')
     .option('--suite <name|file>', `a suite from configs/ (${suiteNames().join(', ')}) or a JSON file`)
     .option('-t, --task <name...>', 'task(s) to run instead of a suite')
@@ -41,9 +41,6 @@ export function registerBench(program: Command): void {
     .option('--eval-every <steps>', "evaluate every n steps (default: the task's)", parsePositiveInt('eval-every'))
     .option('--period <steps>', "NiNo period (default: the task's)", parsePositiveInt('period'))
     .option('--eval-limit <n>', 'evaluate on the first n held-out examples only', parsePositiveInt('eval-limit'))
-    .option('--subgraph', 'nowcast transformers one block at a time (bounds memory on deep models)')
-    .option('--edge-sample-ratio <r>', 'GNN: fraction of edges dropped from message passing (0..1)', parseFraction)
-    .option('--chunk-edges <n>', 'GNN: process edge-wise layers in chunks of n edges (bounds memory)', parsePositiveInt('chunk-edges'))
     .option('--report-only', 'render the reports from the runs already stored in --out (no training)')
     .option('--full', 'run every method to the full budget instead of stopping at the target')
     .option('-o, --out <dir>', 'report folder (summary.md/json, curves.csv, <task>.svg, runs/)', 'runs/bench')

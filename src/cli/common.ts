@@ -4,6 +4,7 @@
  * Only src/cli knows about the terminal; library code gets a Logger and a ProgressFn.
  */
 import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
@@ -64,6 +65,14 @@ export function parseFraction(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n < 0 || n >= 1) throw new UsageError(`expected a fraction in [0, 1) (got '${v}')`);
   return n;
+}
+
+/** The nowcaster inference options shared by `bench` and `nowcast`. */
+export function addInferenceOptions(cmd: Command): Command {
+  return cmd
+    .option('--subgraph', 'nowcast transformers one block at a time (bounds memory on deep models)')
+    .option('--edge-sample-ratio <r>', 'GNN: fraction of edges dropped from message passing (0..1)', parseFraction)
+    .option('--chunk-edges <n>', 'GNN: process edge-wise layers in chunks of n edges (bounds memory)', parsePositiveInt('chunk-edges'));
 }
 
 /** One bar per running job id, with ETA; prints to stderr (also when it is not a terminal). */

@@ -5,7 +5,7 @@ import { initBackend } from '../core/backend.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { nowcastStates, readStateFiles, writeParams } from '../nowcast/offline.ts';
 import { readTrajectory } from '../trajectories/arrow.ts';
-import { makeLogger, parseFraction, parsePositiveInt, UsageError, type GlobalOpts } from './common.ts';
+import { addInferenceOptions, makeLogger, parsePositiveInt, UsageError, type GlobalOpts } from './common.ts';
 
 interface NowcastOpts {
   states?: string[];
@@ -23,8 +23,8 @@ interface NowcastOpts {
 }
 
 export function registerNowcast(program: Command): void {
-  program
-    .command('nowcast')
+  addInferenceOptions(program
+    .command('nowcast'))
     .description('predict future parameters from 5 saved parameter states (one NiNo step, offline)')
     .option('--states <files...>', 'parameter safetensors files, oldest first (PyTorch names and shapes)')
     .option('--trajectory <file>', 'take the states from a trajectory Arrow file instead')
@@ -34,9 +34,6 @@ export function registerNowcast(program: Command): void {
     .option('--arch <name>', 'graph builder (default: guessed from parameter names: gpt2, llama, else mlp/conv)')
     .option('--num-heads <n>', 'attention heads (transformers)', parsePositiveInt('num-heads'))
     .option('--num-kv-heads <n>', 'key/value heads (Llama GQA)', parsePositiveInt('num-kv-heads'))
-    .option('--subgraph', 'nowcast transformers one block at a time (bounds memory on deep models)')
-    .option('--edge-sample-ratio <r>', 'GNN: fraction of edges dropped from message passing (0..1)', parseFraction)
-    .option('--chunk-edges <n>', 'GNN: process edge-wise layers in chunks of n edges (bounds memory)', parsePositiveInt('chunk-edges'))
     .requiredOption('-o, --out <file>', 'where to write the predicted parameters (safetensors)')
     .action(async (o: NowcastOpts, cmd: Command) => {
       const g = cmd.optsWithGlobals() as GlobalOpts;
