@@ -7,7 +7,6 @@
  * nowcaster does not re-run Adam; a change to any of those (including nino's training code) misses the
  * cache. Finished runs are also stored under the output folder, so an interrupted bench resumes.
  */
-import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -143,8 +142,7 @@ export async function benchRun(s: BenchRunSpec, o: { logger?: Logger; progress?:
 
   const spec = getTask(s.task);
   const rt = await loadTaskRuntime(spec, { ...s.data, logger });
-  const init = rt.initParams(s.seed);
-  const params = rt.model.specs.map((p, i) => tf.variable(tf.tensor(init[i], p.shape, 'float32'), true, `b${i}`));
+  const params = rt.initVariables(s.seed);
   const base = new AdamW({ lr: spec.lr, weightDecay: spec.weightDecay });
   const nowcaster = s.nowcaster === null ? null : await resolveNowcaster(s.nowcaster, { model: rt.model, logger, ...s.nowcastOptions });
   const opt = new NiNo({ baseOpt: base, nowcaster, period: s.period, maxTrainSteps: s.budget, logger });

@@ -47,6 +47,8 @@ export interface TaskRuntime {
   reached(r: EvalResult): boolean;
   /** initial parameters of a seed, one array per ParamSpec */
   initParams(seed: number): Float32Array[];
+  /** the same, as trainable variables (the caller disposes them) */
+  initVariables(seed: number): tf.Variable[];
 }
 
 export interface RuntimeOptions extends SourceOptions {
@@ -81,6 +83,10 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
   const model = makeModel(spec);
   const data = await loadData(spec, o);
   const initParams = (seed: number) => model.init(new Rng(seed).fork('init'));
+  const initVariables = (seed: number) => {
+    const init = initParams(seed);
+    return model.specs.map((p, i) => tf.variable(tf.tensor(init[i], p.shape, 'float32'), true));
+  };
   const isVision = spec.model.arch === 'convnet';
   const reached = (r: EvalResult) =>
     spec.target.metric === 'acc' ? (r.acc ?? -Infinity) >= spec.target.value : (r.ppl ?? Infinity) <= spec.target.value;
@@ -105,6 +111,7 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
       spec,
       model,
       initParams,
+      initVariables,
       reached,
       metricOf,
       makeSampler(seed) {
@@ -153,6 +160,7 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
     spec,
     model,
     initParams,
+    initVariables,
     reached,
     metricOf,
     makeSampler(seed) {

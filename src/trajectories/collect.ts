@@ -13,6 +13,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { flatten } from '../core/flat.ts';
 import { writeFileAtomic } from '../core/fsutil.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
@@ -102,8 +103,7 @@ export async function collectTrajectory(
   mkdirSync(pdir, { recursive: true });
   const resumePath = join(pdir, 'resume.safetensors');
 
-  const init = rt.initParams(job.seed);
-  const params = rt.model.specs.map((s, i) => tf.variable(tf.tensor(init[i], s.shape, 'float32'), true, `p${i}`));
+  const params = rt.initVariables(job.seed);
   const opt = new AdamW({ lr: spec.lr, weightDecay: spec.weightDecay });
   const sampler = rt.makeSampler(job.seed);
   let startStep = 0;
@@ -130,11 +130,6 @@ export async function collectTrajectory(
     if (mm && Number(mm[1]) > startStep) rmSync(join(pdir, f));
   }
 
-  const flat = () => {
-    const out = new Float32Array(layout.total);
-    params.forEach((p, i) => out.set(p.dataSync() as Float32Array, layout.entries[i].offset));
-    return out;
-  };
   let lossSum = 0;
   let lossN = 0;
 
@@ -158,7 +153,7 @@ export async function collectTrajectory(
       if (lossN > 0) metrics.train_loss = lossSum / lossN;
       lossSum = 0;
       lossN = 0;
-      const rec: TrajectoryRecord = { step, params: flat(), metrics };
+      const rec: TrajectoryRecord = { step, params: flatten(params), metrics };
       if (!Array.from(rec.params).every(Number.isFinite)) throw new Error(`${id}: parameters became NaN/Inf at step ${step}`);
       writeTrajectory(join(pdir, `rec-${String(step).padStart(8, '0')}.arrow`), layout, meta, [rec]);
       // resume point = this record
