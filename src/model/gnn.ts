@@ -19,7 +19,7 @@ import { gatherRows, segmentSum, segmentSumAccumulateHost } from './graph-ops.ts
 import type { Nowcaster, NowcastInput } from './types.ts';
 import { applyResidual, validateInput } from './types.ts';
 import type { HostWeights, Weights } from './weights.ts';
-import { disposeWeights, toTensors } from './weights.ts';
+import { adoptWeights, disposeWeights } from './weights.ts';
 
 /** edge type id of the self-loops appended by the neural graph builders */
 export const SELF_LOOP_TYPE = 13;
@@ -355,9 +355,7 @@ export class NiNoGnn implements Nowcaster {
     readonly name = 'nino',
   ) {
     if (config.kind !== 'gnn') throw new Error(`NiNoGnn needs a gnn config, got kind '${config.kind}'`);
-    const first = Object.values(weights)[0];
-    this.ownsWeights = !(first instanceof tf.Tensor);
-    this.weights = this.ownsWeights ? toTensors(weights as HostWeights, config, name) : (weights as Weights);
+    ({ weights: this.weights, owns: this.ownsWeights } = adoptWeights(weights, config, name));
     this.access = cachedAccess(this.weights);
     this.folded = foldEdgeWeights(this.access, config);
     this.rng = new Rng(options.seed ?? 0);

@@ -15,7 +15,7 @@ import { cachedAccess, lazyAccess } from './gnn.ts';
 import type { Nowcaster, NowcastInput } from './types.ts';
 import { applyResidual, validateInput } from './types.ts';
 import type { HostWeights, Weights } from './weights.ts';
-import { disposeWeights, toTensors } from './weights.ts';
+import { adoptWeights, disposeWeights } from './weights.ts';
 
 export interface MlpRunOptions {
   /** edges per chunk (0 = all at once) */
@@ -76,9 +76,7 @@ export class NiNoMlp implements Nowcaster {
     readonly name = 'nino_mlp',
   ) {
     if (config.kind !== 'mlp') throw new Error(`NiNoMlp needs an mlp config, got kind '${config.kind}'`);
-    const first = Object.values(weights)[0];
-    this.ownsWeights = !(first instanceof tf.Tensor);
-    this.weights = this.ownsWeights ? toTensors(weights as HostWeights, config, name) : (weights as Weights);
+    ({ weights: this.weights, owns: this.ownsWeights } = adoptWeights(weights, config, name));
     this.access = cachedAccess(this.weights);
   }
 

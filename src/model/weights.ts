@@ -48,6 +48,15 @@ export function toTensors(host: HostWeights, cfg: NiNoConfig, source?: string): 
   return w;
 }
 
+/**
+ * Weights for a nowcaster: host arrays become tensors owned by the nowcaster (owns = true, freed by its
+ * dispose()); tensors passed in stay the caller's (owns = false).
+ */
+export function adoptWeights(weights: Weights | HostWeights, cfg: NiNoConfig, source: string): { weights: Weights; owns: boolean } {
+  const owns = !(Object.values(weights)[0] instanceof tf.Tensor);
+  return { weights: owns ? toTensors(weights as HostWeights, cfg, source) : (weights as Weights), owns };
+}
+
 /** Tensors -> host arrays (copies). */
 export function fromTensors(w: Weights): HostWeights {
   const out: HostWeights = {};
