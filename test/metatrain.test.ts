@@ -137,6 +137,24 @@ describe('metatrain data', () => {
     expect(val).toEqual([1]);
   });
 
+  it('mixed-task training draws each task equally often, whatever its number of trajectories', () => {
+    const d = tmp();
+    const wide: ParamSpec[] = [{ name: 'fc.0.weight', shape: [5, 3] }, { name: 'fc.0.bias', shape: [5] }];
+    writeSynth(d, 1, 12); // task A: one trajectory
+    for (let s = 2; s <= 6; s++) writeSynth(d, s, 12, { task: 'other-mlp', specs: wide }); // task B: five
+    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 3, seqLen: 4, lpe: 3 });
+    const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, ctx: 3, seqLen: 4, val: 0 };
+    const cfg = modelConfigFor(tc, set);
+    const ids = set.trajs.map((_, i) => i);
+    const t = new MetaTrainer(set, ids, [], cfg, tc, initHostWeights(cfg, 1));
+    const n = 4000;
+    let a = 0;
+    for (let i = 0; i < n; i++) if (set.trajs[t.drawTrajectory()].task === TASK) a++;
+    // uniform over trajectories would give 1/6 to task A; balanced gives 1/2 (4 sd = 0.032)
+    expect(Math.abs(a / n - 0.5)).toBeLessThan(0.032);
+    t.dispose();
+  });
+
   it('rejects corrupt and mismatched trajectory files with a clear message', () => {
     const d = tmp();
     const good = writeSynth(d, 1, 12);

@@ -229,6 +229,8 @@ export class MetaTrainer {
   /** rollbacks since the last successful step */
   private failStreak = 0;
   private snap: Snapshot | null = null;
+  /** training trajectory ids grouped by task (batches draw a task uniformly, then one of its trajectories) */
+  private readonly byTask: number[][];
   private valSamples: Sample[] = [];
   private valBase: { last: Float64Array; linefit: Float64Array; count: Float64Array } | null = null;
   readonly lpe: number;
@@ -261,6 +263,13 @@ export class MetaTrainer {
     for (const i of trainIds) {
       if (numWindowStarts(set.trajs[i], tc.ctx) === 0) throw new Error(`${set.trajs[i].path}: too short for one window`);
     }
+    const groups = new Map<string, number[]>();
+    for (const i of trainIds) {
+      const task = set.trajs[i].task;
+      if (!groups.has(task)) groups.set(task, []);
+      groups.get(task)!.push(i);
+    }
+    this.byTask = [...groups.values()];
     this.buildVal();
   }
 
@@ -299,12 +308,22 @@ export class MetaTrainer {
     return out;
   }
 
+  /**
+   * Draws a training trajectory (advances the sampler): a task uniformly, then one of its trajectories, so
+   * each task gets the same share of windows whatever its number of trajectories. With one task this is
+   * the plain uniform draw over trajectories (the same random stream as before).
+   */
+  drawTrajectory(): number {
+    const ids = this.byTask.length > 1 ? this.byTask[this.rng.int(this.byTask.length)] : this.trainIds;
+    return ids[this.rng.int(ids.length)];
+  }
+
   /** Draws the next batch (advances the sampler). */
   sampleBatch(): Batch {
     const { batch, windowsPerTraj, ctx, seqLen } = this.tc;
     const samples: Sample[] = [];
     while (samples.length < batch) {
-      const ti = this.trainIds[this.rng.int(this.trainIds.length)];
+      const ti = this.drawTrajectory();
       const n = numWindowStarts(this.set.trajs[ti], ctx);
       for (let w = 0; w < windowsPerTraj && samples.length < batch; w++) {
         const s = makeSample(this.set, ti, this.rng.int(n), ctx, seqLen);
