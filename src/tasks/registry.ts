@@ -142,6 +142,23 @@ const TASKS: TaskSpec[] = [
     evalTokens: 32_768,
     period: 300,
   },
+  {
+    name: 'SOTU-3-24',
+    description: 'byte-level GPT-2, 3 layers, width 24, 3 heads, context 64, on State of the Union addresses (held out from meta-training: other depth, width and head count)',
+    paper: false,
+    inDistribution: false,
+    dataset: 'sotu-bytes',
+    model: { arch: 'gpt2', vocabSize: 256, nPositions: 64, nEmbd: 24, nLayer: 3, nHead: 3 },
+    lr: 2e-4,
+    weightDecay: 0.01,
+    batchSize: 16,
+    contextLen: 64,
+    steps: 3000,
+    target: { metric: 'ppl', value: 12.5 },
+    evalEvery: 50,
+    evalTokens: 32_768,
+    period: 300,
+  },
 ];
 
 export function listTasks(): readonly TaskSpec[] {
