@@ -137,7 +137,7 @@ describe('metatrain data', () => {
     expect(val).toEqual([1]);
   });
 
-  it('mixed-task training draws each task equally often, whatever its number of trajectories', () => {
+  it('mixed-task training: each batch holds one task, and each task gets an equal share of batches', () => {
     const d = tmp();
     const wide: ParamSpec[] = [{ name: 'fc.0.weight', shape: [5, 3] }, { name: 'fc.0.bias', shape: [5] }];
     writeSynth(d, 1, 12); // task A: one trajectory
@@ -149,9 +149,19 @@ describe('metatrain data', () => {
     const t = new MetaTrainer(set, ids, [], cfg, tc, initHostWeights(cfg, 1));
     const n = 4000;
     let a = 0;
-    for (let i = 0; i < n; i++) if (set.trajs[t.drawTrajectory()].task === TASK) a++;
+    for (let i = 0; i < n; i++) {
+      const group = t.drawTaskTrajectories();
+      expect(new Set(group.map((j) => set.trajs[j].task)).size).toBe(1);
+      if (set.trajs[group[0]].task === TASK) a++;
+    }
     // uniform over trajectories would give 1/6 to task A; balanced gives 1/2 (4 sd = 0.032)
     expect(Math.abs(a / n - 0.5)).toBeLessThan(0.032);
+    const eA = set.graphs[set.trajs[0].graph].graph.numEdges;
+    const eB = set.graphs[set.trajs[1].graph].graph.numEdges;
+    expect(eA).not.toBe(eB);
+    const sizes = new Set<number>();
+    for (let i = 0; i < 40; i++) sizes.add(t.sampleBatch().E);
+    expect([...sizes].sort()).toEqual([tc.batch * eA, tc.batch * eB].sort()); // never a mix of the two
     t.dispose();
   });
 
