@@ -154,7 +154,7 @@ const TASKS: TaskSpec[] = [
     batchSize: 16,
     contextLen: 64,
     steps: 3000,
-    target: { metric: 'ppl', value: 12.5 },
+    target: { metric: 'ppl', value: 13.0 },
     evalEvery: 50,
     evalTokens: 32_768,
     period: 300,
