@@ -163,6 +163,19 @@ describe('metatrain data', () => {
     for (let i = 0; i < 40; i++) sizes.add(t.sampleBatch().E);
     expect([...sizes].sort()).toEqual([tc.batch * eA, tc.batch * eB].sort()); // never a mix of the two
     t.dispose();
+    // held-out data of both tasks: the pooled L1 is the count-weighted mean of the per-task L1s
+    writeSynth(d, 7, 12);
+    const set2 = loadTrajectorySet(expandDataPaths([d]), { ctx: 3, seqLen: 4, lpe: 3 });
+    const { train, val } = splitByTrajectory(set2, 1);
+    const t2 = new MetaTrainer(set2, train, val, cfg, { ...tc, val: 1 }, initHostWeights(cfg, 1));
+    const v = t2.validate()!;
+    expect(Object.keys(v.perTask!).sort()).toEqual(['other-mlp', TASK].sort());
+    const pt = Object.values(v.perTask!);
+    expect(pt.reduce((x, y) => x + y.windows, 0)).toBe(v.windows);
+    expect(Math.min(...pt.map((x) => x.l1))).toBeLessThanOrEqual(v.l1 + 1e-12);
+    expect(Math.max(...pt.map((x) => x.l1))).toBeGreaterThanOrEqual(v.l1 - 1e-12);
+    expect(pt.every((x) => x.last > 0 && x.l1 > 0)).toBe(true);
+    t2.dispose();
   });
 
   it('rejects corrupt and mismatched trajectory files with a clear message', () => {

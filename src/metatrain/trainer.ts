@@ -117,6 +117,8 @@ export interface ValResult {
   beatsLast: boolean;
   buckets: ValBucket[];
   windows: number;
+  /** the same L1s per task (when the held-out data has more than one task) */
+  perTask?: Record<string, { l1: number; last: number; linefit: number; windows: number }>;
 }
 
 export interface TrainHooks {
@@ -233,6 +235,8 @@ export class MetaTrainer {
   private readonly byTask: number[][];
   private valSamples: Sample[] = [];
   private valBase: { last: Float64Array; linefit: Float64Array; count: Float64Array } | null = null;
+  /** per-task totals of the baselines over all horizons, in the order the held-out samples come */
+  private readonly valByTask = new Map<string, { last: number; linefit: number; count: number; windows: number; err: number }>();
   readonly lpe: number;
 
   constructor(
@@ -286,14 +290,25 @@ export class MetaTrainer {
       const acc = { last: new Float64Array(seqLen), linefit: new Float64Array(seqLen), count: new Float64Array(seqLen) };
       for (const s of this.valSamples) {
         const b = baselineErrors(this.set, s, ctx, seqLen);
+        const t = this.valTaskBase(this.set.trajs[s.traj].task);
         for (let h = 0; h < seqLen; h++) {
           acc.last[h] += b.last[h];
           acc.linefit[h] += b.linefit[h];
           acc.count[h] += b.count[h];
+          t.last += b.last[h];
+          t.linefit += b.linefit[h];
+          t.count += b.count[h];
         }
+        t.windows++;
       }
       this.valBase = acc;
     }
+  }
+
+  private valTaskBase(task: string): { last: number; linefit: number; count: number; windows: number; err: number } {
+    let t = this.valByTask.get(task);
+    if (!t) this.valByTask.set(task, (t = { last: 0, linefit: 0, count: 0, windows: 0, err: 0 }));
+    return t;
   }
 
   get weights(): Weights {
@@ -443,8 +458,14 @@ export class MetaTrainer {
     if (!this.valSamples.length || !this.valBase) return null;
     const S = this.tc.seqLen;
     const err = new Float64Array(S);
-    for (let i = 0; i < this.valSamples.length; i += this.tc.batch) {
-      const chunk = this.valSamples.slice(i, i + this.tc.batch);
+    for (const t of this.valByTask.values()) t.err = 0;
+    // chunks of one task each (padded to that task's feature slots), so the error splits by task
+    const chunks: Sample[][] = [];
+    for (const task of this.valByTask.keys()) {
+      const mine = this.valSamples.filter((x) => this.set.trajs[x.traj].task === task);
+      for (let i = 0; i < mine.length; i += this.tc.batch) chunks.push(mine.slice(i, i + this.tc.batch));
+    }
+    for (const chunk of chunks) {
       const b = assembleBatch(this.set, chunk, this.batchFeat(chunk), this.tc.ctx, S, this.lpe);
       const e = tf.tidy(() => {
         const pred = this.forward(b);
@@ -454,7 +475,11 @@ export class MetaTrainer {
       });
       const v = e.dataSync();
       e.dispose();
-      for (let h = 0; h < b.hmax; h++) err[h] += v[h];
+      const t = this.valByTask.get(this.set.trajs[chunk[0].traj].task)!;
+      for (let h = 0; h < b.hmax; h++) {
+        err[h] += v[h];
+        t.err += v[h];
+      }
     }
     const { last, linefit, count } = this.valBase;
     const sum = (a: Float64Array, lo = 1, hi = S) => {
@@ -481,6 +506,13 @@ export class MetaTrainer {
       buckets,
       windows: this.valSamples.length,
     };
+    if (this.valByTask.size > 1) {
+      r.perTask = {};
+      for (const [task, t] of this.valByTask) {
+        const c = Math.max(1, t.count);
+        r.perTask[task] = { l1: t.err / c, last: t.last / c, linefit: t.linefit / c, windows: t.windows };
+      }
+    }
     return r;
   }
 
@@ -499,7 +531,8 @@ export function formatVal(v: ValResult): string {
   const b = v.buckets.map((x) => `h${x.h} ${f(x.l1)}/${f(x.last)}/${f(x.linefit)}`).join(' ');
   return (
     `val l1 ${f(v.l1)} | last ${f(v.last)} | linefit ${f(v.linefit)} | beats linefit: ${v.beatsLinefit ? 'yes' : 'no'} | ` +
-    `beats last: ${v.beatsLast ? 'yes' : 'no'} | per horizon (model/last/linefit): ${b}`
+    `beats last: ${v.beatsLast ? 'yes' : 'no'} | per horizon (model/last/linefit): ${b}` +
+    (v.perTask ? ` | per task (model/last/linefit): ${Object.entries(v.perTask).map(([k, x]) => `${k} ${f(x.l1)}/${f(x.last)}/${f(x.linefit)}`).join(' ')}` : '')
   );
 }
 
