@@ -1,11 +1,11 @@
 /** bench: summaries (censoring, pairing), report formats, Adam cache reuse and invalidation. */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runBench } from '../src/bench/bench.ts';
 import { curvesCsv, markdownTable, summarize, taskSvg } from '../src/bench/report.ts';
-import { benchRun, runKey, runResultPath, type BenchRunResult, type BenchRunSpec } from '../src/bench/run.ts';
+import { benchRun, clearNowcasterVersions, runKey, runResultPath, type BenchRunResult, type BenchRunSpec } from '../src/bench/run.ts';
 import { validateSuite } from '../src/bench/suite.ts';
 import { initBackend } from '../src/core/backend.ts';
 import { writeFakeFashionMnist } from './helpers/fake-data.ts';
@@ -83,6 +83,16 @@ describe('bench runs and the Adam cache', () => {
     // a different budget or seed is a different key
     expect(runKey({ ...spec, budget: 7 })).not.toBe(runKey(spec));
     expect(runKey({ ...spec, seed: 2 })).not.toBe(runKey(spec));
+    // a nowcaster run's key follows the checkpoint's bytes (a retrained file of the same name re-runs)
+    const ck = join(root, 'ck.safetensors');
+    writeFileSync(ck, 'one');
+    const ncSpec = { ...spec, method: 'mine', nowcaster: ck };
+    const k1 = runKey(ncSpec);
+    const p1 = runKey(ncSpec, false);
+    writeFileSync(ck, 'two');
+    clearNowcasterVersions();
+    expect(runKey(ncSpec)).not.toBe(k1);
+    expect(runKey(ncSpec, false)).toBe(p1); // --report-only matches stored runs whatever made them
     const third = await benchRun({ ...spec, budget: 3, outDir: join(root, 'c') });
     expect(third.fromCache).toBe(false);
     // a nowcaster run is never served from the Adam cache

@@ -16,7 +16,7 @@ import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { NiNo, type NowcastEvent } from '../nowcast/nino.ts';
-import { resolveNowcaster } from '../nowcast/resolve.ts';
+import { nowcasterPath, resolveNowcaster } from '../nowcast/resolve.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { getTask } from '../tasks/registry.ts';
 import { loadTaskRuntime, type RuntimeOptions } from '../tasks/runtime.ts';
@@ -62,6 +62,39 @@ export interface BenchRunResult {
   code?: string;
 }
 
+function hashDirs(h: ReturnType<typeof createHash>, dirs: readonly string[], skip: ReadonlySet<string> = new Set()): void {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  for (const dir of dirs) {
+    const d = join(root, dir);
+    if (!existsSync(d)) continue;
+    for (const f of readdirSync(d).filter((x) => x.endsWith('.ts') && !skip.has(`${dir}/${x}`)).sort()) h.update(f).update(readFileSync(join(d, f)));
+  }
+}
+
+const nowcasterHashes = new Map<string, string>();
+/**
+ * What a nowcaster run depends on beyond the Adam run: the nowcasting code (graphs, models, wrapper) and
+ * the bytes of the checkpoint the reference points to, so a retrained checkpoint (same name) or a change
+ * to the nowcasting code re-runs the method instead of reusing a stored result.
+ */
+export function nowcasterVersion(ref: string): string {
+  const path = nowcasterPath(ref);
+  const id = `${ref}\0${path ?? ''}`;
+  const known = nowcasterHashes.get(id);
+  if (known) return known;
+  const h = createHash('sha256');
+  hashDirs(h, ['graph', 'model', 'nowcast']);
+  if (path) h.update(readFileSync(path));
+  const v = h.digest('hex').slice(0, 16);
+  nowcasterHashes.set(id, v);
+  return v;
+}
+
+/** Forgets the nowcaster fingerprints (a checkpoint file was rewritten in this process). */
+export function clearNowcasterVersions(): void {
+  nowcasterHashes.clear();
+}
+
 let codeHash: string | null = null;
 /**
  * Hash of the source that determines an Adam run's numbers (training, tasks, data, optimizers, core).
@@ -72,12 +105,7 @@ const UNHASHED = new Set(['tasks/registry.ts']);
 export function codeVersion(): string {
   if (codeHash) return codeHash;
   const h = createHash('sha256').update(TOOL_VERSION);
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  for (const dir of ['core', 'core/kernels', 'data', 'tasks', 'tasks/models', 'optim', 'training']) {
-    const d = join(root, dir);
-    if (!existsSync(d)) continue;
-    for (const f of readdirSync(d).filter((x) => x.endsWith('.ts') && !UNHASHED.has(`${dir}/${x}`)).sort()) h.update(f).update(readFileSync(join(d, f)));
-  }
+  hashDirs(h, ['core', 'core/kernels', 'data', 'tasks', 'tasks/models', 'optim', 'training'], UNHASHED);
   codeHash = h.digest('hex').slice(0, 16);
   return codeHash;
 }
@@ -91,7 +119,10 @@ export function runKey(s: BenchRunSpec, withCode = true): string {
     evalEvery: s.evalEvery,
     stopAtTarget: s.stopAtTarget,
     evalLimit: s.data?.evalLimit ?? null,
-    method: s.nowcaster === null ? 'adam' : { nowcaster: s.nowcaster, period: s.period, options: s.nowcastOptions ?? null },
+    method:
+      s.nowcaster === null
+        ? 'adam'
+        : { nowcaster: s.nowcaster, period: s.period, options: s.nowcastOptions ?? null, ...(withCode ? { version: nowcasterVersion(s.nowcaster) } : {}) },
     code: withCode ? codeVersion() : null,
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 20);
