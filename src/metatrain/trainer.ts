@@ -236,7 +236,9 @@ export class MetaTrainer {
   private valSamples: Sample[] = [];
   private valBase: { last: Float64Array; linefit: Float64Array; count: Float64Array } | null = null;
   /** per-task totals of the baselines over all horizons, in the order the held-out samples come */
-  private readonly valByTask = new Map<string, { last: number; linefit: number; count: number; windows: number; err: number }>();
+  private readonly valByTask = new Map<string, { last: number; linefit: number; count: number; windows: number }>();
+  /** the held-out samples in batches of one task each (padded to that task's feature slots) */
+  private readonly valChunks: { task: string; samples: Sample[] }[] = [];
   readonly lpe: number;
 
   constructor(
@@ -267,13 +269,7 @@ export class MetaTrainer {
     for (const i of trainIds) {
       if (numWindowStarts(set.trajs[i], tc.ctx) === 0) throw new Error(`${set.trajs[i].path}: too short for one window`);
     }
-    const groups = new Map<string, number[]>();
-    for (const i of trainIds) {
-      const task = set.trajs[i].task;
-      if (!groups.has(task)) groups.set(task, []);
-      groups.get(task)!.push(i);
-    }
-    this.byTask = [...groups.values()];
+    this.byTask = [...groupBy(trainIds, (i) => set.trajs[i].task).values()];
     this.buildVal();
   }
 
@@ -303,11 +299,14 @@ export class MetaTrainer {
       }
       this.valBase = acc;
     }
+    for (const [task, mine] of groupBy(this.valSamples, (x) => this.set.trajs[x.traj].task)) {
+      for (let i = 0; i < mine.length; i += this.tc.batch) this.valChunks.push({ task, samples: mine.slice(i, i + this.tc.batch) });
+    }
   }
 
-  private valTaskBase(task: string): { last: number; linefit: number; count: number; windows: number; err: number } {
+  private valTaskBase(task: string): { last: number; linefit: number; count: number; windows: number } {
     let t = this.valByTask.get(task);
-    if (!t) this.valByTask.set(task, (t = { last: 0, linefit: 0, count: 0, windows: 0, err: 0 }));
+    if (!t) this.valByTask.set(task, (t = { last: 0, linefit: 0, count: 0, windows: 0 }));
     return t;
   }
 
@@ -458,14 +457,8 @@ export class MetaTrainer {
     if (!this.valSamples.length || !this.valBase) return null;
     const S = this.tc.seqLen;
     const err = new Float64Array(S);
-    for (const t of this.valByTask.values()) t.err = 0;
-    // chunks of one task each (padded to that task's feature slots), so the error splits by task
-    const chunks: Sample[][] = [];
-    for (const task of this.valByTask.keys()) {
-      const mine = this.valSamples.filter((x) => this.set.trajs[x.traj].task === task);
-      for (let i = 0; i < mine.length; i += this.tc.batch) chunks.push(mine.slice(i, i + this.tc.batch));
-    }
-    for (const chunk of chunks) {
+    const taskErr = new Map<string, number>();
+    for (const { task, samples: chunk } of this.valChunks) {
       const b = assembleBatch(this.set, chunk, this.batchFeat(chunk), this.tc.ctx, S, this.lpe);
       const e = tf.tidy(() => {
         const pred = this.forward(b);
@@ -475,10 +468,9 @@ export class MetaTrainer {
       });
       const v = e.dataSync();
       e.dispose();
-      const t = this.valByTask.get(this.set.trajs[chunk[0].traj].task)!;
       for (let h = 0; h < b.hmax; h++) {
         err[h] += v[h];
-        t.err += v[h];
+        taskErr.set(task, (taskErr.get(task) ?? 0) + v[h]);
       }
     }
     const { last, linefit, count } = this.valBase;
@@ -510,7 +502,7 @@ export class MetaTrainer {
       r.perTask = {};
       for (const [task, t] of this.valByTask) {
         const c = Math.max(1, t.count);
-        r.perTask[task] = { l1: t.err / c, last: t.last / c, linefit: t.linefit / c, windows: t.windows };
+        r.perTask[task] = { l1: (taskErr.get(task) ?? 0) / c, last: t.last / c, linefit: t.linefit / c, windows: t.windows };
       }
     }
     return r;
@@ -524,6 +516,18 @@ export class MetaTrainer {
     this.vars.forEach((v) => v.dispose());
     this.adam.dispose();
   }
+}
+
+/** xs grouped by key, groups and members in first-seen order */
+function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const x of xs) {
+    const k = key(x);
+    const g = out.get(k);
+    if (g) g.push(x);
+    else out.set(k, [x]);
+  }
+  return out;
 }
 
 export function formatVal(v: ValResult): string {
