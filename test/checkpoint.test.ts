@@ -11,7 +11,7 @@ import { configFromOfficialArgs, configToOfficialArgs, makeConfig } from '../src
 import { listZip } from '../src/core/zip.ts';
 import { readTorchCheckpoint, unpickle } from '../src/model/torch-pt.ts';
 import { initHostWeights } from '../src/model/weights.ts';
-import { REF, refJson, refSt } from './helpers/reference.ts';
+import { REF, refJson, refSt, refCheckpoint } from './helpers/reference.ts';
 
 const CKPTS = ['nino_no_posw', 'nino_mlp', 'nino_mlp_h32'];
 
@@ -25,7 +25,7 @@ function bitsEqual(a: Float32Array, b: Float32Array): boolean {
 
 describe.each(CKPTS)('official %s', (name) => {
   it('.pt tensors equal the safetensors bit for bit; model_args and config agree', () => {
-    const pt = loadCheckpoint(join(REF, 'checkpoints', `${name}.pt`));
+    const pt = loadCheckpoint(refCheckpoint(`${name}.pt`));
     const st = refSt(`checkpoints/${name}.safetensors`);
     const js = refJson(`checkpoints/${name}.json`);
     expect(pt.format).toBe('pt');
@@ -36,7 +36,7 @@ describe.each(CKPTS)('official %s', (name) => {
       expect(bitsEqual(pt.weights[k].data, st.tensors[k].data as Float32Array), k).toBe(true);
     }
     expect(pt.modelArgs).toEqual(js.model_args_raw);
-    const sf = loadCheckpoint(join(REF, 'checkpoints', `${name}.safetensors`));
+    const sf = loadCheckpoint(refCheckpoint(`${name}.safetensors`));
     expect(sf.format).toBe('official-safetensors');
     expect(pt.config).toEqual(sf.config);
     expect(pt.config.hid).toBe(js.hyperparameters_resolved.hid);
@@ -44,7 +44,7 @@ describe.each(CKPTS)('official %s', (name) => {
   });
 
   it('nino format round-trips (weights, config, extra)', () => {
-    const ck = loadCheckpoint(join(REF, 'checkpoints', `${name}.pt`));
+    const ck = loadCheckpoint(refCheckpoint(`${name}.pt`));
     const dir = mkdtempSync(join(tmpdir(), 'nino-ck-'));
     const p = join(dir, 'x.safetensors');
     saveCheckpoint(p, { ...ck, extra: { step: 123, note: 'x' } });
@@ -83,7 +83,7 @@ describe('config mapping', () => {
 
 describe('failure modes', () => {
   it('weights that do not match the config are rejected with names', () => {
-    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_mlp_h32.pt'));
+    const ck = loadCheckpoint(refCheckpoint('nino_mlp_h32.pt'));
     const bad = { ...ck.weights };
     delete bad['edge_mlp.fc.2.bias'];
     expect(() => serializeCheckpoint({ config: ck.config, weights: bad })).toThrow(/missing edge_mlp\.fc\.2\.bias/);
@@ -97,10 +97,10 @@ describe('failure modes', () => {
   });
   it('non-zip and truncated inputs fail clearly', () => {
     expect(() => listZip(new Uint8Array(100))).toThrow(/not a zip/);
-    const buf = readFileSync(join(REF, 'checkpoints', 'nino_mlp_h32.pt'));
+    const buf = readFileSync(refCheckpoint('nino_mlp_h32.pt'));
     expect(() => readTorchCheckpoint(new Uint8Array(buf.subarray(0, buf.length - 200)))).toThrow();
     const dir = mkdtempSync(join(tmpdir(), 'nino-ck-'));
-    writeFileSync(join(dir, 'a.safetensors'), readFileSync(join(REF, 'checkpoints', 'nino_mlp.safetensors')));
+    writeFileSync(join(dir, 'a.safetensors'), readFileSync(refCheckpoint('nino_mlp.safetensors')));
     expect(() => loadCheckpoint(join(dir, 'a.safetensors'))).toThrow(/without model_args/);
   });
 });

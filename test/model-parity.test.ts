@@ -13,7 +13,7 @@ import { nowcasterFromCheckpoint, createNowcaster } from '../src/model/registry.
 import { NiNoGnn } from '../src/model/gnn.ts';
 import { NiNoMlp } from '../src/model/mlp.ts';
 import type { NowcastInput } from '../src/model/types.ts';
-import { REF, maxAbsDiff, refSt } from './helpers/reference.ts';
+import { REF, maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
 
 const CASES = [
   { dir: 'case_a_fm16', F: 9 },
@@ -62,7 +62,7 @@ beforeAll(async () => {
 describe.each(CASES)('$dir', ({ dir, F }) => {
   describe.each(CKPTS)('%s', (ck) => {
     it('delta and edge_out match golden at k = 1, 10, 40 (atol 2e-5)', () => {
-      const nc = nowcasterFromCheckpoint(loadCheckpoint(join(REF, 'checkpoints', `${ck}.safetensors`)));
+      const nc = nowcasterFromCheckpoint(loadCheckpoint(refCheckpoint(`${ck}.safetensors`)));
       const out = refSt(`${dir}/outputs_${ck}.safetensors`).tensors;
       try {
         for (const k of KS) {
@@ -85,7 +85,7 @@ describe.each(CASES)('$dir', ({ dir, F }) => {
   });
 
   it('GNN intermediates (nino_no_posw, k1) within 1e-5 relative', () => {
-    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_no_posw.safetensors'));
+    const ck = loadCheckpoint(refCheckpoint('nino_no_posw.safetensors'));
     const nc = new NiNoGnn(ck.config, ck.weights);
     const trace: Record<string, Float32Array[]> = {};
     nc.predictDelta(caseInput(dir, F, 1), { trace });
@@ -101,7 +101,7 @@ describe.each(CASES)('$dir', ({ dir, F }) => {
   });
 
   it('edge chunking gives the same result as one pass', () => {
-    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_no_posw.safetensors'));
+    const ck = loadCheckpoint(refCheckpoint('nino_no_posw.safetensors'));
     const a = new NiNoGnn(ck.config, ck.weights);
     const b = new NiNoGnn(ck.config, ck.weights, { chunkEdges: 300 });
     const inp = caseInput(dir, F, 10);
@@ -111,7 +111,7 @@ describe.each(CASES)('$dir', ({ dir, F }) => {
     expect(tf.memory().numTensors).toBe(before);
     // only the summation grouping of the mean aggregation differs
     expect(maxAbsDiff(da, db)).toBeLessThan(1e-5);
-    const m = loadCheckpoint(join(REF, 'checkpoints', 'nino_mlp.safetensors'));
+    const m = loadCheckpoint(refCheckpoint('nino_mlp.safetensors'));
     const ma = new NiNoMlp(m.config, m.weights);
     expect(maxAbsDiff(ma.predictDelta(inp), ma.predictDelta(inp, { chunkEdges: 77 }))).toBe(0);
     a.dispose();
@@ -122,7 +122,7 @@ describe.each(CASES)('$dir', ({ dir, F }) => {
 
 describe('MLP intermediates (case B, nino_mlp k1)', () => {
   it('within 1e-5 relative', () => {
-    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_mlp.safetensors'));
+    const ck = loadCheckpoint(refCheckpoint('nino_mlp.safetensors'));
     const nc = new NiNoMlp(ck.config, ck.weights);
     const trace: Record<string, Float32Array[]> = {};
     nc.predictDelta(caseInput('case_b_gpt2', 1, 1), { trace });
@@ -137,7 +137,7 @@ describe('MLP intermediates (case B, nino_mlp k1)', () => {
 
 describe('edge sampling', () => {
   it('is seeded, keeps self-loops, changes the prediction, and ratio 0 is exact', () => {
-    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_no_posw.safetensors'));
+    const ck = loadCheckpoint(refCheckpoint('nino_no_posw.safetensors'));
     const inp = caseInput('case_a_fm16', 9, 1);
     const full = new NiNoGnn(ck.config, ck.weights).predictDelta(inp);
     const s1 = new NiNoGnn(ck.config, ck.weights, { edgeSampleRatio: 0.5, seed: 7 });

@@ -11,7 +11,7 @@ import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { NiNoGnn } from '../src/model/gnn.ts';
 import { nowcasterFromCheckpoint } from '../src/model/registry.ts';
 import type { NowcastInput } from '../src/model/types.ts';
-import { REF, maxAbsDiff, refSt } from './helpers/reference.ts';
+import { REF, maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
 
 function caseInput(dir: string, F: number, k: number): NowcastInput {
   const g = refSt(`${dir}/graph.safetensors`).tensors;
@@ -34,7 +34,7 @@ describe.each([
 ])('wasm $dir', ({ dir, F }) => {
   it.each(['nino_no_posw', 'nino_mlp', 'nino_mlp_h32'])('%s matches golden at k = 1, 10, 40 (atol 2e-5)', (ck) => {
     expect(tf.getBackend()).toBe('wasm');
-    const nc = nowcasterFromCheckpoint(loadCheckpoint(join(REF, 'checkpoints', `${ck}.safetensors`)), { chunkEdges: 1000 });
+    const nc = nowcasterFromCheckpoint(loadCheckpoint(refCheckpoint(`${ck}.safetensors`)), { chunkEdges: 1000 });
     const out = refSt(`${dir}/outputs_${ck}.safetensors`).tensors;
     try {
       for (const k of [1, 10, 40]) {
@@ -52,7 +52,7 @@ describe.each([
   });
 
   it('GNN intermediates within 1e-5 relative', () => {
-    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_no_posw.safetensors'));
+    const ck = loadCheckpoint(refCheckpoint('nino_no_posw.safetensors'));
     const nc = new NiNoGnn(ck.config, ck.weights);
     const trace: Record<string, Float32Array[]> = {};
     nc.predictDelta(caseInput(dir, F, 1), { trace });

@@ -14,7 +14,7 @@ import { mlpForwardAll, NiNoMlp } from '../src/model/mlp.ts';
 import type { NowcastInput } from '../src/model/types.ts';
 import { initHostWeights, toTensors } from '../src/model/weights.ts';
 import { Rng } from '../src/core/rng.ts';
-import { REF, maxAbsDiff, refSt } from './helpers/reference.ts';
+import { REF, maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
 
 beforeAll(async () => {
   await initBackend(process.env.NINO_TEST_BACKEND ?? 'cpu');
@@ -62,7 +62,7 @@ describe('linefit', () => {
 
 describe('differentiable forwards (meta-training)', () => {
   it('gnnForwardAll horizon k equals inference predictDelta (golden weights, case B)', () => {
-    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_no_posw.safetensors'));
+    const ck = loadCheckpoint(refCheckpoint('nino_no_posw.safetensors'));
     const nc = new NiNoGnn(ck.config, ck.weights);
     const inp = caseB(1);
     const before = tf.memory().numTensors;
@@ -125,7 +125,7 @@ describe('differentiable forwards (meta-training)', () => {
   });
 
   it('mlpForwardAll horizon k equals inference (golden weights, case B)', () => {
-    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_mlp_h32.safetensors'));
+    const ck = loadCheckpoint(refCheckpoint('nino_mlp_h32.safetensors'));
     const nc = new NiNoMlp(ck.config, ck.weights);
     const inp = caseB(10);
     const all = tf.tidy(() => mlpForwardAll(nc.weights, ck.config, tf.tensor2d(inp.edgeAttr, [inp.edgeType.length, 5]), inp.edgeType, 1).arraySync() as number[][][]);
@@ -147,7 +147,7 @@ describe('edge sampling helper', () => {
 
 describe('GNN input checks', () => {
   it('missing pos / bad edge index fail clearly', () => {
-    const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_no_posw.safetensors'));
+    const ck = loadCheckpoint(refCheckpoint('nino_no_posw.safetensors'));
     const nc = new NiNoGnn(ck.config, ck.weights);
     const inp = caseB(1);
     expect(() => nc.predictDelta({ ...inp, pos: undefined })).toThrow(/needs pos/);

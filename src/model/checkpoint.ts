@@ -1,7 +1,7 @@
 /**
  * Checkpoints for nowcasters. Three formats, detected from the bytes:
  *   (a) official safetensors (state_dict, original names) + sibling JSON with `model_args_raw`
- *       (and `hyperparameters_resolved`), as in shared/reference/checkpoints/*.{safetensors,json};
+ *       (and `hyperparameters_resolved`), as in checkpoints/official/*.{safetensors,json};
  *   (b) official PyTorch `.pt` ({'state_dict': ..., 'model_args': ...}, read by torch-pt.ts);
  *   (c) nino's own: safetensors whose `__metadata__` holds `format: "nino-nowcaster"`, `version`,
  *       `kind`, `config` (NiNoConfig JSON), `model_args` (official-style JSON) and optional `extra` JSON.

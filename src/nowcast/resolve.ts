@@ -1,8 +1,8 @@
 /**
  * Turns a nowcaster reference into a ParamNowcaster for a given model:
  *   'linefit'                  least-squares line through the states (no weights)
- *   'official:<name>'          an official checkpoint (nino_no_posw, nino_mlp, nino_mlp_h32) looked up in
- *                              $NINO_OFFICIAL_DIR, then ../shared/reference/checkpoints next to the repo
+ *   'official:<name>'          an official checkpoint (nino_no_posw, nino_mlp, nino_mlp_h32), shipped in
+ *                              checkpoints/official ($NINO_OFFICIAL_DIR is looked in first)
  *   'project', 'project-mlp'   nino's own meta-trained checkpoints (checkpoints/nino-project.safetensors, the
  *                              GNN; checkpoints/nino-project-mlp.safetensors, the graph-free baseline)
  *   <path>                     a checkpoint file: nino .safetensors, official .safetensors (+ .json) or .pt
@@ -28,8 +28,9 @@ const PROJECT_REFS: Record<string, string> = {
   'project-mlp': join(repoRoot, 'checkpoints', 'nino-project-mlp.safetensors'),
 };
 
+/** The official checkpoints ship in checkpoints/official; $NINO_OFFICIAL_DIR, when set, is looked in first. */
 export function officialDirs(): string[] {
-  return [process.env.NINO_OFFICIAL_DIR, join(repoRoot, '..', 'shared', 'reference', 'checkpoints')].filter((x): x is string => !!x);
+  return [process.env.NINO_OFFICIAL_DIR, join(repoRoot, 'checkpoints', 'official')].filter((x): x is string => !!x);
 }
 
 /** The checkpoint path a reference points to (null for linefit). */

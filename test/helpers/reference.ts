@@ -1,18 +1,32 @@
-/** Locates ../shared/reference (golden data from the official PyTorch NiNo); tests read it in place. */
+/**
+ * Golden data from the official PyTorch NiNo (commit 84fb0cf), committed under test/fixtures/reference
+ * (see its README). NINO_REFERENCE_DIR points the tests at another copy (e.g. the full ../shared/reference).
+ * The official checkpoints' safetensors/json live in checkpoints/official (shipped with the package);
+ * their .pt originals, used only by the .pt importer tests, in the fixtures.
+ */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, type Safetensors } from '../../src/core/safetensors.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const REF = process.env.NINO_REFERENCE_DIR ?? join(root, '..', 'shared', 'reference');
+export const REF = process.env.NINO_REFERENCE_DIR ?? join(root, 'test', 'fixtures', 'reference');
 if (!existsSync(REF)) throw new Error(`golden data not found at ${REF}; set NINO_REFERENCE_DIR`);
 
+/** Path of an official checkpoint file ('nino_no_posw.safetensors', 'nino_mlp.pt', 'nino_mlp.json'). */
+export function refCheckpoint(file: string): string {
+  if (process.env.NINO_REFERENCE_DIR || file.endsWith('.pt')) return join(REF, 'checkpoints', file);
+  return join(root, 'checkpoints', 'official', file);
+}
+function refPath(rel: string): string {
+  const m = /^checkpoints\/(.*)$/.exec(rel);
+  return m ? refCheckpoint(m[1]!) : join(REF, rel);
+}
 export function refSt(rel: string): Safetensors {
-  return readSafetensors(readFileSync(join(REF, rel)), rel);
+  return readSafetensors(readFileSync(refPath(rel)), rel);
 }
 export function refJson<T = any>(rel: string): T {
-  return JSON.parse(readFileSync(join(REF, rel), 'utf8')) as T;
+  return JSON.parse(readFileSync(refPath(rel), 'utf8')) as T;
 }
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length mismatch ${a.length} vs ${b.length}`);

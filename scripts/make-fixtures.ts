@@ -1,0 +1,49 @@
+/**
+ * Regenerates test/fixtures/reference and checkpoints/official from the golden data made by running the
+ * official PyTorch NiNo (SamsungSAILMontreal/nino, commit 84fb0cf), trimmed to what the tests read:
+ * the GNN/MLP intermediates keep only the activations the parity tests compare.
+ *
+ *   npx tsx scripts/make-fixtures.ts [path/to/shared/reference]     (default ../shared/reference)
+ */
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readSafetensors, writeSafetensors, type StTensor } from '../src/core/safetensors.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const src = resolve(process.argv[2] ?? join(root, '..', 'shared', 'reference'));
+const fix = join(root, 'test', 'fixtures', 'reference');
+const off = join(root, 'checkpoints', 'official');
+
+const GNN_TRACE = ['gnn_in_x', 'gnn_in_edge', 'conv0_messages', 'conv0_aggr', 'conv0_x_out', 'edge_update0_out',
+  'conv1_messages', 'conv1_aggr', 'conv1_x_out', 'edge_update1_out', 'edge_out_hidden'];
+const MLP_TRACE = ['mlp_edge_proj_out', 'mlp_hidden_1', 'mlp_hidden_3', 'mlp_hidden_5'];
+
+function trim(rel: string, keep: string[]): void {
+  const st = readSafetensors(readFileSync(join(src, rel)), rel);
+  const out: Record<string, StTensor> = {};
+  for (const k of keep) {
+    const t = st.tensors[k];
+    if (!t) throw new Error(`${rel}: no tensor '${k}'`);
+    out[k] = t;
+  }
+  writeFileSync(join(fix, rel), writeSafetensors(out, Object.keys(st.metadata).length ? st.metadata : undefined));
+}
+
+for (const c of ['case_a_fm16', 'case_b_gpt2']) {
+  mkdirSync(join(fix, c), { recursive: true });
+  for (const f of ['meta.json', 'graph.safetensors', 'inputs.safetensors', 'outputs_nino_no_posw.safetensors',
+    'outputs_nino_mlp.safetensors', 'outputs_nino_mlp_h32.safetensors']) copyFileSync(join(src, c, f), join(fix, c, f));
+  trim(`${c}/intermediates_nino_no_posw_k1.safetensors`, GNN_TRACE);
+}
+trim('case_b_gpt2/intermediates_nino_mlp_k1.safetensors', MLP_TRACE);
+copyFileSync(join(src, 'k_schedule.json'), join(fix, 'k_schedule.json'));
+copyFileSync(join(src, 'README.md'), join(fix, 'REFERENCE.md'));
+mkdirSync(join(fix, 'checkpoints'), { recursive: true });
+mkdirSync(off, { recursive: true });
+for (const n of ['nino_no_posw', 'nino_mlp', 'nino_mlp_h32']) {
+  copyFileSync(join(src, 'checkpoints', `${n}.pt`), join(fix, 'checkpoints', `${n}.pt`));
+  copyFileSync(join(src, 'checkpoints', `${n}.safetensors`), join(off, `${n}.safetensors`));
+  copyFileSync(join(src, 'checkpoints', `${n}.json`), join(off, `${n}.json`));
+}
+console.log(`fixtures written to ${fix}, official checkpoints to ${off}`);
