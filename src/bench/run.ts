@@ -4,17 +4,17 @@
  * Adam and Adam+nowcaster runs differ only in the optimizer object; the loop never asks which.
  *
  * Adam baselines are cached by (task spec, seed, budget, eval protocol, code version), so adding a
- * nowcaster does not re-run Adam; a change to any of those (including nino's training code) misses the
- * cache. Finished runs are also stored under the output folder, so an interrupted bench resumes.
+ * nowcaster does not re-run Adam; a change to any of those misses the cache. The code version is a hash
+ * of every module the run imports, found by walking the module graph (no hand-kept folder list). Finished runs are also stored under the output folder, so an interrupted bench resumes.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../core/fsutil.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
-import { TOOL_VERSION } from '../core/version.ts';
+import { closureFingerprint } from '../core/version.ts';
 import { NiNo, type NowcastEvent } from '../nowcast/nino.ts';
 import { nowcasterPath, resolveNowcaster } from '../nowcast/resolve.ts';
 import { AdamW } from '../optim/adamw.ts';
@@ -62,52 +62,55 @@ export interface BenchRunResult {
   code?: string;
 }
 
-function hashDirs(h: ReturnType<typeof createHash>, dirs: readonly string[], skip: ReadonlySet<string> = new Set()): void {
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  for (const dir of dirs) {
-    const d = join(root, dir);
-    if (!existsSync(d)) continue;
-    for (const f of readdirSync(d).filter((x) => x.endsWith('.ts') && !skip.has(`${dir}/${x}`)).sort()) h.update(f).update(readFileSync(join(d, f)));
-  }
-}
-
-const nowcasterHashes = new Map<string, string>();
+/** The source root this module runs from (src/, or the emitted build's folder). */
+const CODE_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /**
- * What a nowcaster run depends on beyond the Adam run: the nowcasting code (graphs, models, wrapper) and
- * the bytes of the checkpoint the reference points to, so a retrained checkpoint (same name) or a change
- * to the nowcasting code re-runs the method instead of reusing a stored result.
+ * Where a run's code starts: this module (the run, its steps-to-target), the backend with its kernels and
+ * the worker that hosts a job. Everything they import is found by walking the module graph (core/version.ts).
  */
-export function nowcasterVersion(ref: string): string {
-  const path = nowcasterPath(ref);
-  const id = `${ref}\0${path ?? ''}`;
-  const known = nowcasterHashes.get(id);
-  if (known) return known;
-  const h = createHash('sha256');
-  hashDirs(h, ['graph', 'model', 'nowcast']);
-  if (path) h.update(readFileSync(path));
-  const v = h.digest('hex').slice(0, 16);
-  nowcasterHashes.set(id, v);
+const RUN_ENTRIES = ['bench/run', 'core/backend', 'core/worker-run'];
+/**
+ * Left out of the module walk: the task registry is data (the whole spec of the run's task is in the run
+ * key, so editing another task keeps this one's cached runs), and only a nowcaster run calls into
+ * nowcast/resolve (the nowcaster fingerprint covers it), so retraining code does not re-run Adam.
+ */
+const DATA_MODULES = ['tasks/registry'];
+const NOWCASTER_MODULES = ['nowcast/resolve'];
+
+const fingerprints = new Map<string, string>();
+function memo(id: string, f: () => string): string {
+  let v = fingerprints.get(id);
+  if (v === undefined) fingerprints.set(id, (v = f()));
   return v;
 }
 
-/** Forgets the nowcaster fingerprints (a checkpoint file was rewritten in this process). */
-export function clearNowcasterVersions(): void {
-  nowcasterHashes.clear();
+/** Fingerprint of every module an Adam run executes (the run, training loop, tasks, data, optimizer, backend). */
+export function codeVersion(root: string = CODE_ROOT): string {
+  return memo(`adam\0${root}`, () => closureFingerprint(root, RUN_ENTRIES, { stopAt: [...DATA_MODULES, ...NOWCASTER_MODULES] }));
 }
 
-let codeHash: string | null = null;
+/** Fingerprint of the modules a nowcaster run adds: resolution, graphs, models, scaling, everything they import. */
+export function nowcasterCodeVersion(root: string = CODE_ROOT): string {
+  return memo(`nowcaster\0${root}`, () => closureFingerprint(root, NOWCASTER_MODULES, { stopAt: DATA_MODULES }));
+}
+
 /**
- * Hash of the source that determines an Adam run's numbers (training, tasks, data, optimizers, core).
- * The task registry is left out: it is data, and the whole spec of the task a run uses is part of the
- * run key, so adding or editing another task does not throw away the cached Adam runs of this one.
+ * What a nowcaster run depends on beyond the Adam run: the nowcasting code and the bytes of the checkpoint
+ * the reference points to, so a retrained checkpoint (same name) or a change to any module the nowcaster
+ * imports re-runs the method instead of reusing a stored result.
  */
-const UNHASHED = new Set(['tasks/registry.ts']);
-export function codeVersion(): string {
-  if (codeHash) return codeHash;
-  const h = createHash('sha256').update(TOOL_VERSION);
-  hashDirs(h, ['core', 'core/kernels', 'data', 'tasks', 'tasks/models', 'optim', 'training'], UNHASHED);
-  codeHash = h.digest('hex').slice(0, 16);
-  return codeHash;
+export function nowcasterVersion(ref: string): string {
+  const path = nowcasterPath(ref);
+  return memo(`ref\0${ref}\0${path ?? ''}`, () => {
+    const h = createHash('sha256').update(nowcasterCodeVersion());
+    if (path) h.update(readFileSync(path));
+    return h.digest('hex').slice(0, 16);
+  });
+}
+
+/** Forgets the fingerprints (a checkpoint or module file was rewritten in this process). */
+export function clearNowcasterVersions(): void {
+  fingerprints.clear();
 }
 
 export function runKey(s: BenchRunSpec, withCode = true): string {
