@@ -12,7 +12,8 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
 import { EpochSampler, evalWindows, sampleWindows } from '../src/data/batching.ts';
-import { DatasetNotFoundError } from '../src/data/fetch.ts';
+import { exitCodeOf } from '../src/core/errors.ts';
+import { DataDirError, DatasetNotFoundError } from '../src/data/fetch.ts';
 import { loadFashionMnist, parseIdx } from '../src/data/fashion_mnist.ts';
 import { gatherExamples, ninoTrainCount, splitHoldout } from '../src/data/vision.ts';
 
@@ -105,10 +106,10 @@ describe('Fashion-MNIST loader', () => {
     const old = process.env.NINO_DATA_DIR;
     delete process.env.NINO_DATA_DIR;
     try {
-      const err = await loadFashionMnist({ dataDir: join(d, 'nothing'), ...noSystem(d) }).catch((e) => e);
+      const err = await loadFashionMnist(noSystem(d)).catch((e) => e);
       expect(err).toBeInstanceOf(DatasetNotFoundError);
       const msg = (err as Error).message;
-      expect(msg).toContain(join(d, 'nothing'));
+      expect(msg).toContain('nino data fetch fashion-mnist');
       expect(msg).toContain(join(d, 'no-system', 'fashion-mnist'));
       expect(msg).toContain(join(d, 'cache', 'fashion-mnist'));
       expect(msg).toContain('apt-get install -y dataset-fashion-mnist');
@@ -117,6 +118,46 @@ describe('Fashion-MNIST loader', () => {
     } finally {
       if (old !== undefined) process.env.NINO_DATA_DIR = old;
     }
+  });
+
+  it('an explicit dataDir or NINO_DATA_DIR that is missing or empty is an error naming it; nothing else is tried', async () => {
+    const d = tmp();
+    writeTinyFm(join(d, 'cache', 'fashion-mnist'), 12, 12, true); // the search list would find this
+    const old = process.env.NINO_DATA_DIR;
+    delete process.env.NINO_DATA_DIR;
+    try {
+      expect((await loadFashionMnist(noSystem(d))).trainY.length).toBe(12);
+      const missing = await loadFashionMnist({ ...noSystem(d), dataDir: join(d, 'nothing') }).catch((e) => e);
+      expect(missing).toBeInstanceOf(DataDirError);
+      expect(exitCodeOf(missing)).toBe(2);
+      expect(missing.message).toMatch(new RegExp(`^--data-dir '${join(d, 'nothing')}' does not exist`));
+      expect(missing.message).not.toContain('\n');
+      mkdirSync(join(d, 'empty'));
+      const empty = await loadFashionMnist({ ...noSystem(d), dataDir: join(d, 'empty'), download: true, mirror: 'http://127.0.0.1:9/' }).catch((e) => e);
+      expect(empty).toBeInstanceOf(DataDirError);
+      expect(empty.message).toContain(`not found in ${join(d, 'empty')} (given by --data-dir): missing train-images-idx3-ubyte.gz`);
+      expect(empty.message).not.toContain(join(d, 'cache'));
+      process.env.NINO_DATA_DIR = join(d, 'empty');
+      const env = await loadFashionMnist(noSystem(d)).catch((e) => e);
+      expect(env).toBeInstanceOf(DataDirError);
+      expect(env.message).toContain(`(given by $NINO_DATA_DIR)`);
+      expect(env.message).toContain(join(d, 'empty', 'fashion-mnist'));
+      process.env.NINO_DATA_DIR = join(d, 'gone');
+      expect((await loadFashionMnist(noSystem(d)).catch((e) => e)).message).toMatch(/^\$NINO_DATA_DIR '.*gone' does not exist/);
+    } finally {
+      if (old === undefined) delete process.env.NINO_DATA_DIR;
+      else process.env.NINO_DATA_DIR = old;
+    }
+  });
+
+  it('a truncated .gz is an input error naming the file', async () => {
+    const d = tmp();
+    writeTinyFm(join(d, 'fm'), 10, 5, true);
+    const f = join(d, 'fm', 't10k-images-idx3-ubyte.gz');
+    writeFileSync(f, readFileSync(f).subarray(0, 100));
+    const err = await loadFashionMnist({ dataDir: join(d, 'fm'), ...noSystem(d) }).catch((e) => e);
+    expect(err.message).toMatch(new RegExp(`^${f}: truncated or corrupt gzip data`));
+    expect(exitCodeOf(err)).toBe(2);
   });
 
   it('downloads from a mirror into the cache and checks the official md5 (a re-gzipped file is rejected)', async () => {

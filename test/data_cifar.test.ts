@@ -151,9 +151,9 @@ describe('CIFAR binary', () => {
 
   it('missing offline: lists places; a cached archive with the wrong md5 is rejected', async () => {
     const d = tmp();
-    const err = await loadCifar10({ dataDir: join(d, 'none'), ...noSystem(d) }).catch((e) => e);
+    const err = await loadCifar10(noSystem(d)).catch((e) => e);
     expect(err).toBeInstanceOf(DatasetNotFoundError);
-    expect(err.message).toContain(join(d, 'none', 'cifar-10-batches-bin'));
+    expect(err.message).toContain(join(d, 'no-system', 'cifar10', 'cifar-10-batches-bin'));
     expect(err.message).toContain(join(d, 'cache', 'cifar10'));
     expect(err.message).toContain('cifar-10-binary.tar.gz');
     mkdirSync(join(d, 'cache', 'cifar10'), { recursive: true });

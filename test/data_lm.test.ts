@@ -86,9 +86,9 @@ describe('LM1B', () => {
     expect(existsSync(join(d, 'cache', 'lm1b', LM1B_ROOT, lm1bTrainShard(2)))).toBe(false);
 
     const e = tmp();
-    const err = await loadLm1b({ dataDir: join(e, 'none'), ...noSystem(e) }).catch((x) => x);
+    const err = await loadLm1b(noSystem(e)).catch((x) => x);
     expect(err).toBeInstanceOf(DatasetNotFoundError);
-    expect(err.message).toContain(join(e, 'none', LM1B_ROOT));
+    expect(err.message).toContain(join(e, 'no-system', 'lm1b', LM1B_ROOT));
     expect(err.message).toContain('statmt.org');
     await expect(loadLm1b({ trainShards: 100 })).rejects.toThrow(/1\.\.99/);
   });
@@ -131,10 +131,10 @@ describe('WikiText-103', () => {
     expect(w.docs.val).toBe(4);
     expect(readFileSync(join(d, 'cache', 'wikitext103', 'wikitext-103-raw', 'wiki.train.raw'), 'utf8')).toBe(WIKI_TRAIN);
     const e = tmp();
-    const err = await loadWikitext103({ dataDir: join(e, 'none'), ...noSystem(e) }).catch((x) => x);
+    const err = await loadWikitext103(noSystem(e)).catch((x) => x);
     expect(err).toBeInstanceOf(DatasetNotFoundError);
-    expect(err.message).toContain(join(e, 'none', 'wikitext-103-raw'));
-    expect(err.message).toContain(join(e, 'none', 'wikitext-103'));
+    expect(err.message).toContain(join(e, 'cache', 'wikitext103', 'wikitext-103-raw'));
+    expect(err.message).toContain(join(e, 'cache', 'wikitext103', 'wikitext-103'));
     expect(err.message).toContain('wikitext-103-raw-v1.zip');
   });
 });

@@ -8,9 +8,11 @@ import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
+import { InputError } from '../core/errors.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 
-export class UsageError extends Error {}
+/** A bad option or argument (exit code 2, see core/errors.ts). */
+export class UsageError extends InputError {}
 
 export interface GlobalOpts {
   backend?: string;

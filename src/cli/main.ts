@@ -8,10 +8,11 @@ import { TOOL_VERSION } from '../core/version.ts';
 import { BACKENDS } from '../core/backend.ts';
 import { registerBench } from './bench.ts';
 import { registerCollect } from './collect.ts';
+import { registerData } from './data.ts';
 import { registerNowcast } from './nowcast.ts';
 import { registerTasks } from './tasks.ts';
 import { registerTrainNino } from './train-nino.ts';
-import { UsageError } from './common.ts';
+import { exitCodeOf } from '../core/errors.ts';
 
 export function buildProgram(): Command {
   const program = new Command('nino')
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerNowcast(program);
   registerTasks(program);
+  registerData(program);
   return program;
 }
 
@@ -50,6 +52,6 @@ export async function main(argv: string[]): Promise<void> {
     const msg = (e as Error).message ?? String(e);
     process.stderr.write(`nino: error: ${msg}\n`);
     if (process.env.NINO_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
-    process.exitCode = e instanceof UsageError ? 2 : 1;
+    process.exitCode = exitCodeOf(e);
   }
 }

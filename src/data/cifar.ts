@@ -6,9 +6,10 @@
  * to HWC. Files: cifar-10-batches-bin/data_batch_{1..5}.bin + test_batch.bin (10000 records each);
  * cifar-100-binary/train.bin (50000) + test.bin (10000).
  *
- * Lookup as in fetch.ts (dataDir, $NINO_DATA_DIR[/cifar10|cifar100], /usr/share/datasets/<name>, cache),
- * each also with the archive's own folder name; then download the official tar.gz (md5-checked, as on
- * https://www.cs.toronto.edu/~kriz/cifar.html) into the cache and extract the .bin files with tar.ts.
+ * URLs, md5s, file lists and label bytes come from datasets/cifar10.json and cifar100.json. Lookup as in
+ * fetch.ts (the explicit dataDir / $NINO_DATA_DIR[/<name>] only, else /usr/share/datasets/<name> and the
+ * cache), each also with the archive's own folder name; then download the official tar.gz (md5-checked, as
+ * on https://www.cs.toronto.edu/~kriz/cifar.html) into the cache and extract the .bin files with tar.ts.
  * Normalization default 'nino': the CIFAR-10 constants of the official NiNo code, also for CIFAR-100.
  *
  *   const c10 = await loadCifar10();  const c100 = await loadCifar100({ labels: 'coarse' });
@@ -21,10 +22,12 @@ import {
   candidateDirs,
   downloadAllowed,
   downloadFile,
+  failIfExplicit,
   findDir,
   verifyDigest,
   type SourceOptions,
 } from './fetch.ts';
+import { datasetManifest } from './manifest.ts';
 import { extractTar } from './tar.ts';
 import { NINO_CIFAR_NORM, normalizeU8, resolveNorm, type Normalization, type VisionData } from './vision.ts';
 
@@ -40,25 +43,23 @@ interface CifarSource {
   labelBytes: number;
 }
 
-export const CIFAR10_SOURCE: CifarSource = {
-  name: 'cifar10',
-  url: 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz',
-  md5: 'c32a1d4ab5d03f1284b67883e8d87530',
-  folder: 'cifar-10-batches-bin',
-  train: [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`),
-  test: ['test_batch.bin'],
-  labelBytes: 1,
-};
+/** A CIFAR source from its manifest (datasets/<name>.json). */
+function cifarSource(name: 'cifar10' | 'cifar100'): CifarSource {
+  const m = datasetManifest(name);
+  const split = (k: string) => m.files.filter((f) => f.split === k).map((f) => f.name);
+  return {
+    name,
+    url: m.download!.url!,
+    md5: m.download!.md5!,
+    folder: m.subfolders![0],
+    train: split('train'),
+    test: split('test'),
+    labelBytes: m.labelBytes as number,
+  };
+}
 
-export const CIFAR100_SOURCE: CifarSource = {
-  name: 'cifar100',
-  url: 'https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz',
-  md5: '03b5dce01913d631647c71ecec9e9cb8',
-  folder: 'cifar-100-binary',
-  train: ['train.bin'],
-  test: ['test.bin'],
-  labelBytes: 2,
-};
+export const CIFAR10_SOURCE: CifarSource = cifarSource('cifar10');
+export const CIFAR100_SOURCE: CifarSource = cifarSource('cifar100');
 
 /**
  * Parses concatenated binary records. labelIndex picks which label byte (CIFAR-100: 0 coarse, 1 fine).
@@ -87,12 +88,13 @@ export interface CifarOptions extends SourceOptions {
   normalize?: Normalization;
 }
 
-async function locate(src: CifarSource, opts: SourceOptions): Promise<string[]> {
+export async function locateCifar(src: CifarSource, opts: SourceOptions): Promise<string[]> {
   const files = [...src.train, ...src.test];
   const required = files.map((f) => [f]);
   const looked: string[] = [];
   const found = findDir(candidateDirs(src.name, opts, [src.folder]), required, looked);
   if (found) return found.files;
+  failIfExplicit(src.name, opts, looked, files);
   const cache = cacheDirFor(src.name, opts);
   const archive = join(cache, src.url.split('/').pop()!);
   let downloadError: string | undefined;
@@ -121,7 +123,7 @@ async function locate(src: CifarSource, opts: SourceOptions): Promise<string[]> 
 }
 
 async function load(src: CifarSource, opts: CifarOptions, labelIndex: number, numClasses: number): Promise<VisionData> {
-  const paths = await locate(src, opts);
+  const paths = await locateCifar(src, opts);
   const read = (ps: string[], what: string) => {
     const parts = ps.map((p) => parseCifarRecords(readFileSync(p), src.labelBytes, labelIndex));
     const n = parts.reduce((a, p) => a + p.y.length, 0);

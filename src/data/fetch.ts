@@ -2,13 +2,15 @@
  * Where dataset files come from: lookup order, cache folder, checksummed downloads, and the error that
  * lists every place looked when a dataset is missing and cannot be fetched.
  *
- * Lookup order for a dataset `name` (each loader passes its own list of required files):
- *   1. an explicit `dataDir` option (e.g. the CLI's --data-dir)
- *   2. $NINO_DATA_DIR and $NINO_DATA_DIR/<name>
- *   3. /usr/share/datasets/<name> (Debian `dataset-*` packages, e.g. dataset-fashion-mnist)
- *   4. the cache: $NINO_CACHE_DIR/<name> or ~/.cache/nino/<name>
- *   5. download from the official URL into the cache (checksum-verified), unless `download: false` or
+ * An explicit location is the only one tried: the `dataDir` option (the CLI's --data-dir), else
+ * $NINO_DATA_DIR (itself and <it>/<name>). When it lacks the files (or does not exist) the loader throws
+ * `DataDirError` naming it, with exit code 2: nothing else is searched and nothing is downloaded.
+ * Without an explicit location, the search list for a dataset `name` is:
+ *   1. /usr/share/datasets/<name> (Debian `dataset-*` packages, e.g. dataset-fashion-mnist)
+ *   2. the cache: $NINO_CACHE_DIR/<name> or ~/.cache/nino/<name>
+ *   3. download from the official URL into the cache (checksum-verified), unless `download: false` or
  *      NINO_OFFLINE=1.
+ * Each place is also looked at with the dataset's layout subfolders (from its manifest, datasets/).
  *
  *   const dir = findDir('fashion-mnist', [['train-images-idx3-ubyte.gz', 'train-images-idx3-ubyte']], opts);
  */
@@ -18,6 +20,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { InputError } from '../core/errors.ts';
 
 export interface SourceOptions {
   /** explicit folder holding the dataset files (highest priority) */
@@ -46,14 +49,27 @@ export function downloadAllowed(opts: SourceOptions = {}): boolean {
   return !(off && off !== '0' && off.toLowerCase() !== 'false');
 }
 
-/** Candidate folders for a dataset, in lookup order (without the download step). */
-export function candidateDirs(name: string, opts: SourceOptions = {}, extraSubdirs: string[] = []): string[] {
-  const roots: string[] = [];
-  if (opts.dataDir) roots.push(opts.dataDir);
+/** The folder the user named (the dataDir option, else $NINO_DATA_DIR) and how it was given, or null. */
+export function explicitDataDir(opts: SourceOptions = {}): { dir: string; via: string } | null {
+  if (opts.dataDir) return { dir: opts.dataDir, via: '--data-dir' };
   const env = process.env.NINO_DATA_DIR;
-  if (env) roots.push(env, join(env, name));
-  roots.push(join(opts.systemRoot ?? '/usr/share/datasets', name));
-  roots.push(cacheDirFor(name, opts));
+  return env ? { dir: env, via: '$NINO_DATA_DIR' } : null;
+}
+
+/** Folder of the system-wide (Debian) copy of a dataset. */
+export function systemDirFor(name: string, opts: SourceOptions = {}): string {
+  return join(opts.systemRoot ?? '/usr/share/datasets', name);
+}
+
+/**
+ * Candidate folders for a dataset, in lookup order (without the download step): only the explicit
+ * location when there is one (see the module comment), else the system folder and the cache.
+ */
+export function candidateDirs(name: string, opts: SourceOptions = {}, extraSubdirs: readonly string[] = []): string[] {
+  const roots: string[] = [];
+  const explicit = explicitDataDir(opts);
+  if (explicit) roots.push(explicit.dir, ...(explicit.via === '$NINO_DATA_DIR' ? [join(explicit.dir, name)] : []));
+  else roots.push(systemDirFor(name, opts), cacheDirFor(name, opts));
   const out: string[] = [];
   for (const r of roots) {
     out.push(r);
@@ -81,6 +97,33 @@ export class DatasetNotFoundError extends Error {
     );
     this.name = 'DatasetNotFoundError';
   }
+}
+
+/** A dataset file that is there but cannot be read (truncated, corrupt): an input error naming the file. */
+export class DatasetFileError extends InputError {}
+
+/**
+ * A dataset missing from the location the user named (--data-dir / $NINO_DATA_DIR): an input error
+ * (exit code 2) on one line, naming the folder and what it lacks.
+ */
+export class DataDirError extends DatasetNotFoundError {
+  readonly exitCode = 2;
+  constructor(dataset: string, explicit: { dir: string; via: string }, looked: string[], missing: readonly string[]) {
+    super(dataset, looked, []);
+    this.name = 'DataDirError';
+    this.message = existsSync(explicit.dir)
+      ? `dataset '${dataset}' not found in ${explicit.dir} (given by ${explicit.via}): missing ${missing.join(', ')} (looked in ${looked.map((l) => l.replace(/ \(.*\)$/, '')).join(', ')}); only that folder is used when one is given: put the files there, or unset it to search the usual places`
+      : `${explicit.via} '${explicit.dir}' does not exist (dataset '${dataset}'); only that folder is used when one is given: fix the path, or unset it to search the usual places`;
+  }
+}
+
+/**
+ * Throws DataDirError when the user named a location (see explicitDataDir) and the dataset was not found
+ * there: called by every loader before it falls back to downloading.
+ */
+export function failIfExplicit(dataset: string, opts: SourceOptions, looked: string[], missing: readonly string[]): void {
+  const explicit = explicitDataDir(opts);
+  if (explicit) throw new DataDirError(dataset, explicit, looked, missing);
 }
 
 /**
@@ -141,18 +184,30 @@ export async function verifyDigest(path: string, digest: Digest): Promise<void> 
  * Downloads `url` to `dest` (streamed to a .part file, so multi-GB archives never sit in memory),
  * verifies the checksum, then renames into place.
  */
-export async function downloadFile(url: string, dest: string, digest: Digest = {}): Promise<void> {
+export async function downloadFile(url: string, dest: string, digest: Digest = {}, o: { responseTimeoutMs?: number } = {}): Promise<void> {
   mkdirSync(dirname(dest), { recursive: true });
   const part = `${dest}.part`;
   let res: Response;
+  // a host that drops packets (a firewalled CI machine) must not hang the command: give up on no answer
+  const timeoutMs = o.responseTimeoutMs ?? 30_000;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    res = await fetch(url);
+    res = await fetch(url, { signal: abort.signal });
   } catch (e) {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
-    throw new Error(`cannot fetch ${url}: ${(e as Error).message}${cause ? ` (${cause})` : ''}`);
+    const why = abort.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : `${(e as Error).message}${cause ? ` (${cause})` : ''}`;
+    throw new Error(`cannot fetch ${url}: ${why}`);
+  } finally {
+    clearTimeout(timer);
   }
   if (!res.ok || !res.body) throw new Error(`cannot fetch ${url}: HTTP ${res.status}`);
-  await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(part));
+  try {
+    await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(part));
+  } catch (e) {
+    if (existsSync(part)) unlinkSync(part);
+    throw new Error(`downloading ${url} to ${part}: ${(e as Error).message}`);
+  }
   try {
     await verifyDigest(part, digest);
   } catch (e) {

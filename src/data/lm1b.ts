@@ -13,7 +13,7 @@
  * The full corpus is ~0.8B GPT-2 tokens; `trainShards` (default 1) and `maxTrainTokens` bound how much is
  * read and tokenized on a CPU. Results are cached (text.ts).
  *
- * Lookup as in fetch.ts (dataset name 'lm1b'); download (1.7 GB, http://www.statmt.org/lm-benchmark/) is
+ * URL and layout from datasets/lm1b.json. Lookup as in fetch.ts (dataset name 'lm1b'); download (1.7 GB, http://www.statmt.org/lm-benchmark/) is
  * streamed to the cache and only the needed shards are extracted. No checksum is published for the
  * archive: pass `archiveSha256`/`archiveMd5` to pin one; otherwise the extracted layout is checked.
  *
@@ -27,16 +27,20 @@ import {
   candidateDirs,
   downloadAllowed,
   downloadFile,
+  failIfExplicit,
   findDir,
   verifyDigest,
 } from './fetch.ts';
+import { datasetManifest } from './manifest.ts';
 import { extractTar } from './tar.ts';
 import { bufferLines, encodeRows, getTokenizer, readTokenCache, tokenCacheKey, writeTokenCache, type CacheOptions, type TokenData, type TokenizerName } from './text.ts';
 
-export const LM1B_URL = 'http://www.statmt.org/lm-benchmark/1-billion-word-language-modeling-benchmark-r13output.tar.gz';
-export const LM1B_ROOT = '1-billion-word-language-modeling-benchmark-r13output';
-export const LM1B_TRAIN_DIR = 'training-monolingual.tokenized.shuffled';
-export const LM1B_HELDOUT_DIR = 'heldout-monolingual.tokenized.shuffled';
+const MANIFEST = datasetManifest('lm1b');
+const LAYOUT = MANIFEST.layout as { root: string; trainDir: string; heldoutDir: string };
+export const LM1B_URL: string = MANIFEST.download!.url!;
+export const LM1B_ROOT: string = LAYOUT.root;
+export const LM1B_TRAIN_DIR: string = LAYOUT.trainDir;
+export const LM1B_HELDOUT_DIR: string = LAYOUT.heldoutDir;
 
 /** training shard k (1..99) */
 export const lm1bTrainShard = (k: number) => `${LM1B_TRAIN_DIR}/news.en-${String(k).padStart(5, '0')}-of-00100`;
@@ -59,11 +63,12 @@ export interface Lm1bOptions extends CacheOptions {
   archiveSha256?: string;
 }
 
-async function locateLm1b(required: string[], opts: Lm1bOptions): Promise<string[]> {
+export async function locateLm1b(required: string[], opts: Lm1bOptions): Promise<string[]> {
   const req = required.map((f) => [f]);
   const looked: string[] = [];
   const found = findDir(candidateDirs('lm1b', opts, [LM1B_ROOT]), req, looked);
   if (found) return found.files;
+  failIfExplicit('lm1b', opts, looked, required);
   const cache = cacheDirFor('lm1b', opts);
   const archive = join(cache, LM1B_URL.split('/').pop()!);
   const digest = { md5: opts.archiveMd5, sha256: opts.archiveSha256 };

@@ -9,26 +9,21 @@
  * are concatenated (no EOS). Byte-level: the same rows' UTF-8 bytes. Train = wiki.train.*, val = wiki.valid.*.
  * `maxTrainTokens` bounds the (~120M-token) training stream on a CPU. Results are cached (text.ts).
  *
- * Download: the zip (HF mirror of the Salesforce release, 191,984,949 bytes for raw-v1) into the cache,
+ * URLs and layouts from datasets/wikitext103.json. Download: the zip (HF mirror of the Salesforce release, 191,984,949 bytes for raw-v1) into the cache,
  * then the three files are extracted with src/core/zip.ts (CRC-checked). Pin a checksum with `archiveSha256`.
  *
  *   const d = await loadWikitext103({ maxTrainTokens: 10e6 });
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatasetNotFoundError, cacheDirFor, candidateDirs, downloadAllowed, downloadFile, findDir, verifyDigest } from './fetch.ts';
+import { DatasetNotFoundError, cacheDirFor, candidateDirs, downloadAllowed, downloadFile, failIfExplicit, findDir, verifyDigest } from './fetch.ts';
+import { datasetManifest } from './manifest.ts';
 import { bufferLines, encodeRows, getTokenizer, readTokenCache, tokenCacheKey, writeTokenCache, type CacheOptions, type TokenData, type TokenizerName } from './text.ts';
 import { listZip, readZipEntry } from '../core/zip.ts';
 
-export const WIKITEXT103_URLS = {
-  raw: 'https://wikitext.smerity.com/wikitext-103-raw-v1.zip',
-  tokens: 'https://wikitext.smerity.com/wikitext-103-v1.zip',
-} as const;
-
-const LAYOUT = {
-  raw: { folder: 'wikitext-103-raw', ext: 'raw' },
-  tokens: { folder: 'wikitext-103', ext: 'tokens' },
-} as const;
+type Variant = { url: string; folder: string; ext: string };
+const LAYOUT = datasetManifest('wikitext103').variants as { raw: Variant; tokens: Variant };
+export const WIKITEXT103_URLS = { raw: LAYOUT.raw.url, tokens: LAYOUT.tokens.url } as const;
 
 export interface WikitextOptions extends CacheOptions {
   tokenizer?: TokenizerName;
@@ -38,7 +33,7 @@ export interface WikitextOptions extends CacheOptions {
   archiveSha256?: string;
 }
 
-async function locate(opts: WikitextOptions): Promise<{ train: string; valid: string; variant: 'raw' | 'tokens' }> {
+export async function locateWikitext103(opts: WikitextOptions = {}): Promise<{ train: string; valid: string; variant: 'raw' | 'tokens' }> {
   const variants: ('raw' | 'tokens')[] = opts.variant ? [opts.variant] : ['raw', 'tokens'];
   const looked: string[] = [];
   for (const variant of variants) {
@@ -46,6 +41,7 @@ async function locate(opts: WikitextOptions): Promise<{ train: string; valid: st
     const f = findDir(candidateDirs('wikitext103', opts, [folder]), [[`wiki.train.${ext}`], [`wiki.valid.${ext}`]], looked);
     if (f) return { train: f.files[0], valid: f.files[1], variant };
   }
+  failIfExplicit('wikitext103', opts, looked, variants.map((v) => `${LAYOUT[v].folder}/wiki.{train,valid}.${LAYOUT[v].ext}`));
   const variant = variants[0];
   const { folder, ext } = LAYOUT[variant];
   const cache = cacheDirFor('wikitext103', opts);
@@ -82,7 +78,7 @@ async function locate(opts: WikitextOptions): Promise<{ train: string; valid: st
 /** WikiText-103 train/valid token streams. */
 export async function loadWikitext103(opts: WikitextOptions = {}): Promise<TokenData> {
   const tokenizer = opts.tokenizer ?? 'gpt2';
-  const { train, valid, variant } = await locate(opts);
+  const { train, valid, variant } = await locateWikitext103(opts);
   const fingerprint = {
     v: 1, tokenizer, variant, maxTrainTokens: opts.maxTrainTokens ?? null,
     files: [train, valid].map((p) => [p.split('/').slice(-2).join('/'), statSync(p).size]),
