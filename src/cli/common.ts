@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { InputError } from '../core/errors.ts';
@@ -18,16 +18,63 @@ export interface GlobalOpts {
   backend?: string;
   logFile?: string;
   logLevel?: string;
+  logFormat?: LogFormat;
   progress?: boolean;
 }
 
+export type LogFormat = 'pretty' | 'json';
+export const LOG_FORMATS: readonly LogFormat[] = ['pretty', 'json'];
+
+/** Human lines on a terminal, pino JSON when stderr is not a TTY (or with --log-format json). */
+export function logFormatFor(o: GlobalOpts, stderrIsTTY = !!process.stderr.isTTY): LogFormat {
+  return o.logFormat ?? (stderrIsTTY ? 'pretty' : 'json');
+}
+
+const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_COLORS: Record<number, string> = { 20: '\x1b[2m', 40: '\x1b[33m', 50: '\x1b[31m', 60: '\x1b[31m' };
+const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'stack', 'err']);
+
+/**
+ * One pino JSON record as one human line: `12:03:04 WARN  message  key=value ...`. Stacks (a `stack`
+ * field, or `err.stack`) are shown only when `debug`; an `err` shows its message.
+ */
+export function formatLogLine(rec: Record<string, unknown>, o: { debug?: boolean; color?: boolean } = {}): string {
+  const level = typeof rec.level === 'number' ? rec.level : 30;
+  const t = new Date(typeof rec.time === 'number' ? rec.time : Date.now());
+  const hms = [t.getHours(), t.getMinutes(), t.getSeconds()].map((x) => String(x).padStart(2, '0')).join(':');
+  const name = (LEVEL_NAMES[level] ?? String(level)).padEnd(5);
+  const tag = o.color && LEVEL_COLORS[level] ? `${LEVEL_COLORS[level]}${name}\x1b[0m` : name;
+  const fields = Object.entries(rec)
+    .filter(([k, v]) => !HIDDEN.has(k) && v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === 'string' && !/[\s"=]/.test(v) ? v : JSON.stringify(v)}`);
+  const err = rec.err as { message?: string; stack?: string } | undefined;
+  if (err?.message && err.message !== rec.msg) fields.push(`error=${JSON.stringify(err.message)}`);
+  let line = `${hms} ${tag} ${String(rec.msg ?? '')}${fields.length ? `  ${fields.join(' ')}` : ''}`;
+  const stack = (rec.stack as string | undefined) ?? err?.stack;
+  if (o.debug && stack) line += `\n${stack}`;
+  return line;
+}
+
+/** The progress bars drawing now (log lines must go through them so that a redraw does not overwrite them). */
+let liveBars: cliProgress.MultiBar | null = null;
+let liveBarsOnTTY = false;
+
+/** Writes a finished line (with its newline) to stderr, above the live progress bars when there are any. */
+export function writeStderrLine(line: string): void {
+  if (liveBars?.isActive && liveBarsOnTTY) liveBars.log(line);
+  else writeSync(2, line);
+}
+
+/** pino on stderr (human lines or JSON, see logFormatFor) or, with --log-file, JSON into that file. */
 export function makeLogger(o: GlobalOpts): Logger {
   const level = o.logLevel ?? process.env.NINO_LOG_LEVEL ?? 'info';
   if (o.logFile) {
     mkdirSync(dirname(o.logFile), { recursive: true });
     return pino({ level }, pino.destination({ dest: o.logFile, sync: true, mkdir: true }));
   }
-  return pino({ level }, pino.destination({ fd: 2, sync: true }));
+  if (logFormatFor(o) === 'json') return pino({ level }, { write: (s: string) => writeStderrLine(s) });
+  const pretty = { debug: level === 'debug' || level === 'trace', color: !!process.stderr.isTTY && !process.env.NO_COLOR };
+  return pino({ level }, { write: (s: string) => writeStderrLine(`${formatLogLine(JSON.parse(s), pretty)}\n`) });
 }
 
 /** Parses "A..B" (inclusive), "A,B,C" or "A" into a list of integers. */
@@ -77,21 +124,26 @@ export function addInferenceOptions(cmd: Command): Command {
     .option('--chunk-edges <n>', 'GNN: process edge-wise layers in chunks of n edges (bounds memory)', parsePositiveInt('chunk-edges'));
 }
 
-/** One bar per running job id, with ETA; prints to stderr (also when it is not a terminal). */
-export function makeProgress(enabled: boolean): { progress: ProgressFn; stop: () => void } {
+/**
+ * One bar per running job id, with ETA; prints to stderr (also when it is not a terminal). While bars are
+ * drawn, log lines are written through them (writeStderrLine), above the bars.
+ */
+export function makeProgress(enabled: boolean, stream: NodeJS.WriteStream = process.stderr): { progress: ProgressFn; stop: () => void } {
   if (!enabled) return { progress: () => {}, stop: () => {} };
   const multi = new cliProgress.MultiBar(
     {
       format: '{id} |{bar}| {value}/{total} steps | ETA {eta_formatted} | {info}',
       hideCursor: true,
       clearOnComplete: false,
-      noTTYOutput: !process.stderr.isTTY,
+      noTTYOutput: !stream.isTTY,
       notTTYSchedule: 30_000,
-      stream: process.stderr,
+      stream,
       etaBuffer: 50,
     },
     cliProgress.Presets.shades_classic,
   );
+  liveBars = multi;
+  liveBarsOnTTY = !!stream.isTTY;
   const bars = new Map<string, cliProgress.SingleBar>();
   const progress: ProgressFn = (p) => {
     let b = bars.get(p.id);
@@ -103,5 +155,17 @@ export function makeProgress(enabled: boolean): { progress: ProgressFn; stop: ()
     b.setTotal(p.total);
     b.update(p.done, { id: p.id, info });
   };
-  return { progress, stop: () => multi.stop() };
+  return { progress, stop: () => stopBars(multi) };
+}
+
+function stopBars(multi: cliProgress.MultiBar): void {
+  if (liveBars === multi) liveBars = null;
+  if (!multi.isActive) return;
+  multi.update(); // cli-progress's stop() drops log lines still buffered: draw them first
+  multi.stop();
+}
+
+/** Stops the bars drawn now, if any (on a signal: restores the cursor, keeps buffered log lines). */
+export function stopLiveBars(): void {
+  if (liveBars) stopBars(liveBars);
 }

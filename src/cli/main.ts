@@ -1,7 +1,9 @@
 /**
  * The nino command line: `nino collect | train-nino | bench | nowcast | tasks`.
  * Each command file registers itself on the program and calls one library function.
- * Errors print as one line (`nino: error: ...`) with exit code 1 (2 for usage errors).
+ * Errors print once, as one line (`nino: error: ...`; the stack only at --log-level debug or with NINO_DEBUG),
+ * with the exit codes of core/errors.ts: 1 runtime failure, 2 usage or input error (3: bench's speedup
+ * gate; 130/143: SIGINT/SIGTERM).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { TOOL_VERSION } from '../core/version.ts';
@@ -13,6 +15,7 @@ import { registerNowcast } from './nowcast.ts';
 import { registerTasks } from './tasks.ts';
 import { registerTrainNino } from './train-nino.ts';
 import { exitCodeOf } from '../core/errors.ts';
+import { LOG_FORMATS, stopLiveBars } from './common.ts';
 
 export function buildProgram(): Command {
   const program = new Command('nino')
@@ -20,7 +23,8 @@ export function buildProgram(): Command {
     .version(TOOL_VERSION)
     .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKENDS]).env('NINO_BACKEND').default('auto'))
     .option('--log-file <path>', 'write structured (pino JSON) logs to this file instead of stderr')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).default('info'))
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).env('NINO_LOG_LEVEL').default('info'))
+    .addOption(new Option('--log-format <format>', 'stderr logs: human lines (default on a terminal) or pino JSON (default otherwise)').choices([...LOG_FORMATS]).env('NINO_LOG_FORMAT'))
     .option('--no-progress', 'do not draw progress bars')
     .showHelpAfterError()
     .exitOverride();
@@ -37,10 +41,18 @@ export async function main(argv: string[]): Promise<void> {
   // Work is checkpointed as it goes (collect, train-nino, bench resume on rerun): stop promptly on a signal.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
+      stopLiveBars();
       process.stderr.write(`\nnino: interrupted (${sig}); finished work is saved, rerun the same command to resume\n`);
       process.exit(sig === 'SIGINT' ? 130 : 143);
     });
   }
+  // `nino data list | head`: a closed pipe ends the output, it is not an error
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+  // an empty variable means unset (commander would reject '' as a level, format or backend)
+  for (const v of ['NINO_LOG_LEVEL', 'NINO_LOG_FORMAT', 'NINO_BACKEND']) if (process.env[v] === '') delete process.env[v];
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -49,9 +61,11 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = e.exitCode === 0 ? 0 : 2;
       return;
     }
+    stopLiveBars();
     const msg = (e as Error).message ?? String(e);
     process.stderr.write(`nino: error: ${msg}\n`);
-    if (process.env.NINO_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    const debug = process.env.NINO_DEBUG || program.opts().logLevel === 'debug';
+    if (debug && (e as Error).stack) process.stderr.write(`${(e as Error).stack}\n`);
     process.exitCode = exitCodeOf(e);
   }
 }

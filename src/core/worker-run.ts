@@ -1,6 +1,7 @@
 /** Runs jobs sent by workers.ts inside a worker thread (one compute backend per thread). */
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend } from './backend.ts';
+import { exitCodeOf } from './errors.ts';
 import type { Logger } from './logger.ts';
 import type { JobMessage, WorkerReply } from './workers.ts';
 
@@ -22,7 +23,7 @@ port.on('message', async (m: JobMessage) => {
     const result = await fn(m.args, { logger: makeLogger(m.jobId), progress: (p: unknown) => post({ type: 'progress', jobId: m.jobId, p }) });
     post({ type: 'done', jobId: m.jobId, result });
   } catch (e) {
-    post({ type: 'error', jobId: m.jobId, message: (e as Error).message, stack: (e as Error).stack });
+    post({ type: 'error', jobId: m.jobId, message: (e as Error).message, stack: (e as Error).stack, exitCode: exitCodeOf(e) });
   }
 });
 post({ type: 'ready' });

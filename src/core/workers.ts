@@ -26,7 +26,7 @@ export type WorkerReply =
   | { type: 'log'; jobId: number; level: 'info' | 'warn' | 'error' | 'debug'; obj: object; msg: string }
   | { type: 'progress'; jobId: number; p: unknown }
   | { type: 'done'; jobId: number; result: unknown }
-  | { type: 'error'; jobId: number; message: string; stack?: string };
+  | { type: 'error'; jobId: number; message: string; stack?: string; exitCode?: number };
 
 export interface PoolOptions {
   workers: number;
@@ -37,7 +37,15 @@ export interface PoolOptions {
   failFast?: boolean;
 }
 
-export class JobError extends Error {}
+/** A job that failed in a worker thread: its message, and its exit code (core/errors.ts) across the thread. */
+export class JobError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number = 1,
+  ) {
+    super(message);
+  }
+}
 
 export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> {
   const logger = o.logger ?? silentLogger;
@@ -73,8 +81,11 @@ export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> 
             results[m.jobId] = m.result as R;
             give();
           } else if (m.type === 'error') {
-            failure ??= new JobError(m.message);
-            logger.error({ jobId: m.jobId, stack: m.stack }, m.message);
+            // the first failure is thrown (the CLI prints it once); another job's different error is logged
+            // as one line; stacks only at debug level
+            logger.debug({ jobId: m.jobId, stack: m.stack }, `job ${m.jobId} failed`);
+            if (!failure) failure = new JobError(m.message, m.exitCode);
+            else if (m.message !== failure.message) logger.error({ jobId: m.jobId }, m.message);
             give();
           }
         });

@@ -16,6 +16,7 @@ import * as tf from '@tensorflow/tfjs';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/fsutil.ts';
+import { yieldToEventLoop } from '../core/yield.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { Rng } from '../core/rng.ts';
@@ -681,7 +682,6 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
     const startStep = t.step;
     let trainMs = 0;
     let stepsDone = 0;
-    let lastYield = performance.now();
     const report = () =>
       o.progress?.({
         id: `train-${tc.model}`,
@@ -714,10 +714,7 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
       }
       report();
       // let timers run (progress-bar redraws, signals): the step loop is otherwise synchronous
-      if (performance.now() - lastYield > 250) {
-        await new Promise((r) => setImmediate(r));
-        lastYield = performance.now();
-      }
+      await yieldToEventLoop(250);
     }
     const val = valIds.length ? doVal() : null;
     const elapsed = elapsed0 + (performance.now() - t0) / 1000;

@@ -6,6 +6,7 @@
  *   await trainRun({ runtime, optimizer, params, sampler, steps: 3000, evalEvery: 25, onEval: (s, r) => rt.reached(r) });
  */
 import * as tf from '@tensorflow/tfjs';
+import { yieldToEventLoop } from '../core/yield.ts';
 import type { Optimizer } from '../optim/types.ts';
 import type { BatchSampler, EvalResult, TaskRuntime } from '../tasks/runtime.ts';
 
@@ -61,6 +62,7 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     batch.y.dispose();
     step++;
     o.onStep?.(step, loss);
+    await yieldToEventLoop();
     if (step % o.evalEvery === 0 || step === o.steps) {
       last = o.runtime.evaluate(o.params);
       if (await o.onEval?.(step, last)) return { steps: step, stoppedEarly: true, last };
