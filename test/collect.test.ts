@@ -74,7 +74,7 @@ describe('nino collect', () => {
     spawnSync('mkdir', ['-p', p]);
     writeFileSync(join(p, 'seed-7.arrow'), 'not arrow');
     const r = nino(args(out));
-    expect(r.status).toBe(1);
+    expect(r.status).toBe(2); // an input error, as in train-nino
     expect(r.stderr).toMatch(/seed-7\.arrow.*(corrupt|truncated)/);
   });
 

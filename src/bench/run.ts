@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../core/fsutil.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
+import { InputError } from '../core/errors.ts';
 import { closureFingerprint } from '../core/version.ts';
 import { NiNo, type NowcastEvent } from '../nowcast/nino.ts';
 import { nowcasterPath, resolveNowcaster } from '../nowcast/resolve.ts';
@@ -135,7 +136,13 @@ export function runKey(s: BenchRunSpec, withCode = true): string {
 export function readStoredRun(s: BenchRunSpec): BenchRunResult | null {
   const path = runResultPath(s);
   if (!existsSync(path)) return null;
-  const r = JSON.parse(readFileSync(path, 'utf8')) as BenchRunResult;
+  let r: BenchRunResult;
+  try {
+    r = JSON.parse(readFileSync(path, 'utf8')) as BenchRunResult;
+    if (!Array.isArray(r.curve)) throw new Error('no curve');
+  } catch (e) {
+    throw new InputError(`${path}: corrupt stored run (${(e as Error).message}); delete it and run without --report-only to make it again`);
+  }
   if (r.key === runKey(s)) return { ...r, code: r.code ?? codeVersion() };
   if (r.protocolKey !== undefined) return r.protocolKey === runKey(s, false) ? r : null;
   // files written before protocol keys were stored: check what the curve itself shows

@@ -22,12 +22,14 @@ import { Rng } from '../core/rng.ts';
 import { buildNeuralGraph, laplacianPE, toEdges, type NeuralGraph } from '../graph/index.ts';
 import { getTask } from '../tasks/registry.ts';
 import { readTrajectory, TrajectoryFormatError } from '../trajectories/arrow.ts';
+import { InputError } from '../core/errors.ts';
 import type { ParamLayout } from '../core/params.ts';
 import { scaleStates } from '../trajectories/scale.ts';
 
 const f32 = Math.fround;
 
-export class TrajectoryDataError extends Error {}
+/** Trajectories unfit for meta-training (an input error, exit code 2). */
+export class TrajectoryDataError extends InputError {}
 
 /** One graph per task (all trajectories of a task share names/shapes and hence the graph). */
 export interface TaskGraph {

@@ -6,6 +6,7 @@
  *   getTask('FM-16').lr  // 0.006
  *   listTasks().map(t => t.name)
  */
+import { InputError } from '../core/errors.ts';
 export type DatasetName = 'fashion-mnist' | 'cifar10' | 'cifar100' | 'lm1b' | 'wikitext103' | 'sotu-bytes';
 
 export interface VisionModelArgs {
@@ -167,7 +168,7 @@ export function listTasks(): readonly TaskSpec[] {
 
 export function getTask(name: string): TaskSpec {
   const t = TASKS.find((x) => x.name.toLowerCase() === name.toLowerCase());
-  if (!t) throw new Error(`unknown task '${name}'; known tasks: ${TASKS.map((x) => x.name).join(', ')}`);
+  if (!t) throw new InputError(`unknown task '${name}'; known tasks: ${TASKS.map((x) => x.name).join(', ')}`);
   return t;
 }
 

@@ -4,6 +4,7 @@
  *   writeTrajectory(path, layout, meta, records)        // atomic
  *   const t = readTrajectory(path); t.records[3].params; t.meta.task
  */
+import { InputError } from '../core/errors.ts';
 import { readFileSync } from 'node:fs';
 import {
   Field,
@@ -74,7 +75,8 @@ export function writeTrajectory(path: string, layout: ParamLayout, meta: Traject
   writeFileAtomic(path, trajectoryToIPC(layout, meta, records));
 }
 
-export class TrajectoryFormatError extends Error {}
+/** A trajectory file that cannot be read (an input error, exit code 2): the message names the file. */
+export class TrajectoryFormatError extends InputError {}
 
 /** Reads a trajectory file; throws TrajectoryFormatError naming the file and what is wrong. */
 export function readTrajectory(path: string, opts: { paramsOnly?: boolean } = {}): Trajectory {
