@@ -161,7 +161,10 @@ export function makeProgress(enabled: boolean, stream: NodeJS.WriteStream = proc
 function stopBars(multi: cliProgress.MultiBar): void {
   if (liveBars === multi) liveBars = null;
   if (!multi.isActive) return;
-  multi.update(); // cli-progress's stop() drops log lines still buffered: draw them first
+  // cli-progress's stop() drops log lines still buffered: draw them first, then the bars again below
+  // them (a bar skips drawing when its text is unchanged, which would leave it erased by the log line)
+  for (const b of (multi as unknown as { bars: { lastDrawnString: string | null }[] }).bars) b.lastDrawnString = null;
+  multi.update();
   multi.stop();
 }
 
