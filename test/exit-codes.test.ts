@@ -34,6 +34,17 @@ describe('exit codes', () => {
     expect(nino(['collect', '--task', 'FM-16-3k', '--seeds', '5..1']).status).toBe(2);
   });
 
+  it('an error is one line; its stack follows only at --log-level debug', () => {
+    const plain = nino(['tasks', '--bogus']);
+    expect(plain.status).toBe(2);
+    const r = nino(['collect', '--task', 'NOPE']);
+    expect(r.stderr.split('\n').filter((l) => l.includes('NOPE'))).toHaveLength(1);
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+    const debug = nino(['--log-level', 'debug', 'collect', '--task', 'NOPE']);
+    expect(debug.status).toBe(2);
+    expect(debug.stderr).toMatch(/^Error: unknown task 'NOPE'[^\n]*\n\s+at getTask /m);
+  });
+
   it('a corrupt stored run under --report-only: 2, naming the file', () => {
     const out = tmp();
     const f = join(out, 'runs', 'FM-16-3k', 'adam', 'seed-1.json');

@@ -1,5 +1,5 @@
 /**
- * The nino command line: `nino collect | train-nino | bench | nowcast | tasks`.
+ * The nino command line: `nino collect | train-nino | bench | nowcast | tasks | data`.
  * Each command file registers itself on the program and calls one library function.
  * Errors print once, as one line (`nino: error: ...`; the stack only at --log-level debug or with NINO_DEBUG),
  * with the exit codes of core/errors.ts: 1 runtime failure, 2 usage or input error (3: bench's speedup
