@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CIFAR10_SOURCE, CIFAR100_SOURCE } from '../src/data/cifar.ts';
 import { FASHION_MNIST_URL } from '../src/data/fashion_mnist.ts';
+import { downloadFile } from '../src/data/fetch.ts';
 import { fetchDataset } from '../src/data/install.ts';
 import { checkManifest, datasetManifest, manifestNames, type DatasetManifest } from '../src/data/manifest.ts';
 import { writeFakeFashionMnist } from './helpers/fake-data.ts';
@@ -122,6 +123,20 @@ describe('fetchDataset (nino data fetch) on a machine without the data', () => {
     const { base } = state();
     const err = await withoutEnv(() => fetchDataset('fashion-mnist', { ...base, mirror: 'http://127.0.0.1:9/', isRoot: true, run: () => 100 })).catch((e) => e);
     expect(err.message).toMatch(/^cannot fetch dataset 'fashion-mnist': download failed: cannot fetch http:\/\/127\.0\.0\.1:9\/train-images-idx3-ubyte\.gz: .*; apt-get update exited with 100$/);
+  });
+
+  it('a source that never answers fails after the response timeout instead of hanging', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/x.gz`;
+      const t0 = performance.now();
+      await expect(downloadFile(url, join(tmp(), 'x.gz'), {}, { responseTimeoutMs: 300 })).rejects.toThrow(`cannot fetch ${url}: no answer within 0.3 s`);
+      expect(performance.now() - t0).toBeLessThan(5000);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   it('nino data fetch: present in NINO_DATA_DIR exits 0; an unknown dataset exits 2; an empty NINO_DATA_DIR exits 2 naming it', () => {

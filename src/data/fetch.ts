@@ -23,7 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { InputError } from '../core/errors.ts';
 
 export interface SourceOptions {
-  /** explicit folder holding the dataset files (highest priority) */
+  /** explicit folder holding the dataset files: when given, the only place tried (see the module comment) */
   dataDir?: string;
   /** cache folder root (default $NINO_CACHE_DIR or ~/.cache/nino) */
   cacheDir?: string;
