@@ -15,6 +15,7 @@ import { writeFileAtomic } from '../core/fsutil.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { TOOL_VERSION } from '../core/version.ts';
+import { isSourceModule } from '../core/workers.ts';
 import { NiNo, type NowcastEvent } from '../nowcast/nino.ts';
 import { nowcasterPath, resolveNowcaster } from '../nowcast/resolve.ts';
 import { AdamW } from '../optim/adamw.ts';
@@ -62,12 +63,15 @@ export interface BenchRunResult {
   code?: string;
 }
 
+/** Hashes the code files of `dirs` (the .ts sources, or the .js files of the compiled package); `skip` names sources ('tasks/registry.ts'). */
 function hashDirs(h: ReturnType<typeof createHash>, dirs: readonly string[], skip: ReadonlySet<string> = new Set()): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
+  const ext = isSourceModule(import.meta.url) ? '.ts' : '.js';
+  const isCode = (x: string) => x.endsWith(ext) && !x.endsWith('.d.ts');
   for (const dir of dirs) {
     const d = join(root, dir);
     if (!existsSync(d)) continue;
-    for (const f of readdirSync(d).filter((x) => x.endsWith('.ts') && !skip.has(`${dir}/${x}`)).sort()) h.update(f).update(readFileSync(join(d, f)));
+    for (const f of readdirSync(d).filter((x) => isCode(x) && !skip.has(`${dir}/${x.slice(0, -ext.length)}.ts`)).sort()) h.update(f).update(readFileSync(join(d, f)));
   }
 }
 
