@@ -12,6 +12,8 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { isSourceModule, jobModule } from '../src/core/workers.ts';
 import { importOptional, MissingOptionalDependency, packageOf } from '../src/core/optional.ts';
+import { readTrajectory } from '../src/trajectories/arrow.ts';
+import { writeFakeFashionMnist } from './helpers/fake-data.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -77,6 +79,16 @@ describe('compiled package', () => {
     const out = JSON.parse(r.stdout) as { n: number; tid: number }[];
     expect(out.map((x) => x.n)).toEqual([2, 4, 6, 8]);
     expect(out.every((x) => x.tid > 0)).toBe(true); // ran in worker threads, not the main thread
+  });
+
+  it('bin/nino collect hands its jobs to two worker threads running the compiled modules', () => {
+    const data = writeFakeFashionMnist(mkdtempSync(join(tmpdir(), 'nino-pkg-fm-')));
+    const out = mkdtempSync(join(tmpdir(), 'nino-pkg-collect-'));
+    const args = ['--backend', 'wasm', '--no-progress', '--log-level', 'warn', 'collect', '--task', 'FM-16-3k', '--seeds', '7,8', '--steps', '8', '--every', '4', '--workers', '2', '--eval-limit', '20', '--data-dir', data, '--out', out];
+    const r = spawnSync(join(ROOT, 'bin', 'nino'), args, { encoding: 'utf8', env: { ...process.env, NINO_OFFLINE: '1' } });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    for (const seed of [7, 8]) expect(readTrajectory(join(out, 'FM-16-3k', `seed-${seed}.arrow`)).records.map((x) => x.step)).toEqual([0, 4, 8]);
   });
 
   it('npm pack ships compiled code, checkpoints, configs and bin, not sources, tests or scripts', () => {
