@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../core/fsutil.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { TOOL_VERSION } from '../core/version.ts';
-import { runJobs } from '../core/workers.ts';
+import { jobModule, runJobs } from '../core/workers.ts';
 import { nowcasterLabel } from '../nowcast/resolve.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { RuntimeOptions } from '../tasks/runtime.ts';
@@ -88,7 +88,7 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
       return r;
     });
   } else {
-    const mod = new URL('./run.ts', import.meta.url).href;
+    const mod = jobModule('./run.ts', import.meta.url);
     const ordered = await runJobs<BenchRunResult>(
       order.map((i) => ({ module: mod, fn: 'benchRun', args: specs[i] })),
       { workers: o.workers, backend: o.backend, logger, progress: o.progress },

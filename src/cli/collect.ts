@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { initBackend } from '../core/backend.ts';
-import { runJobs } from '../core/workers.ts';
+import { jobModule, runJobs } from '../core/workers.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { CollectJob, CollectResult } from '../trajectories/collect.ts';
 import { makeLogger, makeProgress, parsePositiveInt, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
@@ -63,7 +63,7 @@ export function registerCollect(program: Command): void {
       logger.info({ jobs: jobs.length, workers: o.workers, backend: backend.name }, 'collecting trajectories');
       const bars = makeProgress(g.progress !== false);
       try {
-        const mod = new URL('../trajectories/collect.ts', import.meta.url).href;
+        const mod = jobModule('../trajectories/collect.ts', import.meta.url);
         const results = await runJobs<CollectResult>(
           jobs.map((args) => ({ module: mod, fn: 'collectTrajectory', args })),
           { workers: o.workers, backend: backend.name, logger, progress: bars.progress },

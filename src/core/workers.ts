@@ -4,14 +4,19 @@
  * `fn(args, { logger, progress })` of a module; logs and progress are forwarded to the parent.
  * With workers = 1 jobs run in this thread (no worker start-up cost, easier to debug).
  *
- *   const results = await runJobs(jobs.map(j => ({ module: import.meta.resolve('./collect.ts'), fn: 'collectJob', args: j })), { workers: 2, backend: 'wasm', logger, progress });
+ *   const mod = jobModule('./collect.ts', import.meta.url);
+ *   const results = await runJobs(jobs.map(j => ({ module: mod, fn: 'collectJob', args: j })), { workers: 2, backend: 'wasm', logger, progress });
+ *
+ * Sources (tests, tsx) and the compiled package (dist/, plain node) both work: a worker runs
+ * worker-run.js directly when this module is compiled, and worker-boot.mjs (tsx's loader, then
+ * worker-run.ts) when it runs from the TypeScript sources.
  */
 import { Worker } from 'node:worker_threads';
 import type { Logger, ProgressFn } from './logger.ts';
 import { silentLogger } from './logger.ts';
 
 export interface JobSpec {
-  /** module URL (import.meta.resolve or new URL(..., import.meta.url).href) */
+  /** module URL (from jobModule, so it names the .js file in the compiled package) */
   module: string;
   /** exported function name */
   fn: string;
@@ -47,6 +52,26 @@ export class JobError extends Error {
   }
 }
 
+/** True when `url` (an import.meta.url) is a TypeScript source, false in the compiled package. */
+export function isSourceModule(url: string): boolean {
+  return /\.[cm]?ts$/.test(new URL(url).pathname);
+}
+
+/**
+ * URL of a job module given by its source path relative to `base` (the caller's import.meta.url):
+ * './run.ts' from src/bench/bench.ts, './run.js' from dist/bench/bench.js. Import specifiers are
+ * rewritten by the build; URLs computed at run time are not, hence this helper.
+ */
+export function jobModule(relSource: string, base: string): string {
+  const rel = isSourceModule(base) ? relSource : relSource.replace(/\.([cm]?)ts$/, '.$1js');
+  return new URL(rel, base).href;
+}
+
+/** The worker-thread entry: the compiled runner as is, or the tsx bootstrap for the sources. */
+function workerEntry(): URL {
+  return isSourceModule(import.meta.url) ? new URL('./worker-boot.mjs', import.meta.url) : new URL('./worker-run.js', import.meta.url);
+}
+
 export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> {
   const logger = o.logger ?? silentLogger;
   const results: R[] = new Array(jobs.length);
@@ -60,7 +85,7 @@ export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> 
   const n = Math.min(o.workers, jobs.length);
   let next = 0;
   let failure: Error | null = null;
-  const boot = new URL('./worker-boot.mjs', import.meta.url);
+  const boot = workerEntry();
   await Promise.all(
     Array.from({ length: n }, () =>
       new Promise<void>((resolve, reject) => {

@@ -21,6 +21,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync,
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { cacheRoot, type SourceOptions } from './fetch.ts';
+import { importOptional } from '../core/optional.ts';
 
 export type TokenizerName = 'gpt2' | 'byte';
 export const TOKENIZERS: readonly TokenizerName[] = ['gpt2', 'byte'];
@@ -67,7 +68,7 @@ export async function getTokenizer(name: TokenizerName | string): Promise<Tokeni
   if (name === 'byte') return byteTokenizer;
   if (name === 'gpt2') {
     if (!gpt2) {
-      const enc = await import('gpt-tokenizer/encoding/r50k_base');
+      const enc = await importOptional<typeof import('gpt-tokenizer/encoding/r50k_base')>('gpt-tokenizer/encoding/r50k_base', "the 'gpt2' tokenizer");
       const opts = { disallowedSpecial: new Set<string>() };
       gpt2 = {
         name: 'gpt2',
