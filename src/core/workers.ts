@@ -2,11 +2,14 @@
  * A small job pool over worker_threads: each worker has its own compute backend (tfjs wasm is
  * single-threaded in Node, so two workers use both cores). A job names an exported async function
  * `fn(args, { logger, progress })` of a module; logs and progress are forwarded to the parent.
- * With workers = 1 jobs run in this thread (no worker start-up cost, easier to debug).
+ * With workers = 1 jobs run in this thread (no worker start-up cost, easier to debug); they stop at their
+ * safe points (interrupt.ts) on Ctrl-C / SIGTERM, and worker threads are terminated, so an interrupt
+ * always ends runJobs with InterruptedError.
  *
  *   const results = await runJobs(jobs.map(j => ({ module: import.meta.resolve('./collect.ts'), fn: 'collectJob', args: j })), { workers: 2, backend: 'wasm', logger, progress });
  */
 import { Worker } from 'node:worker_threads';
+import { InterruptedError, onInterrupt, throwIfInterrupted } from './interrupt.ts';
 import type { Logger, ProgressFn } from './logger.ts';
 import { silentLogger } from './logger.ts';
 
@@ -44,6 +47,7 @@ export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> 
   const results: R[] = new Array(jobs.length);
   if (o.workers <= 1 || jobs.length <= 1) {
     for (let i = 0; i < jobs.length; i++) {
+      throwIfInterrupted();
       const mod = await import(jobs[i].module);
       results[i] = await mod[jobs[i].fn](jobs[i].args, { logger, progress: o.progress });
     }
@@ -53,38 +57,54 @@ export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> 
   let next = 0;
   let failure: Error | null = null;
   const boot = new URL('./worker-boot.mjs', import.meta.url);
-  await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<void>((resolve, reject) => {
-        const w = new Worker(boot, { workerData: { backend: o.backend } });
-        const give = () => {
-          if (next >= jobs.length || (failure && o.failFast !== false)) {
-            w.terminate().then(() => resolve(), reject);
-            return;
-          }
-          const jobId = next++;
-          w.postMessage({ ...jobs[jobId], jobId } satisfies JobMessage);
-        };
-        w.on('message', (m: WorkerReply) => {
-          if (m.type === 'ready') give();
-          else if (m.type === 'log') logger[m.level](m.obj, m.msg);
-          else if (m.type === 'progress') o.progress?.(m.p as Parameters<ProgressFn>[0]);
-          else if (m.type === 'done') {
-            results[m.jobId] = m.result as R;
-            give();
-          } else if (m.type === 'error') {
-            failure ??= new JobError(m.message);
-            logger.error({ jobId: m.jobId, stack: m.stack }, m.message);
-            give();
-          }
-        });
-        w.on('error', (e) => {
-          failure ??= e;
-          resolve();
-        });
-      }),
-    ),
-  );
+  const live = new Set<Worker>();
+  let interrupted: InterruptedError | null = null;
+  const unsubscribe = onInterrupt((sig) => {
+    interrupted = new InterruptedError(sig);
+    for (const w of live) void w.terminate();
+  });
+  try {
+    await Promise.all(
+      Array.from({ length: n }, () =>
+        new Promise<void>((resolve, reject) => {
+          const w = new Worker(boot, { workerData: { backend: o.backend } });
+          live.add(w);
+          w.on('exit', () => {
+            live.delete(w);
+            resolve();
+          });
+          const give = () => {
+            if (interrupted || next >= jobs.length || (failure && o.failFast !== false)) {
+              w.terminate().then(() => resolve(), reject);
+              return;
+            }
+            const jobId = next++;
+            w.postMessage({ ...jobs[jobId], jobId } satisfies JobMessage);
+          };
+          w.on('message', (m: WorkerReply) => {
+            if (m.type === 'ready') give();
+            else if (m.type === 'log') logger[m.level](m.obj, m.msg);
+            else if (m.type === 'progress') o.progress?.(m.p as Parameters<ProgressFn>[0]);
+            else if (m.type === 'done') {
+              results[m.jobId] = m.result as R;
+              give();
+            } else if (m.type === 'error') {
+              failure ??= new JobError(m.message);
+              logger.error({ jobId: m.jobId, stack: m.stack }, m.message);
+              give();
+            }
+          });
+          w.on('error', (e) => {
+            failure ??= e;
+            resolve();
+          });
+        }),
+      ),
+    );
+  } finally {
+    unsubscribe();
+  }
+  if (interrupted) throw interrupted;
   if (failure) throw failure;
   return results;
 }
