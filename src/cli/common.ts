@@ -5,9 +5,9 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
+import { ensureDir } from '../core/fsutil.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { checkSeed, SEED_MAX } from '../core/rng.ts';
 
@@ -23,7 +23,7 @@ export interface GlobalOpts {
 export function makeLogger(o: GlobalOpts): Logger {
   const level = o.logLevel ?? process.env.NINO_LOG_LEVEL ?? 'info';
   if (o.logFile) {
-    mkdirSync(dirname(o.logFile), { recursive: true });
+    ensureDir(dirname(o.logFile));
     return pino({ level }, pino.destination({ dest: o.logFile, sync: true, mkdir: true }));
   }
   return pino({ level }, pino.destination({ fd: 2, sync: true }));

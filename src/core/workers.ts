@@ -59,7 +59,9 @@ export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> 
   const boot = new URL('./worker-boot.mjs', import.meta.url);
   const live = new Set<Worker>();
   let interrupted: InterruptedError | null = null;
+  let finished = 0;
   const unsubscribe = onInterrupt((sig) => {
+    if (finished === jobs.length) return; // all work is done: not an interruption
     interrupted = new InterruptedError(sig);
     for (const w of live) void w.terminate();
   });
@@ -90,6 +92,7 @@ export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> 
               give();
             } else if (m.type === 'error') {
               failure ??= new JobError(m.message);
+            finished++;
               logger.error({ jobId: m.jobId, stack: m.stack }, m.message);
               give();
             }
