@@ -3,7 +3,7 @@
  * F = 9), validation log line, final checkpoint usable through resolveNowcaster, resume (and the orphan
  * files it removes), refusing an --out that holds a run, giving up on divergence, and bad input.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,36 @@ describe('nino train-nino', () => {
     expect((loadCheckpoint(join(out, 'ckpt.safetensors')).extra as { step: number }).step).toBe(2);
     expect(readdirSync(out).filter((f) => f.startsWith('ckpt-adamw-'))).toEqual(['ckpt-adamw-2.safetensors']);
   });
+
+  it('SIGTERM stops a run within seconds with exit 143; --resume then finishes it', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'nino-mtcli-term-'));
+    const child = spawn(BIN, [...common, 'train-nino', '--data', data, '--steps', '100000', '--hid', '8', '--batch', '1', '--val', '0', '--ckpt-every', '2', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        if (existsSync(join(out, 'ckpt.safetensors'))) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 20);
+      void exited.then(() => {
+        clearInterval(t);
+        reject(new Error(`train-nino ended early: ${stderr}`));
+      });
+    });
+    const t0 = Date.now();
+    child.kill('SIGTERM');
+    const code = await exited;
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(code, stderr).toBe(143);
+    expect(stderr).toMatch(/interrupted \(SIGTERM\)/);
+    const step = (loadCheckpoint(join(out, 'ckpt.safetensors')).extra as { step: number }).step;
+    const r = nino(['train-nino', '--out', out, '--resume', '--steps', String(step + 2)]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`for ${step + 2} steps`));
+  }, 120_000);
 
   it('gives up with exit 1 after 20 rollbacks to the same snapshot (--lr 1000), although replayed steps succeed', () => {
     const out = mkdtempSync(join(tmpdir(), 'nino-mtcli-div-'));
