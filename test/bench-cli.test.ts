@@ -28,6 +28,9 @@ describe('bench input checks', () => {
     expect(() => validateBench(suite(['linefit'], [1], 'NOPE'))).toThrow(/unknown task 'NOPE'/);
     expect(() => validateBench({ ...suite(['linefit']), tasks: [{ task: 'FM-16-3k', seeds: [1], budget: 0 }] })).toThrow(/budget must be a positive integer/);
     expect(() => validateBench(suite(['linefit', 'official:nino_no_posw']))).not.toThrow();
+    // rendering stored runs (--report-only) needs the labels, not the checkpoints
+    expect(() => validateBench(suite(['gone/ckpt.safetensors']), { reportOnly: true })).not.toThrow();
+    expect(() => validateBench(suite(['linefit', 'linefit']), { reportOnly: true })).toThrow(/same label/);
     expect(() => validateSuite({ name: 'x', nowcasters: [], tasks: [{ task: 'FM-16-3k', seeds: [3, 1, 3] }] }, 's.json')).toThrow(/seed 3 is given twice/);
     expect(() => validateSuite({ name: 'x', nowcasters: [], tasks: [{ task: 'FM-16-3k', seeds: [-1] }] }, 's.json')).toThrow(/integers 0\.\.4294967295/);
   });

@@ -54,9 +54,10 @@ export class BenchInputError extends Error {}
 /**
  * Checks everything a bench needs before it starts: tasks exist, seeds are in range and distinct (a
  * seed given twice would be paired with itself and narrow the interval), options are positive
- * integers, and every nowcaster reference resolves to a readable checkpoint with a distinct label.
+ * integers, and every nowcaster reference resolves to a readable checkpoint with a distinct label
+ * (labels only with reportOnly: rendering stored runs needs no checkpoint).
  */
-export function validateBench(suite: Suite): void {
+export function validateBench(suite: Suite, o: { reportOnly?: boolean } = {}): void {
   const fail = (m: string): never => {
     throw new BenchInputError(m);
   };
@@ -88,6 +89,7 @@ export function validateBench(suite: Suite): void {
     const label = nowcasterLabel(ref);
     if (labels.has(label)) fail(`nowcaster '${ref}' has the same label '${label}' as '${labels.get(label)}'; give each method once`);
     labels.set(label, ref);
+    if (o.reportOnly) continue;
     let path: string | null = null;
     try {
       path = nowcasterPath(ref);
@@ -125,7 +127,7 @@ export function expandRuns(suite: Suite, o: BenchOptions): BenchRunSpec[] {
 
 export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchReport> {
   const logger = o.logger ?? silentLogger;
-  validateBench(suite);
+  validateBench(suite, { reportOnly: o.reportOnly });
   ensureDir(o.outDir);
   const specs = expandRuns(suite, o);
   // longest runs first (Adam) so both workers stay busy to the end

@@ -74,7 +74,7 @@ export function registerBench(program: Command): void {
       if (o.full) suite.stopAtTarget = false;
       // everything is checked before a backend starts, a folder is made or a run is trained
       try {
-        validateBench(suite);
+        validateBench(suite, { reportOnly: o.reportOnly });
       } catch (e) {
         if (e instanceof BenchInputError) throw new UsageError(e.message);
         throw e;
