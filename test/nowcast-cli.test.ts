@@ -1,10 +1,12 @@
 /** `nino nowcast` through the real CLI, on the golden FM-16 states (case A). */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { makeLayout } from '../src/core/params.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../src/core/safetensors.ts';
+import { writeTrajectory } from '../src/trajectories/arrow.ts';
 import { refJson, refSt } from './helpers/reference.ts';
 
 const BIN = join(__dirname, '..', 'bin', 'nino');
@@ -63,6 +65,33 @@ describe('nino nowcast', () => {
     let moved = 0;
     for (let i = 0; i < n; i++) moved = Math.max(moved, Math.abs(pred[i] - states[i * 5 + 4]));
     expect(moved).toBeGreaterThan(1e-4);
+  });
+
+  it('rejects an unknown --arch, a -k beyond the checkpoint horizons, and reversed or repeated --rows', () => {
+    const run = (a: string[]) => spawnSync(BIN, ['--backend', 'cpu', '--log-level', 'warn', 'nowcast', ...a, '--out', join(dir, 'bad.safetensors')], { encoding: 'utf8' });
+    const arch = run(['--states', ...files, '--nowcaster', 'linefit', '-k', '1', '--arch', 'resnet']);
+    expect(arch.status).toBe(2);
+    expect(arch.stderr).toMatch(/unknown --arch 'resnet'; known: mlp, cnn, conv, gpt2, llama/);
+    const k = run(['--states', ...files, '--nowcaster', 'official:nino_mlp', '-k', '41']);
+    expect(k.status, k.stderr).toBe(2);
+    expect(k.stderr).toMatch(/-k 41 is out of range: nowcaster 'official:nino_mlp' predicts 1\.\.40 intervals ahead/);
+    const lay = makeLayout(meta.model_dict.map((e) => ({ name: e.name, shape: e.shape })));
+    const traj = join(dir, 'traj.arrow');
+    const recs = [0, 1, 2, 3, 4, 4].map((t, r) => ({ step: r * 10, metrics: {}, params: Float32Array.from({ length: n }, (_, i) => states[i * 5 + t]) }));
+    writeTrajectory(traj, lay, { task: 'x', seed: 1, config: {}, toolVersion: 't', schemaVersion: 1 }, recs);
+    for (const [rows, re] of [
+      ['4,3,2,1,0', /rows must be increasing \(oldest first\) and distinct; 3 comes after 4/],
+      ['0,1,1,2,3', /rows must be increasing .*; 1 comes after 1/],
+      ['0,1,,2,3', /bad --rows '0,1,,2,3'/],
+    ] as const) {
+      const r = run(['--trajectory', traj, '--rows', rows, '--nowcaster', 'linefit', '-k', '1']);
+      expect(r.status, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(re);
+    }
+    expect(existsSync(join(dir, 'bad.safetensors'))).toBe(false);
+    const ok = run(['--trajectory', traj, '--rows', '0,1,2,3,4', '--nowcaster', 'linefit', '-k', '1']);
+    expect(ok.status, ok.stderr).toBe(0);
+    rmSync(join(dir, 'bad.safetensors'));
   });
 
   it('rejects states from different models', () => {

@@ -1,18 +1,20 @@
 /**
  * `nino bench` as a library function: expands a suite into runs (task x seed x method), runs them in
- * parallel workers (resumable: finished runs are reused), and writes the reports.
+ * parallel workers (resumable: finished runs are reused), and writes the reports. Every task, seed,
+ * option and nowcaster reference is checked (validateBench) before any folder is made or run started.
  *
  *   const r = await runBench(loadSuite('ci'), { outDir: 'runs/bench', workers: 2, backend: 'wasm' });
  *   console.log(r.markdown);
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../core/fsutil.ts';
+import { ensureDir, writeFileAtomic } from '../core/fsutil.ts';
+import { checkSeed } from '../core/rng.ts';
+import { loadCheckpoint } from '../model/checkpoint.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { jobModule, runJobs } from '../core/workers.ts';
-import { nowcasterLabel } from '../nowcast/resolve.ts';
+import { nowcasterLabel, nowcasterPath } from '../nowcast/resolve.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { RuntimeOptions } from '../tasks/runtime.ts';
 import { curvesCsv, markdownTable, summarize, taskSvg, type SummaryRow } from './report.ts';
@@ -46,6 +48,58 @@ export interface BenchReport {
   provenance: string;
 }
 
+/** a bad task, seed, option or nowcaster in a bench (the CLI reports it as a usage error) */
+export class BenchInputError extends Error {}
+
+/**
+ * Checks everything a bench needs before it starts: tasks exist, seeds are in range and distinct (a
+ * seed given twice would be paired with itself and narrow the interval), options are positive
+ * integers, and every nowcaster reference resolves to a readable checkpoint with a distinct label
+ * (labels only with reportOnly: rendering stored runs needs no checkpoint).
+ */
+export function validateBench(suite: Suite, o: { reportOnly?: boolean } = {}): void {
+  const fail = (m: string): never => {
+    throw new BenchInputError(m);
+  };
+  if (!suite.tasks.length) fail('the bench has no tasks');
+  for (const t of suite.tasks) {
+    try {
+      getTask(t.task);
+    } catch (e) {
+      fail((e as Error).message);
+    }
+    const seen = new Set<number>();
+    for (const s of t.seeds) {
+      try {
+        checkSeed(s, `${t.task}: seed`);
+      } catch (e) {
+        fail((e as Error).message);
+      }
+      if (seen.has(s)) fail(`${t.task}: seed ${s} is given twice`);
+      seen.add(s);
+    }
+    if (!seen.size) fail(`${t.task}: no seeds`);
+    for (const k of ['budget', 'evalEvery', 'period', 'evalLimit'] as const) {
+      const v = t[k];
+      if (v !== undefined && !(Number.isInteger(v) && v > 0)) fail(`${t.task}: ${k} must be a positive integer (got ${v})`);
+    }
+  }
+  const labels = new Map<string, string>([['adam', 'Adam']]);
+  for (const ref of suite.nowcasters) {
+    const label = nowcasterLabel(ref);
+    if (labels.has(label)) fail(`nowcaster '${ref}' has the same label '${label}' as '${labels.get(label)}'; give each method once`);
+    labels.set(label, ref);
+    if (o.reportOnly) continue;
+    let path: string | null = null;
+    try {
+      path = nowcasterPath(ref);
+      if (path) loadCheckpoint(path);
+    } catch (e) {
+      fail(`--nowcaster '${ref}': ${(e as Error).message}`);
+    }
+  }
+}
+
 export function expandRuns(suite: Suite, o: BenchOptions): BenchRunSpec[] {
   const specs: BenchRunSpec[] = [];
   const methods: [string, string | null][] = [['adam', null], ...suite.nowcasters.map((n): [string, string] => [nowcasterLabel(n), n])];
@@ -73,7 +127,8 @@ export function expandRuns(suite: Suite, o: BenchOptions): BenchRunSpec[] {
 
 export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchReport> {
   const logger = o.logger ?? silentLogger;
-  mkdirSync(o.outDir, { recursive: true });
+  validateBench(suite, { reportOnly: o.reportOnly });
+  ensureDir(o.outDir);
   const specs = expandRuns(suite, o);
   // longest runs first (Adam) so both workers stay busy to the end
   const order = specs.map((s, i) => i).sort((a, b) => Number(specs[b].nowcaster === null) - Number(specs[a].nowcaster === null));

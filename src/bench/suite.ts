@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SEED_MAX } from '../core/rng.ts';
 import { getTask } from '../tasks/registry.ts';
 
 export interface SuiteTask {
@@ -58,7 +59,9 @@ export function validateSuite(s: unknown, source: string): Suite {
   (o.tasks as Record<string, unknown>[]).forEach((t, i) => {
     for (const k of Object.keys(t)) if (!TASK_KEYS.has(k)) fail(`tasks[${i}]: unknown key '${k}' (allowed: ${[...TASK_KEYS].join(', ')})`);
     getTask(String(t.task));
-    if (!Array.isArray(t.seeds) || t.seeds.length === 0 || t.seeds.some((x) => !Number.isInteger(x))) fail(`tasks[${i}]: 'seeds' must be a non-empty list of integers`);
+    if (!Array.isArray(t.seeds) || t.seeds.length === 0 || t.seeds.some((x) => !Number.isInteger(x) || x < 0 || x > SEED_MAX)) fail(`tasks[${i}]: 'seeds' must be a non-empty list of integers 0..${SEED_MAX}`);
+    const dup = (t.seeds as number[]).find((x, j, a) => a.indexOf(x) !== j);
+    if (dup !== undefined) fail(`tasks[${i}]: seed ${dup} is given twice`);
     for (const k of ['budget', 'evalEvery', 'period', 'evalLimit'])
       if (t[k] !== undefined && !(Number.isInteger(t[k]) && (t[k] as number) > 0)) fail(`tasks[${i}]: '${k}' must be a positive integer`);
   });

@@ -3,8 +3,9 @@ import type { Command } from 'commander';
 import { appendFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { initBackend } from '../core/backend.ts';
-import { runBench } from '../bench/bench.ts';
+import { BenchInputError, runBench, validateBench } from '../bench/bench.ts';
 import { loadSuite, suiteNames, type Suite } from '../bench/suite.ts';
+import { SEED_MAX } from '../core/rng.ts';
 import { defaultNowcasterRef } from '../nowcast/index.ts';
 import { getTask } from '../tasks/registry.ts';
 import { addInferenceOptions, makeLogger, makeProgress, parsePositiveInt, parsePositiveNumber, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
@@ -35,7 +36,7 @@ export function registerBench(program: Command): void {
     .description('measure steps-to-target of Adam with and without nowcasting and print a speedup table')
     .option('--suite <name|file>', `a suite from configs/ (${suiteNames().join(', ')}) or a JSON file`)
     .option('-t, --task <name...>', 'task(s) to run instead of a suite')
-    .option('-s, --seeds <range>', 'seeds for --task: A..B, a list, or one number', '1000,2000')
+    .option('-s, --seeds <range>', `seeds for --task: A..B, a list, one number, or a mix (1..4,9); integers 0..${SEED_MAX}, each once`, '1000,2000')
     .option('-n, --nowcaster <ref...>', "nowcasters next to Adam: 'project' (default: nino's own checkpoint), 'project-mlp', 'official:nino_no_posw', 'linefit', or a checkpoint path")
     .option('--budget <steps>', "step budget (default: the task's)", parsePositiveInt('budget'))
     .option('--eval-every <steps>', "evaluate every n steps (default: the task's)", parsePositiveInt('eval-every'))
@@ -71,6 +72,13 @@ export function registerBench(program: Command): void {
       }));
       if (o.nowcaster && o.suite) suite.nowcasters = o.nowcaster;
       if (o.full) suite.stopAtTarget = false;
+      // everything is checked before a backend starts, a folder is made or a run is trained
+      try {
+        validateBench(suite, { reportOnly: o.reportOnly });
+      } catch (e) {
+        if (e instanceof BenchInputError) throw new UsageError(e.message);
+        throw e;
+      }
       const logger = makeLogger(g);
       const backend = await initBackend(g.backend, logger);
       const bars = makeProgress(g.progress !== false);

@@ -1,8 +1,10 @@
 /** `nino collect`: train tasks with AdamW and write parameter trajectories as Arrow files. */
 import type { Command } from 'commander';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { initBackend } from '../core/backend.ts';
+import { ensureDir } from '../core/fsutil.ts';
+import { SEED_MAX } from '../core/rng.ts';
 import { jobModule, runJobs } from '../core/workers.ts';
 import { getTask } from '../tasks/registry.ts';
 import type { CollectJob, CollectResult } from '../trajectories/collect.ts';
@@ -24,7 +26,7 @@ export function registerCollect(program: Command): void {
     .command('collect')
     .description('train tasks with AdamW and record parameter trajectories (one Arrow file per task and seed)')
     .requiredOption('-t, --task <name...>', 'task name(s), e.g. FM-16-3k (see `nino tasks`)')
-    .option('-s, --seeds <range>', 'seeds: A..B (inclusive), a list 1,2,5, or one number', '1..2')
+    .option('-s, --seeds <range>', `seeds: A..B (inclusive), a list 1,2,5, one number, or a mix (1..4,9); integers 0..${SEED_MAX}, each once`, '1..2')
     .option('--steps <n>', "optimizer steps per trajectory (default: the task's budget)", parsePositiveInt('steps'))
     .option('--every <n>', 'record parameters and metrics every n steps (default: the task period / 5)', parsePositiveInt('every'))
     .option('-o, --out <dir>', 'output folder', 'runs/trajectories')
@@ -33,7 +35,9 @@ export function registerCollect(program: Command): void {
     .option('--eval-limit <n>', 'evaluate on the first n held-out examples only (faster)', parsePositiveInt('eval-limit'))
     .addHelpText(
       'after',
-      '\nRerunning the same command skips finished trajectories and resumes interrupted ones.\n' +
+      '\nRerunning the same command skips finished trajectories and resumes interrupted ones. Each trajectory\n' +
+        'is locked while it is collected (<out>/<task>/.seed-<seed>.lock): a second collector of the same\n' +
+        'trajectory waits for the first, then skips it.\n' +
         'Example:\n  nino collect --task FM-16-3k --seeds 1..8 --every 60 --out runs/traj',
     )
     .action(async (o: CollectOpts, cmd: Command) => {
@@ -42,7 +46,7 @@ export function registerCollect(program: Command): void {
       const specs = o.task.map(getTask);
       const seeds = parseSeeds(o.seeds);
       try {
-        mkdirSync(o.out, { recursive: true });
+        ensureDir(o.out);
         accessSync(o.out, constants.W_OK);
       } catch (e) {
         throw new UsageError(`output folder '${o.out}' is not writable (${(e as Error).message})`);

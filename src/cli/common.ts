@@ -5,11 +5,13 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { mkdirSync, writeSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import pino from 'pino';
 import { InputError } from '../core/errors.ts';
+import { ensureDir } from '../core/fsutil.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
+import { checkSeed, SEED_MAX } from '../core/rng.ts';
 
 /** A bad option or argument (exit code 2, see core/errors.ts). */
 export class UsageError extends InputError {}
@@ -69,7 +71,7 @@ export function writeStderrLine(line: string): void {
 export function makeLogger(o: GlobalOpts): Logger {
   const level = o.logLevel ?? process.env.NINO_LOG_LEVEL ?? 'info';
   if (o.logFile) {
-    mkdirSync(dirname(o.logFile), { recursive: true });
+    ensureDir(dirname(o.logFile));
     return pino({ level }, pino.destination({ dest: o.logFile, sync: true, mkdir: true }));
   }
   if (logFormatFor(o) === 'json') return pino({ level }, { write: (s: string) => writeStderrLine(s) });
@@ -77,21 +79,44 @@ export function makeLogger(o: GlobalOpts): Logger {
   return pino({ level }, { write: (s: string) => writeStderrLine(`${formatLogLine(JSON.parse(s), pretty)}\n`) });
 }
 
-/** Parses "A..B" (inclusive), "A,B,C" or "A" into a list of integers. */
+/**
+ * Parses seeds: "A..B" (inclusive), a list "1,2,5", one number, or a list of both ("1..4,9").
+ * Seeds are integers 0..SEED_MAX; a seed given twice (also "01,1" or "1..3,2") is an error.
+ */
 export function parseSeeds(s: string): number[] {
-  const m = /^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$/.exec(s);
-  if (m) {
+  const out: number[] = [];
+  const bad = () => new UsageError(`bad seeds '${s}': use A..B (e.g. 1..8), a list (1,2,5) or one number, seeds 0..${SEED_MAX}`);
+  for (const part of s.split(',')) {
+    const m = /^\s*(-?\d+)\s*(?:\.\.\s*(-?\d+)\s*)?$/.exec(part);
+    if (!m) throw bad();
     const a = Number(m[1]);
-    const b = Number(m[2]);
-    if (b < a) throw new UsageError(`bad seed range '${s}': end ${b} is before start ${a}`);
-    if (b - a >= 100_000) throw new UsageError(`seed range '${s}' is too large`);
-    return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    for (const x of [a, b]) {
+      try {
+        checkSeed(x);
+      } catch (e) {
+        throw new UsageError(`bad seeds '${s}': ${(e as Error).message}`);
+      }
+    }
+    if (b < a) throw new UsageError(`bad seed range '${part.trim()}': end ${b} is before start ${a}`);
+    if (b - a >= 100_000 || out.length + b - a >= 100_000) throw new UsageError(`seed range '${s}' is too large`);
+    for (let x = a; x <= b; x++) out.push(x);
   }
-  const parts = s.split(',').map((x) => x.trim());
-  if (parts.length === 0 || parts.some((x) => !/^-?\d+$/.test(x))) {
-    throw new UsageError(`bad seeds '${s}': use A..B (e.g. 1..8), a list (1,2,5) or one number`);
+  const seen = new Set<number>();
+  for (const x of out) {
+    if (seen.has(x)) throw new UsageError(`bad seeds '${s}': seed ${x} is given twice`);
+    seen.add(x);
   }
-  return parts.map(Number);
+  return out;
+}
+
+/** One seed (e.g. train-nino --seed): an integer 0..SEED_MAX. */
+export function parseSeed(name: string) {
+  return (v: string): number => {
+    const n = /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (!(Number.isSafeInteger(n) && n >= 0 && n <= SEED_MAX)) throw new UsageError(`--${name} must be an integer 0..${SEED_MAX} (got '${v}')`);
+    return n;
+  };
 }
 
 export function parsePositiveInt(name: string) {

@@ -3,7 +3,7 @@
  * Each command file registers itself on the program and calls one library function.
  * Errors print once, as one line (`nino: error: ...`; the stack only at --log-level debug or with NINO_DEBUG),
  * with the exit codes of core/errors.ts: 1 runtime failure, 2 usage or input error (3: bench's speedup
- * gate; 130/143: SIGINT/SIGTERM).
+ * gate). Ctrl-C / SIGTERM stop the work at its next safe point with exit 130 / 143.
  */
 import { Command, CommanderError, Option } from 'commander';
 import { TOOL_VERSION } from '../core/version.ts';
@@ -15,6 +15,7 @@ import { registerNowcast } from './nowcast.ts';
 import { registerTasks } from './tasks.ts';
 import { registerTrainNino } from './train-nino.ts';
 import { exitCodeOf } from '../core/errors.ts';
+import { InterruptedError, interruptedBy, requestInterrupt } from '../core/interrupt.ts';
 import { LOG_FORMATS, stopLiveBars } from './common.ts';
 
 export function buildProgram(): Command {
@@ -37,13 +38,24 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** exit codes of the signals nino stops on */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+/** after a signal, give the work this long to reach a safe point before exiting anyway */
+const FORCE_EXIT_MS = 3000;
+
 export async function main(argv: string[]): Promise<void> {
-  // Work is checkpointed as it goes (collect, train-nino, bench resume on rerun): stop promptly on a signal.
+  // Work is checkpointed as it goes (collect, train-nino, bench resume on rerun). A signal asks the work
+  // to stop at its next safe point (between steps; worker threads are terminated); a second signal, or
+  // no safe point within FORCE_EXIT_MS, exits at once. Exit 130/143 only when work was cut short.
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => {
-      stopLiveBars();
-      process.stderr.write(`\nnino: interrupted (${sig}); finished work is saved, rerun the same command to resume\n`);
-      process.exit(sig === 'SIGINT' ? 130 : 143);
+    process.on(sig, () => {
+      if (interruptedBy()) process.exit(SIGNAL_EXIT[sig]);
+      requestInterrupt(sig);
+      setTimeout(() => {
+        stopLiveBars();
+        process.stderr.write(`\nnino: interrupted (${sig}); finished work is saved, rerun the same command to resume\n`);
+        process.exit(SIGNAL_EXIT[sig]);
+      }, FORCE_EXIT_MS).unref();
     });
   }
   // `nino data list | head`: a closed pipe ends the output, it is not an error
@@ -62,6 +74,11 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     stopLiveBars();
+    if (e instanceof InterruptedError) {
+      process.stderr.write(`\nnino: interrupted (${e.signal}); finished work is saved, rerun the same command to resume\n`);
+      process.exitCode = SIGNAL_EXIT[e.signal] ?? 130;
+      return;
+    }
     const msg = (e as Error).message ?? String(e);
     process.stderr.write(`nino: error: ${msg}\n`);
     const debug = process.env.NINO_DEBUG || program.opts().logLevel === 'debug';

@@ -1,9 +1,11 @@
 /** `nino train-nino`: meta-train the NiNo GNN (or the graph-free MLP baseline) on collected trajectories. */
 import type { Command } from 'commander';
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { initBackend } from '../core/backend.ts';
-import { DEFAULT_TRAIN_CONFIG, trainNino, TrajectoryDataError, type TrainConfig } from '../metatrain/index.ts';
-import { makeLogger, makeProgress, parsePositiveInt, parsePositiveNumber, UsageError, type GlobalOpts } from './common.ts';
+import { ensureDir } from '../core/fsutil.ts';
+import { SEED_MAX } from '../core/rng.ts';
+import { DEFAULT_TRAIN_CONFIG, MAX_ROLLBACKS_PER_SNAPSHOT, OutputExistsError, trainNino, TrajectoryDataError, type TrainConfig } from '../metatrain/index.ts';
+import { makeLogger, makeProgress, parsePositiveInt, parsePositiveNumber, parseSeed, UsageError, type GlobalOpts } from './common.ts';
 
 interface TrainNinoOpts {
   data?: string[];
@@ -26,6 +28,7 @@ interface TrainNinoOpts {
   valWindows?: number;
   ckptEvery?: number;
   resume?: boolean | string;
+  overwrite?: boolean;
   init?: string;
   seed?: number;
   lpe?: number;
@@ -44,14 +47,6 @@ function parseNonNegNumber(name: string) {
   return (v: string): number => {
     const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a non-negative number (got '${v}')`);
-    return n;
-  };
-}
-
-function parseInt0(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new UsageError(`--${name} must be an integer (got '${v}')`);
     return n;
   };
 }
@@ -81,16 +76,19 @@ export function registerTrainNino(program: Command): void {
     .option('--val-windows <n>', `evenly spaced windows per held-out trajectory (default ${D.valWindows})`, parsePositiveInt('val-windows'))
     .option('--ckpt-every <n>', `write <out>/ckpt.safetensors every n steps (default ${D.ckptEvery})`, parsePositiveInt('ckpt-every'))
     .option('--resume [ckpt]', 'continue from <out>/ckpt.safetensors (or the given checkpoint) exactly where it stopped')
+    .option('--overwrite', 'start afresh in an --out that holds a previous run (its checkpoint, optimizer state and model are removed)')
     .option('--init <ckpt>', 'initialise the weights from a checkpoint (nino or official .safetensors/.pt, or official:<name>) to fine-tune')
     .option('--lpe <n>', `Laplacian PE columns of a fresh GNN (default ${D.lpe})`, parseNonNegInt('lpe'))
     .option('--wte-rows <n>', `LM graphs: word-embedding rows kept per training sample, 0 = all (default ${D.wteRows})`, parseNonNegInt('wte-rows'))
-    .option('--seed <n>', `seed of the init and the data order (default ${D.seed})`, parseInt0('seed'))
+    .option('--seed <n>', `seed of the init and the data order, 0..${SEED_MAX} (default ${D.seed})`, parseSeed('seed'))
     .addHelpText(
       'after',
       '\nWindows of ctx states `stride` records apart predict the next seq-len states (L1 on per-tensor\n' +
         'scaled parameters). Validation reports the model next to "last" (no change) and linefit on the same\n' +
         'held-out windows. The final model is <out>/nino.safetensors (or mlp.safetensors), usable with\n' +
-        '`nino bench --nowcaster <path>`.\n' +
+        '`nino bench --nowcaster <path>`. A non-finite loss rolls back to the last snapshot with a new data\n' +
+        `order; after ${MAX_ROLLBACKS_PER_SNAPSHOT} rollbacks to the same snapshot the run stops (exit 1).\n` +
+        'An --out holding a previous run is refused unless --resume or --overwrite is given.\n' +
         'Examples:\n' +
         '  nino collect --task FM-16-3k --seeds 1..6 --steps 1500 --every 60 --out runs/traj\n' +
         '  nino train-nino --data runs/traj --steps 3000 --hid 32 --val 1 --out runs/nino-h32\n' +
@@ -102,9 +100,10 @@ export function registerTrainNino(program: Command): void {
       const logger = makeLogger(g);
       if (o.model !== undefined && o.model !== 'nino' && o.model !== 'mlp') throw new UsageError(`--model must be 'nino' or 'mlp' (got '${o.model}')`);
       if (!o.resume && !o.data?.length) throw new UsageError('--data is required (trajectory files, folders or globs), unless --resume is given');
+      if (o.resume && o.overwrite) throw new UsageError('give either --resume or --overwrite, not both');
       if (o.init && !o.init.startsWith('official:') && !existsSync(o.init)) throw new UsageError(`--init '${o.init}' does not exist`);
       try {
-        mkdirSync(o.out, { recursive: true });
+        ensureDir(o.out);
         accessSync(o.out, constants.W_OK);
       } catch (e) {
         throw new UsageError(`output folder '${o.out}' is not writable (${(e as Error).message})`);
@@ -138,7 +137,7 @@ export function registerTrainNino(program: Command): void {
       logger.info({ backend: backend.name, out: o.out }, 'train-nino');
       const bars = makeProgress(g.progress !== false);
       try {
-        const r = await trainNino({ data: o.data, out: o.out, config, resume: o.resume, logger, progress: bars.progress });
+        const r = await trainNino({ data: o.data, out: o.out, config, resume: o.resume, overwrite: o.overwrite, logger, progress: bars.progress });
         bars.stop();
         const v = r.val;
         const valTxt = v ? `val l1 ${v.l1.toFixed(4)} | last ${v.last.toFixed(4)} | linefit ${v.linefit.toFixed(4)} | beats linefit: ${v.beatsLinefit ? 'yes' : 'no'} | beats last: ${v.beatsLast ? 'yes' : 'no'}` : 'no validation (--val 0)';
@@ -147,7 +146,7 @@ export function registerTrainNino(program: Command): void {
             `${r.graphsPerSec.toFixed(1)} graphs/s, ${r.secPerStep.toFixed(3)} s/step | rollbacks ${r.rollbacks} | saved ${r.finalPath}\n`,
         );
       } catch (e) {
-        if (e instanceof TrajectoryDataError) throw new UsageError(e.message);
+        if (e instanceof TrajectoryDataError || e instanceof OutputExistsError) throw new UsageError(e.message);
         throw e;
       } finally {
         bars.stop();

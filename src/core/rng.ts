@@ -107,3 +107,18 @@ export function hashString(s: string): number {
   }
   return h >>> 0;
 }
+
+/**
+ * Run seeds (collect, bench, train-nino) are integers 0..SEED_MAX: Rng keeps 32 bits of a number seed,
+ * so a larger seed would silently repeat a smaller one's run.
+ */
+export const SEED_MAX = 2 ** 32 - 1;
+
+export class SeedError extends Error {}
+
+/** Throws SeedError unless `seed` is an integer in 0..SEED_MAX. */
+export function checkSeed(seed: number, what = 'seed'): void {
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > SEED_MAX) {
+    throw new SeedError(`${what} ${seed} is out of range: seeds are integers 0..${SEED_MAX} (2^32-1)`);
+  }
+}

@@ -2,7 +2,9 @@
  * A small job pool over worker_threads: each worker has its own compute backend (tfjs wasm is
  * single-threaded in Node, so two workers use both cores). A job names an exported async function
  * `fn(args, { logger, progress })` of a module; logs and progress are forwarded to the parent.
- * With workers = 1 jobs run in this thread (no worker start-up cost, easier to debug).
+ * With workers = 1 jobs run in this thread (no worker start-up cost, easier to debug); they stop at their
+ * safe points (interrupt.ts) on Ctrl-C / SIGTERM, and worker threads are terminated, so an interrupt
+ * always ends runJobs with InterruptedError.
  *
  *   const mod = jobModule('./collect.ts', import.meta.url);
  *   const results = await runJobs(jobs.map(j => ({ module: mod, fn: 'collectJob', args: j })), { workers: 2, backend: 'wasm', logger, progress });
@@ -12,6 +14,7 @@
  * worker-run.ts) when it runs from the TypeScript sources.
  */
 import { Worker } from 'node:worker_threads';
+import { InterruptedError, onInterrupt, throwIfInterrupted } from './interrupt.ts';
 import type { Logger, ProgressFn } from './logger.ts';
 import { silentLogger } from './logger.ts';
 
@@ -77,6 +80,7 @@ export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> 
   const results: R[] = new Array(jobs.length);
   if (o.workers <= 1 || jobs.length <= 1) {
     for (let i = 0; i < jobs.length; i++) {
+      throwIfInterrupted();
       const mod = await import(jobs[i].module);
       results[i] = await mod[jobs[i].fn](jobs[i].args, { logger, progress: o.progress });
     }
@@ -86,41 +90,61 @@ export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> 
   let next = 0;
   let failure: Error | null = null;
   const boot = workerEntry();
-  await Promise.all(
-    Array.from({ length: n }, () =>
-      new Promise<void>((resolve, reject) => {
-        const w = new Worker(boot, { workerData: { backend: o.backend } });
-        const give = () => {
-          if (next >= jobs.length || (failure && o.failFast !== false)) {
-            w.terminate().then(() => resolve(), reject);
-            return;
-          }
-          const jobId = next++;
-          w.postMessage({ ...jobs[jobId], jobId } satisfies JobMessage);
-        };
-        w.on('message', (m: WorkerReply) => {
-          if (m.type === 'ready') give();
-          else if (m.type === 'log') logger[m.level](m.obj, m.msg);
-          else if (m.type === 'progress') o.progress?.(m.p as Parameters<ProgressFn>[0]);
-          else if (m.type === 'done') {
-            results[m.jobId] = m.result as R;
-            give();
-          } else if (m.type === 'error') {
-            // the first failure is thrown (the CLI prints it once); another job's different error is logged
-            // as one line; stacks only at debug level
-            logger.debug({ jobId: m.jobId, stack: m.stack }, `job ${m.jobId} failed`);
-            if (!failure) failure = new JobError(m.message, m.exitCode);
-            else if (m.message !== failure.message) logger.error({ jobId: m.jobId }, m.message);
-            give();
-          }
-        });
-        w.on('error', (e) => {
-          failure ??= e;
-          resolve();
-        });
-      }),
-    ),
-  );
+  const live = new Set<Worker>();
+  let interrupted: InterruptedError | null = null;
+  let finished = 0;
+  const unsubscribe = onInterrupt((sig) => {
+    if (finished === jobs.length) return; // all work is done: not an interruption
+    interrupted = new InterruptedError(sig);
+    for (const w of live) void w.terminate();
+  });
+  try {
+    await Promise.all(
+      Array.from({ length: n }, () =>
+        new Promise<void>((resolve, reject) => {
+          const w = new Worker(boot, { workerData: { backend: o.backend } });
+          live.add(w);
+          w.on('exit', () => {
+            live.delete(w);
+            resolve();
+          });
+          const give = () => {
+            if (interrupted || next >= jobs.length || (failure && o.failFast !== false)) {
+              w.terminate().then(() => resolve(), reject);
+              return;
+            }
+            const jobId = next++;
+            w.postMessage({ ...jobs[jobId], jobId } satisfies JobMessage);
+          };
+          w.on('message', (m: WorkerReply) => {
+            if (m.type === 'ready') give();
+            else if (m.type === 'log') logger[m.level](m.obj, m.msg);
+            else if (m.type === 'progress') o.progress?.(m.p as Parameters<ProgressFn>[0]);
+            else if (m.type === 'done') {
+              finished++;
+              results[m.jobId] = m.result as R;
+              give();
+            } else if (m.type === 'error') {
+              finished++;
+              // the first failure is thrown (the CLI prints it once); another job's different error is logged
+              // as one line; stacks only at debug level
+              logger.debug({ jobId: m.jobId, stack: m.stack }, `job ${m.jobId} failed`);
+              if (!failure) failure = new JobError(m.message, m.exitCode);
+              else if (m.message !== failure.message) logger.error({ jobId: m.jobId }, m.message);
+              give();
+            }
+          });
+          w.on('error', (e) => {
+            failure ??= e;
+            resolve();
+          });
+        }),
+      ),
+    );
+  } finally {
+    unsubscribe();
+  }
+  if (interrupted) throw interrupted;
   if (failure) throw failure;
   return results;
 }

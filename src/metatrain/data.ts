@@ -18,7 +18,8 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
-import { Rng } from '../core/rng.ts';
+import { createHash } from 'node:crypto';
+import { checkSeed, Rng } from '../core/rng.ts';
 import { buildNeuralGraph, laplacianPE, toEdges, type NeuralGraph } from '../graph/index.ts';
 import { getTask } from '../tasks/registry.ts';
 import { readTrajectory, TrajectoryFormatError } from '../trajectories/arrow.ts';
@@ -194,8 +195,18 @@ export function loadTrajectorySet(paths: readonly string[], o: LoadOptions): Tra
     if (!meta.task) throw new TrajectoryDataError(`${path}: no task name in the metadata`);
     if (layout.total === 0) throw new TrajectoryDataError(`${path}: no parameters`);
     const key = `${meta.task}#${meta.seed}`;
+    try {
+      checkSeed(meta.seed);
+    } catch (e) {
+      throw new TrajectoryDataError(`${path}: ${(e as Error).message}`);
+    }
     if (seen.has(key)) throw new TrajectoryDataError(`${path}: duplicate trajectory (task ${meta.task}, seed ${meta.seed}) already read from ${seen.get(key)}`);
     seen.set(key, path);
+    // the same run under another seed label would put one run on both sides of the train/validation split
+    const first = records.length ? createHash('sha1').update(new Uint8Array(records[0].params.buffer, records[0].params.byteOffset, records[0].params.byteLength)).digest('hex') : '';
+    const same = first && seen.get(`${meta.task}#state:${first}`);
+    if (same) throw new TrajectoryDataError(`${path}: same initial parameters as ${same} (task ${meta.task}, seed ${meta.seed}): one run under two seeds`);
+    if (first) seen.set(`${meta.task}#state:${first}`, path);
     let tg = byTask.get(meta.task);
     if (tg) {
       const diff = sameLayout(tg.layout, layout);

@@ -10,13 +10,20 @@
  * Checkpoints hold the model (nino checkpoint format) with `extra` = step, sampler state, resolved
  * config, data files and a reference to the AdamW moments file; `resume` continues bit-exactly.
  * A non-finite loss or gradient rolls back to the last in-memory snapshot and continues with a
- * different data order (logged); it never stops the run.
+ * different data order (logged). After MAX_ROLLBACKS_PER_SNAPSHOT (20) rollbacks to the same snapshot
+ * (the count is reset only when training gets past it to the next snapshot, so replayed steps do not
+ * reset it) the run stops with DivergedError.
+ *
+ * One run per output folder: `<out>/.train.lock` (core/lock.ts) is held while training, and a fresh
+ * run refuses an --out that holds a previous run's checkpoint or model unless `overwrite` (then those
+ * files are removed first) or `resume` is given.
  */
 import * as tf from '@tensorflow/tfjs';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../core/fsutil.ts';
-import { yieldToEventLoop } from '../core/yield.ts';
+import { ensureDir, removeOrphanTmp, writeFileAtomic } from '../core/fsutil.ts';
+import { yieldPoint } from '../core/interrupt.ts';
+import { acquireLock } from '../core/lock.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { Rng } from '../core/rng.ts';
@@ -136,6 +143,8 @@ export interface TrainOptions {
   config?: Partial<TrainConfig>;
   /** true = <out>/ckpt.safetensors, or a checkpoint path */
   resume?: boolean | string;
+  /** a fresh run into an --out holding a previous run: remove its checkpoint, optimizer state and model first */
+  overwrite?: boolean;
   logger?: Logger;
   progress?: ProgressFn;
   hooks?: TrainHooks;
@@ -209,8 +218,17 @@ export function trainableNames(cfg: NiNoConfig): string[] {
     });
 }
 
-/** a run only gives up after this many rollbacks in a row (each with a new data order) */
-const MAX_FAIL_STREAK = 20;
+/**
+ * a run gives up after this many rollbacks to the same snapshot (each with a new data order); replayed
+ * steps do not reset the count, only reaching the next snapshot does
+ */
+export const MAX_ROLLBACKS_PER_SNAPSHOT = 20;
+
+/** training diverges whatever the data order (train-nino exits 1 with this message) */
+export class DivergedError extends Error {}
+
+/** --out already holds a run and neither resume nor overwrite was asked for (a usage error) */
+export class OutputExistsError extends Error {}
 
 interface Snapshot {
   step: number;
@@ -229,7 +247,7 @@ export class MetaTrainer {
   rng: Rng;
   step = 0;
   rollbacks = 0;
-  /** rollbacks since the last successful step */
+  /** rollbacks to the current snapshot (reset when a new snapshot is taken) */
   private failStreak = 0;
   private snap: Snapshot | null = null;
   /** training trajectory ids grouped by task (batches draw a task uniformly, then one of its trajectories) */
@@ -386,6 +404,7 @@ export class MetaTrainer {
   }
 
   takeSnapshot(): void {
+    this.failStreak = 0;
     this.snap = {
       step: this.step,
       weights: this.vars.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
@@ -433,8 +452,11 @@ export class MetaTrainer {
     normT.dispose();
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       gl.forEach((g) => g.dispose());
-      if (++this.failStreak > MAX_FAIL_STREAK) {
-        throw new Error(`${MAX_FAIL_STREAK} rollbacks in a row without a finite step (last at step ${this.step}); the data or settings (lr ${this.tc.lr}) make training diverge`);
+      if (++this.failStreak > MAX_ROLLBACKS_PER_SNAPSHOT) {
+        throw new DivergedError(
+          `training diverges: ${MAX_ROLLBACKS_PER_SNAPSHOT} rollbacks to step ${this.snap!.step} without reaching step ${this.snap!.step + this.tc.snapshotEvery} ` +
+            `(the last non-finite ${Number.isFinite(loss) ? 'gradient' : 'loss'} after step ${this.step}); lower --lr (${this.tc.lr}) or --wd (${this.tc.wd}), or check the data`,
+        );
       }
       this.rollback(Number.isFinite(loss) ? 'gradient' : 'loss', loss, gradNorm);
       return { loss: NaN, gradNorm, ok: false };
@@ -447,7 +469,6 @@ export class MetaTrainer {
     } else this.adam.step(this.trainable, gl);
     gl.forEach((g) => g.dispose());
     this.step++;
-    this.failStreak = 0;
     if (this.step % this.tc.snapshotEvery === 0) this.takeSnapshot();
     this.hooks.onStep?.(this.step, loss);
     return { loss, gradNorm, ok: true };
@@ -590,11 +611,37 @@ export function saveTrainCheckpoint(t: MetaTrainer, out: string, data: { train: 
   const p = join(out, CKPT_FILE);
   writeFileAtomic(p, serializeCheckpoint({ config: t.cfg, weights: t.hostWeights(), extra: extra as unknown as Record<string, unknown> }));
   for (const f of readdirSync(out)) if (f.startsWith(ADAM_PREFIX) && f !== adamFile && f.endsWith('.safetensors')) rmSync(join(out, f), { force: true });
+  removeOrphanTmp(out, ADAM_PREFIX);
   return p;
 }
 
-/** Runs `nino train-nino`. */
+/** the files of a previous run in `out` (checkpoint, optimizer states, final models) */
+function previousRunFiles(out: string): string[] {
+  if (!existsSync(out)) return [];
+  return readdirSync(out).filter((f) => f === CKPT_FILE || f === 'nino.safetensors' || f === 'mlp.safetensors' || (f.startsWith(ADAM_PREFIX) && f.endsWith('.safetensors')));
+}
+
+/** Runs `nino train-nino` (holding <out>/.train.lock). */
 export async function trainNino(o: TrainOptions): Promise<TrainResult> {
+  if (o.resume && o.overwrite) throw new OutputExistsError('give either resume or overwrite, not both');
+  ensureDir(o.out);
+  const lock = await acquireLock(join(o.out, '.train.lock'), { what: `train-nino --out ${o.out}`, logger: o.logger });
+  try {
+    if (!o.resume) {
+      const prev = previousRunFiles(o.out);
+      if (prev.length && !o.overwrite) {
+        throw new OutputExistsError(`--out ${o.out} already holds a train-nino run (${prev.join(', ')}); pass --resume to continue it or --overwrite to replace it`);
+      }
+      for (const f of prev) rmSync(join(o.out, f), { force: true });
+      if (prev.length) o.logger?.info({ out: o.out, removed: prev }, 'overwriting the previous run');
+    }
+    return await trainLocked(o);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const logger = o.logger ?? silentLogger;
   let tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...o.config };
   let resumeCk: ReturnType<typeof loadCheckpoint> | null = null;
@@ -675,6 +722,11 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
       if (adam.step !== resumeExtra.optimizer.step) throw new Error(`optimizer state (step ${adam.step}) does not match the checkpoint (step ${resumeExtra.optimizer.step})`);
       t.setAdamState(adam);
       elapsed0 = resumeExtra.elapsedSec ?? 0;
+      // the state is back: optimizer states of other steps and tmp files of a killed write are orphans
+      const orphans = readdirSync(o.out).filter((f) => f.startsWith(ADAM_PREFIX) && f.endsWith('.safetensors') && f !== resumeExtra!.optimizer.file);
+      for (const f of orphans) rmSync(join(o.out, f), { force: true });
+      orphans.push(...removeOrphanTmp(o.out, 'ckpt'), ...removeOrphanTmp(o.out, 'nino.safetensors'), ...removeOrphanTmp(o.out, 'mlp.safetensors'));
+      if (orphans.length) logger.info({ removed: orphans }, 'removed files left by an interrupted run');
     }
     let lastVal: ValResult | null = resumeExtra?.val ?? null;
     let lossEma = NaN;
@@ -713,8 +765,9 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
         }
       }
       report();
-      // let timers run (progress-bar redraws, signals): the step loop is otherwise synchronous
-      await yieldToEventLoop(250);
+      // a safe point: lets timers and signal handlers run (the step loop is otherwise synchronous) and
+      // stops here on Ctrl-C / SIGTERM (a rerun with --resume continues from the last checkpoint)
+      await yieldPoint();
     }
     const val = valIds.length ? doVal() : null;
     const elapsed = elapsed0 + (performance.now() - t0) / 1000;

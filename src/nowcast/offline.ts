@@ -11,7 +11,7 @@ import type { Logger } from '../core/logger.ts';
 import { makeLayout, type ParamLayout, type ParamSpec } from '../core/params.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
 import { writeFileAtomic } from '../core/fsutil.ts';
-import { buildNeuralGraph } from '../graph/index.ts';
+import { buildNeuralGraph, graphBuilderNames } from '../graph/index.ts';
 import { loadNowcaster } from '../model/registry.ts';
 import { GraphNowcaster } from './graph-nowcaster.ts';
 import { nowcasterPath } from './resolve.ts';
@@ -67,14 +67,24 @@ export interface OfflineNowcastOptions {
   logger?: Logger;
 }
 
+/** a bad --arch or -k for this nowcaster (the CLI reports it as a usage error) */
+export class NowcastInputError extends Error {}
+
 export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array; layout: ParamLayout; ms: number } {
   const layout = makeLayout(o.specs);
+  if (o.arch !== undefined && !graphBuilderNames().includes(o.arch)) {
+    throw new NowcastInputError(`unknown --arch '${o.arch}'; known: ${graphBuilderNames().join(', ')}`);
+  }
   const model = loadNowcaster(nowcasterPath(o.nowcaster) ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
   if (o.states.length !== model.ctx) throw new Error(`nowcaster '${o.nowcaster}' needs ${model.ctx} states, got ${o.states.length}`);
   const arch = o.arch ?? guessArch(o.specs);
   if ((arch === 'gpt2' || arch === 'llama') && !o.numHeads) throw new Error(`a ${arch} graph needs --num-heads`);
   const graph = buildNeuralGraph(arch, o.specs, { numHeads: o.numHeads, numKvHeads: o.numKvHeads, logger: o.logger });
   const nc = new GraphNowcaster(model, graph, { subgraph: o.subgraph, logger: o.logger });
+  if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= nc.maxHorizon)) {
+    model.dispose();
+    throw new NowcastInputError(`-k ${o.k} is out of range: nowcaster '${o.nowcaster}' predicts 1..${nc.maxHorizon} intervals ahead`);
+  }
   const n = layout.total;
   const stacked = new Float32Array(n * nc.ctx);
   o.states.forEach((s, t) => {

@@ -6,7 +6,7 @@
  *   await trainRun({ runtime, optimizer, params, sampler, steps: 3000, evalEvery: 25, onEval: (s, r) => rt.reached(r) });
  */
 import * as tf from '@tensorflow/tfjs';
-import { yieldToEventLoop } from '../core/yield.ts';
+import { yieldPoint } from '../core/interrupt.ts';
 import type { Optimizer } from '../optim/types.ts';
 import type { BatchSampler, EvalResult, TaskRuntime } from '../tasks/runtime.ts';
 
@@ -47,6 +47,8 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     if (await o.onEval?.(0, last)) return { steps: 0, stoppedEarly: true, last };
   }
   while (step < o.steps) {
+    // a safe point between steps: lets signal handlers and timers run, stops here on Ctrl-C / SIGTERM
+    await yieldPoint();
     const batch = o.sampler.next();
     let loss = NaN;
     if (o.optimizer.needGrads) {
@@ -62,7 +64,6 @@ export async function trainRun(o: TrainRunOptions): Promise<TrainRunResult> {
     batch.y.dispose();
     step++;
     o.onStep?.(step, loss);
-    await yieldToEventLoop();
     if (step % o.evalEvery === 0 || step === o.steps) {
       last = o.runtime.evaluate(o.params);
       if (await o.onEval?.(step, last)) return { steps: step, stoppedEarly: true, last };

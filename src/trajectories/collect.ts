@@ -5,20 +5,27 @@
  * Resumable and atomic. While running, `<out>/<task>/.seed-<seed>.partial/` holds one Arrow file per
  * record and `resume.safetensors` (params + AdamW moments + sampler position at the last record), each
  * written atomically. A rerun continues from there; the finished file `<out>/<task>/seed-<seed>.arrow`
- * appears only complete (write-to-temp + rename), and a rerun skips it. Deterministic: the same seed
- * gives the same parameters, interrupted or not.
+ * appears only complete (write-to-temp + rename), and a rerun skips it once its rows match the asked
+ * steps/every. Deterministic: the same seed gives the same parameters, interrupted or not.
+ *
+ * One writer per trajectory: `<out>/<task>/.seed-<seed>.lock` (core/lock.ts) is held from the
+ * "already complete?" check to the final rename, across processes and worker threads. A second
+ * collector of the same trajectory waits for the first, then finds it complete and skips it; the lock
+ * of a killed collector is taken over.
  *
  *   await collectTrajectory({ task: 'FM-16-3k', seed: 1, steps: 3000, every: 50, outDir: 'runs/traj' });
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { flatten } from '../core/flat.ts';
-import { writeFileAtomic } from '../core/fsutil.ts';
+import { ensureDir, writeFileAtomic } from '../core/fsutil.ts';
+import { acquireLock } from '../core/lock.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { makeLayout } from '../core/params.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
+import { checkSeed } from '../core/rng.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { AdamW } from '../optim/adamw.ts';
 import { getTask } from '../tasks/registry.ts';
@@ -54,6 +61,18 @@ function partialDir(outDir: string, task: string, seed: number): string {
   return join(outDir, task, `.seed-${seed}.partial`);
 }
 
+function lockPath(outDir: string, task: string, seed: number): string {
+  return join(outDir, task, `.seed-${seed}.lock`);
+}
+
+/** The steps a complete trajectory of `steps` steps recorded every `every` has rows for (0, every, ..., steps). */
+export function recordedSteps(steps: number, every: number): number[] {
+  const out: number[] = [];
+  for (let s = 0; s <= steps; s += every) out.push(s);
+  if (out[out.length - 1] !== steps) out.push(steps);
+  return out;
+}
+
 function resolvedConfig(job: CollectJob) {
   const spec = getTask(job.task);
   return {
@@ -79,9 +98,21 @@ export async function collectTrajectory(
   if (!(job.steps > 0) || !(job.every > 0) || !Number.isInteger(job.steps) || !Number.isInteger(job.every)) {
     throw new Error(`steps and every must be positive integers (got steps=${job.steps}, every=${job.every})`);
   }
+  checkSeed(job.seed);
+  const id = `${spec.name}/seed-${job.seed}`;
+  const lock = await acquireLock(lockPath(job.outDir, spec.name, job.seed), { what: `collect ${id}`, onBusy: 'wait', logger });
+  try {
+    return await collectLocked(job, spec.name, id, logger, o.progress);
+  } finally {
+    lock.release();
+  }
+}
+
+async function collectLocked(job: CollectJob, taskName: string, id: string, logger: Logger, progress?: ProgressFn): Promise<CollectResult> {
+  const spec = getTask(taskName);
   const config = resolvedConfig(job);
   const finalPath = trajectoryPath(job.outDir, spec.name, job.seed);
-  const id = `${spec.name}/seed-${job.seed}`;
+  const pdir = partialDir(job.outDir, spec.name, job.seed);
   const t0 = performance.now();
 
   if (existsSync(finalPath)) {
@@ -91,16 +122,24 @@ export async function collectTrajectory(
     if (!same) {
       throw new Error(`${finalPath} exists but was made with different settings; remove it or choose another --out`);
     }
+    const want = recordedSteps(job.steps, job.every);
+    const got = t.records.map((r) => r.step);
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      throw new Error(
+        `${finalPath} is incomplete: it has ${got.length} rows (steps ${got.join(',') || 'none'}), a trajectory of --steps ${job.steps} --every ${job.every} has ${want.length}; remove it to collect it again`,
+      );
+    }
+    // a collector killed between the final rename and removing its partial folder leaves that folder
+    rmSync(pdir, { recursive: true, force: true });
     logger.info({ id, path: finalPath }, 'trajectory already complete, skipping');
-    o.progress?.({ id, done: job.steps, total: job.steps });
+    progress?.({ id, done: job.steps, total: job.steps });
     return { path: finalPath, status: 'skipped', records: t.records.length, seconds: 0 };
   }
 
   const rt = await loadTaskRuntime(spec, { ...job.data, logger });
   const layout = makeLayout(rt.model.specs);
   const meta: TrajectoryMeta = { task: spec.name, seed: job.seed, config, toolVersion: TOOL_VERSION, schemaVersion: TRAJECTORY_SCHEMA_VERSION };
-  const pdir = partialDir(job.outDir, spec.name, job.seed);
-  mkdirSync(pdir, { recursive: true });
+  ensureDir(pdir);
   const resumePath = join(pdir, 'resume.safetensors');
 
   const params = rt.initVariables(job.seed);
@@ -144,7 +183,7 @@ export async function collectTrajectory(
     onStep: (step, loss) => {
       lossSum += loss;
       lossN++;
-      o.progress?.({ id, done: step, total: job.steps, info: { loss: Number(loss.toFixed(4)) } });
+      progress?.({ id, done: step, total: job.steps, info: { loss: Number(loss.toFixed(4)) } });
     },
     onEval: (step, r) => {
       const metrics: TrajectoryRecord['metrics'] = { val_loss: r.loss };
