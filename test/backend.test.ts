@@ -25,6 +25,8 @@ import {
   type WebgpuProbe,
 } from '../src/core/backend.ts';
 import type { Logger } from '../src/core/logger.ts';
+import { Rng } from '../src/core/rng.ts';
+import { makeGpt2 } from '../src/tasks/models/gpt2.ts';
 
 interface Line {
   level: 'info' | 'debug' | 'warn' | 'error';
@@ -294,7 +296,7 @@ describe('webgpu detection with the real packages', () => {
     },
   );
 
-  it.skipIf(!installed)(`the real backend on Dawn's null adapter: registers, reads async, one-line error on a sync read${!installed ? ` [${notInstalled}]` : ''}`, async () => {
+  it.skipIf(!installed)(`the real backend on Dawn's null adapter: registers, reads async, one-line error on a sync read, a GPT-2 gradient${!installed ? ` [${notInstalled}]` : ''}`, async () => {
     const p = await probeWebgpu({ ...defaultWebgpuEnv, dawnOptions: ['backend=null'] });
     expect(p.ok).toBe(true);
     try {
@@ -308,6 +310,13 @@ describe('webgpu detection with the real packages', () => {
       const c = tf.matMul(a, a);
       expect(() => c.dataSync()).toThrow(WEBGPU_SYNC_READ_ERROR);
       tf.dispose([a, b, c]);
+      // a GPT-2 gradient (embedding, attention, LM head) needs no sync read on webgpu
+      const m = makeGpt2({ vocabSize: 64, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 2 });
+      const vars = m.init(new Rng(1)).map((v, i) => tf.variable(tf.tensor(v, m.specs[i].shape)));
+      const x = tf.tensor2d(Int32Array.from({ length: 16 }, (_, i) => (i * 7) % 64), [2, 8], 'int32');
+      const { value, grads } = tf.variableGrads(() => m.loss(vars, { x, y: x }), vars);
+      expect((await grads[vars[0].name].data()).length).toBe(64 * 8);
+      tf.dispose([x, value, ...vars, ...Object.values(grads)]);
     } finally {
       await tf.setBackend('cpu');
       tf.removeBackend('webgpu');
