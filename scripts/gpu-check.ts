@@ -7,7 +7,7 @@
  *
  *   npx tsx scripts/gpu-check.ts --backend webgpu [--phases fm16,lm1b,nowcast] [--micro 8] [--steps N]
  *   npx tsx scripts/gpu-check.ts --backend webgpu --dawn-null     # plumbing only: Dawn's do-nothing adapter
- *   options: --fm16-steps N (10)  --lm1b-steps N (3)  --micro N (sequences per micro-batch; 8 webgpu, 1 wasm)
+ *   options: --fm16-steps N (10)  --lm1b-steps N (3)  --micro N (sequences per micro-batch; 4 webgpu, 1 wasm)
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -121,7 +121,7 @@ async function main(): Promise<void> {
     const model = makeModel(spec);
     const B = spec.batchSize; // 32
     const T = spec.contextLen!; // 1024
-    const micro = Number(arg('micro', be.name === 'wasm' ? '1' : '8'));
+    const micro = Number(arg('micro', be.name === 'wasm' ? '1' : '4'));
     if (B % micro !== 0) throw new Error(`--micro ${micro} must divide the batch ${B}`);
     const V = 50257;
     const r = await timeSteps(

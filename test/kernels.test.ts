@@ -128,7 +128,7 @@ describe('webgpu', () => {
   });
 });
 
-describe.each(TARGETS)('conv2d gradients on $name vs cpu$note', (be) => {
+for (const be of TARGETS) describe(`conv2d gradients on ${be.name} vs cpu${be.note}`, () => {
   const fixed: ConvCase[] = [
     { x: [3, 28, 28, 1], k: [3, 3], co: 4, stride: 2, pad: 'valid' }, // FM-16 first layer (smaller)
     { x: [2, 13, 13, 4], k: [3, 3], co: 5, stride: 1, pad: 'same' }, // FM-16 inner layers
@@ -193,7 +193,7 @@ describe.each(TARGETS)('conv2d gradients on $name vs cpu$note', (be) => {
   });
 });
 
-describe.each(TARGETS)('UnsortedSegmentSum on $name vs cpu$note', (be) => {
+for (const be of TARGETS) describe(`UnsortedSegmentSum on ${be.name} vs cpu${be.note}`, () => {
   const cases: { x: number[]; n: number; dtype: 'float32' | 'int32' }[] = [
     { x: [50, 7], n: 9, dtype: 'float32' },
     { x: [200, 1], n: 13, dtype: 'float32' },
@@ -217,7 +217,7 @@ describe.each(TARGETS)('UnsortedSegmentSum on $name vs cpu$note', (be) => {
   }
 });
 
-describe.each(TARGETS)('BatchMatMul / _FusedMatMul with transposes on $name vs cpu$note', (be) => {
+for (const be of TARGETS) describe(`BatchMatMul / _FusedMatMul with transposes on ${be.name} vs cpu${be.note}`, () => {
   // [aShape, bShape, transposeA, transposeB]
   const cases: [number[], number[], boolean, boolean][] = [
     [[37, 20], [37, 11], true, false],
@@ -263,7 +263,7 @@ describe.each(TARGETS)('BatchMatMul / _FusedMatMul with transposes on $name vs c
   }
 });
 
-describe.each(TARGETS)('_FusedMatMul bias edge cases on $name vs cpu$note', (be) => {
+for (const be of TARGETS) describe(`_FusedMatMul bias edge cases on ${be.name} vs cpu${be.note}`, () => {
   it.skipIf(be.skip)('bias reshaped to 1-D from 2-D data, and a rank-2 broadcast bias', async () => {
     const rng = new Rng('fused-bias');
     const av = randArray(rng, 6 * 5);
@@ -284,7 +284,7 @@ describe.each(TARGETS)('_FusedMatMul bias edge cases on $name vs cpu$note', (be)
   });
 });
 
-describe.each(TARGETS)('GatherV2 on $name vs cpu$note', (be) => {
+for (const be of TARGETS) describe(`GatherV2 on ${be.name} vs cpu${be.note}`, () => {
   const cases: { x: number[]; idx: number[]; axis: number; batchDims?: number; dtype: 'float32' | 'int32' | 'bool' }[] = [
     { x: [20, 128], idx: [300], axis: 0, dtype: 'float32' }, // long rows: copyWithin path
     { x: [20, 3], idx: [50], axis: 0, dtype: 'float32' }, // short rows: element loop
@@ -336,7 +336,7 @@ describe.each(TARGETS)('GatherV2 on $name vs cpu$note', (be) => {
   });
 });
 
-describe.each(TARGETS)('gatherRows / segmentSum (custom gradients) on cpu and $name$note', (be) => {
+for (const be of TARGETS) describe(`gatherRows / segmentSum (custom gradients) on cpu and ${be.name}${be.note}`, () => {
   const N = 23;
   const E = 150;
   const H = 6;
