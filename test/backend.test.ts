@@ -119,7 +119,7 @@ describe('auto selection', () => {
     const r = await initBackend('auto', logger, { probes: { tensorflow: tfjsNodeGpuMissing, wasm: fakeOk(calls, 'wasm') }, webgpuProbe });
     expect(r.reason).toBe('auto: tensorflow: not installed; webgpu: not tried');
     expect(calls).toEqual(['wasm']);
-    expect(lines.find((l) => l.level === 'debug' && /webgpu passed over: auto does not try webgpu: a synchronous read/.test(l.msg))).toBeDefined();
+    expect(lines.find((l) => l.level === 'debug' && /webgpu passed over: auto does not try webgpu: nino still reads tensors synchronously \(dataSync\)/.test(l.msg))).toBeDefined();
   });
 
   it('falls through to cpu when nothing else works', async () => {

@@ -30,7 +30,7 @@ interface Target {
 }
 const webgpu = await probeWebgpu();
 if (webgpu.ok) await webgpu.activate(); // registers the 'webgpu' backend; on() switches to it
-const webgpuSkip = webgpu.ok ? false : `no WebGPU adapter: ${webgpu.why}`;
+const webgpuSkip = webgpu.ok ? false : `no WebGPU here: ${webgpu.why}`;
 const TARGETS: Target[] = [
   { name: 'wasm', skip: false, note: '', tol: (t) => t },
   { name: 'webgpu', skip: webgpuSkip, note: webgpuSkip ? ` [skipped: ${webgpuSkip}]` : '', tol: (t) => Math.max(t, 1e-4) },

@@ -190,7 +190,7 @@ export async function probeWebgpu(env: WebgpuEnv = defaultWebgpuEnv): Promise<We
     backendMod = (await env.importModule('@tensorflow/tfjs-backend-webgpu')) as typeof backendMod;
   } catch (e) {
     const absent = isNotFound(e);
-    return pkg(absent ? 'not installed' : 'package failed to load',
+    return pkg(absent ? '@tensorflow/tfjs-backend-webgpu not installed' : '@tensorflow/tfjs-backend-webgpu failed to load',
       `webgpu backend: @tensorflow/tfjs-backend-webgpu ${absent ? 'is not installed' : `failed to load (${firstLine(e)})`}; install it with the Dawn binding: ${WEBGPU_INSTALL}`);
   }
   const have = env.packageVersion('@tensorflow/tfjs-backend-webgpu');
@@ -317,7 +317,7 @@ export async function initBackend(
   for (const b of order) {
     let err: Unavailable | null;
     if (want === 'auto' && b === 'webgpu' && !autoWebgpu) {
-      err = { why: 'not tried', detail: `auto does not try webgpu: ${WEBGPU_SYNC_READ_ERROR.replace(/^webgpu backend: /, '')}; --backend webgpu selects it explicitly` };
+      err = { why: 'not tried', detail: 'auto does not try webgpu: nino still reads tensors synchronously (dataSync), which webgpu cannot do in Node; --backend webgpu selects it explicitly' };
     } else {
       err = await probes[b]();
     }
