@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Packs what scripts/gpu-check.sh needs on a GPU machine that reaches no registry, into .gpu/ (kept out of
-# git through .git/info/exclude): node_modules.tar.xz, a copy of the installed node_modules pruned to what
+# Packs what scripts/gpu-check.sh needs on a GPU machine that reaches no registry, into .gpu/ (ignored by
+# .gitignore, so it travels only when carried): node_modules.tar.xz, a copy of the installed node_modules pruned to what
 # Node loads (the `webgpu` package's linux-x64 dawn.node only; no source maps, browser bundles, types,
 # typescript, tokenizer tables or text corpora), about 95 MB unpacked; with --with-node also node.tar.xz
 # (this machine's node binary), for a machine without Node. The working tree that travels to such a
@@ -12,14 +12,14 @@
 #   bash scripts/gpu-pack.sh [--with-node]
 set -eu
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 for p in webgpu @tensorflow/tfjs-backend-webgpu; do
   [ -f "node_modules/$p/package.json" ] || { echo "gpu-pack: $p is not installed; run npm install --no-save webgpu @tensorflow/tfjs-backend-webgpu@4.22.0" >&2; exit 2; }
 done
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >>"$(git rev-parse --git-path info/exclude)"
 mkdir -p .gpu
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-cp -a node_modules "$TMP/node_modules"
+cp -al node_modules "$TMP/node_modules" 2>/dev/null || cp -a node_modules "$TMP/node_modules" # hard links where possible
 cd "$TMP/node_modules"
 rm -rf typescript @types gpt-tokenizer @stdlib core-js webgpu/dist/darwin-* webgpu/dist/win32-* webgpu/dist/linux-arm64
 find . \( -name '*.map' -o -name '*.min.js' -o -name '*.min.js.html' -o -name '*.es2017.js' -o -name '*.fesm.js' -o -name '*.d.ts' \) -delete
@@ -30,8 +30,8 @@ for p in @tensorflow/*; do
 done
 cd "$TMP"
 echo "pruned node_modules: $(du -sh node_modules | cut -f1)"
-tar -cf - node_modules | xz -6 -T0 >"$OLDPWD/.gpu/node_modules.tar.xz"
-cd "$OLDPWD"
+tar -cf - node_modules | xz -6 -T0 >"$ROOT/.gpu/node_modules.tar.xz"
+cd "$ROOT"
 if [ "${1:-}" = "--with-node" ]; then
   mkdir -p "$TMP/node/bin" && cp "$(command -v node)" "$TMP/node/bin/node"
   tar -C "$TMP/node" -cf - . | xz -6 -T0 >.gpu/node.tar.xz
