@@ -96,9 +96,8 @@ async function timeSteps(
 }
 
 async function main(): Promise<void> {
-  const webgpuProbe = dawnNull ? () => probeWebgpu({ ...defaultWebgpuEnv, dawnOptions: ['backend=null'] }) : undefined;
-  const be = await initBackend(backend, undefined, { webgpuProbe });
-  const probe = be.name === 'webgpu' ? await (webgpuProbe ?? (() => probeWebgpu()))() : null;
+  const probe = backend === 'webgpu' ? await probeWebgpu(dawnNull ? { ...defaultWebgpuEnv, dawnOptions: ['backend=null'] } : defaultWebgpuEnv) : null;
+  const be = await initBackend(backend, undefined, { webgpuProbe: probe ? async () => probe : undefined });
   console.log(JSON.stringify({ phase: 'backend', backend: be.name, reason: be.reason, adapter: probe?.ok ? probe.adapter : undefined, dawnNull, node: process.version }));
 
   await phase('fm16', async () => {
