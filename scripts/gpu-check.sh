@@ -63,7 +63,7 @@ timeout 150 node_modules/.bin/tsx scripts/gpu-check.ts --backend webgpu >"$LOGDI
 echo "exit $?"; cat "$LOGDIR/webgpu.jsonl"; tail -5 "$LOGDIR/webgpu.stderr"
 
 say "timings on wasm (scripts/gpu-check.ts)"
-timeout 170 node_modules/.bin/tsx scripts/gpu-check.ts --backend wasm --lm1b-steps 1 >"$LOGDIR/wasm.jsonl" 2>"$LOGDIR/wasm.stderr"
+timeout 170 node_modules/.bin/tsx scripts/gpu-check.ts --backend wasm --phases fm16,nowcast,lm1b --lm1b-steps 1 --lm1b-warmup 0 >"$LOGDIR/wasm.jsonl" 2>"$LOGDIR/wasm.stderr"
 echo "exit $?"; cat "$LOGDIR/wasm.jsonl"; tail -5 "$LOGDIR/wasm.stderr"
 
 [ -n "$SAMPLER" ] && kill "$SAMPLER" 2>/dev/null
@@ -72,7 +72,7 @@ node -e '
 const fs = require("fs");
 const read = (b) => { try { return fs.readFileSync(process.argv[1] + "/" + b + ".jsonl", "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)); } catch { return []; } };
 const w = read("webgpu"), c = read("wasm");
-const val = (rows, p) => { const r = rows.find((x) => x.phase === p); if (!r) return "not run"; if (!r.ok) return "failed: " + r.error.slice(0, 90); return p === "nowcast" ? r.seconds + " s" : r.medianMs + " ms/step"; };
+const val = (rows, p) => { const r = rows.find((x) => x.phase === p); const b = rows.find((x) => x.phase === "backend"); if (!r) return b && b.ok === false ? "no backend" : "not run (timeout?)"; if (!r.ok) return "failed: " + r.error.slice(0, 90); return p === "nowcast" ? r.seconds + " s" : r.medianMs + " ms/step"; };
 for (const [p, what] of [["fm16", "FM-16 AdamW step, batch 128"], ["lm1b", "LM1B-3-24 step, ctx 1024, batch 32"], ["nowcast", "LM1B-3-24-size nowcast"]])
   console.log(what.padEnd(36), "| webgpu", val(w, p).padEnd(24), "| wasm", val(c, p));
 const gpu = w.filter((x) => x.memory && x.memory.gpuAllocatedMiB !== undefined).map((x) => x.memory.gpuAllocatedMiB);

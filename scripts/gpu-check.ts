@@ -5,9 +5,9 @@
  * bytes on the GPU, process RSS). Every read is `await data()` (webgpu cannot read synchronously in Node);
  * a phase that fails prints its error and the others still run. Prints one JSON line per phase.
  *
- *   npx tsx scripts/gpu-check.ts --backend webgpu [--phases fm16,lm1b,nowcast] [--micro 8] [--steps N]
+ *   npx tsx scripts/gpu-check.ts --backend webgpu [--phases fm16,lm1b,nowcast (run in this order)]
  *   npx tsx scripts/gpu-check.ts --backend webgpu --dawn-null     # plumbing only: Dawn's do-nothing adapter
- *   options: --fm16-steps N (10)  --lm1b-steps N (3)  --micro N (sequences per micro-batch; 4 webgpu, 1 wasm)
+ *   options: --fm16-steps N (10)  --lm1b-steps N (3)  --lm1b-warmup N (1)  --micro N (sequences per micro-batch; 4 webgpu, 1 wasm)
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -26,7 +26,13 @@ function arg(name: string, def: string): string {
 }
 const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1];
 const backend = arg('backend', 'webgpu');
-const phases = arg('phases', 'fm16,lm1b,nowcast').split(',');
+const PHASES = ['fm16', 'lm1b', 'nowcast'];
+const phases = arg('phases', PHASES.join(',')).split(',');
+const unknown = phases.filter((p) => !PHASES.includes(p));
+if (unknown.length) {
+  console.error(`gpu-check: unknown phase '${unknown[0]}'; choose from ${PHASES.join(', ')}`);
+  process.exit(2);
+}
 const dawnNull = process.argv.includes('--dawn-null');
 
 function memory(): Record<string, number | string> {
@@ -41,7 +47,6 @@ function memory(): Record<string, number | string> {
 }
 
 async function phase(name: string, fn: () => Promise<Record<string, unknown>>): Promise<void> {
-  if (!phases.includes(name)) return;
   const t0 = performance.now();
   try {
     const r = await fn();
@@ -100,7 +105,8 @@ async function main(): Promise<void> {
   const be = await initBackend(backend, undefined, { webgpuProbe: probe ? async () => probe : undefined });
   console.log(JSON.stringify({ phase: 'backend', backend: be.name, reason: be.reason, adapter: probe?.ok ? probe.adapter : undefined, dawnNull, node: process.version }));
 
-  await phase('fm16', async () => {
+  const run: Record<string, () => Promise<Record<string, unknown>>> = {};
+  run.fm16 = async () => {
     const spec = getTask('FM-16');
     const model = makeModel(spec);
     const B = 128;
@@ -113,9 +119,9 @@ async function main(): Promise<void> {
       { lr: spec.lr, weightDecay: spec.weightDecay, micro: 1, steps: Number(arg('fm16-steps', '10')), warmup: 3 },
     );
     return { task: 'FM-16', batch: B, ...r };
-  });
+  };
 
-  await phase('lm1b', async () => {
+  run.lm1b = async () => {
     const spec = getTask('LM1B-3-24');
     const model = makeModel(spec);
     const B = spec.batchSize; // 32
@@ -136,12 +142,12 @@ async function main(): Promise<void> {
         }
         return { x: tf.tensor2d(x, [micro, T], 'int32'), y: tf.tensor2d(y, [micro, T], 'int32') };
       },
-      { lr: spec.lr, weightDecay: spec.weightDecay, micro: B / micro, steps: Number(arg('lm1b-steps', '3')), warmup: 1 },
+      { lr: spec.lr, weightDecay: spec.weightDecay, micro: B / micro, steps: Number(arg('lm1b-steps', '3')), warmup: Number(arg('lm1b-warmup', '1')) },
     );
     return { task: 'LM1B-3-24', batch: B, context: T, microBatch: micro, params: model.specs.reduce((a, s) => a + s.shape.reduce((p, q) => p * q, 1), 0), ...r };
-  });
+  };
 
-  await phase('nowcast', async () => {
+  run.nowcast = async () => {
     const graphMod = await import('../src/graph/index.ts');
     const specs = graphMod.gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 });
     const g = graphMod.buildNeuralGraph('gpt2', specs, { numHeads: 3 });
@@ -162,7 +168,9 @@ async function main(): Promise<void> {
     } finally {
       nc.dispose();
     }
-  });
+  };
+
+  for (const p of phases) await phase(p, run[p]);
 }
 
 main()
