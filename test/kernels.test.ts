@@ -3,27 +3,50 @@
  * (Conv2DBackpropInput, Conv2DBackpropFilter) on fixed and random shapes (strides 1-3, same / valid /
  * numeric pads, batch > 1, channels > 1), UnsortedSegmentSum, and the differentiable gatherRows /
  * segmentSum ops (forward and gradient, on both backends).
+ * The same comparisons run on webgpu (tfjs-backend-webgpu on Dawn) against cpu where a WebGPU adapter
+ * exists; elsewhere they are skipped, the describe title naming what is missing. NINO_REQUIRE_WEBGPU=1
+ * turns a missing adapter into a failure (scripts/gpu-check.sh).
  *
  *   npx vitest run test/kernels.test.ts
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../src/core/backend.ts';
+import { initBackend, probeWebgpu } from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
 import { gatherRows, segmentSum } from '../src/core/kernels/ops.ts';
 import { NINO_WASM_KERNELS, WRAPPED_STOCK_KERNELS, ninoWasmKernel } from '../src/core/kernels/register.ts';
 
 type Arrays = Float32Array[];
 
-/** Runs fn on the given backend (tensors in, arrays out), then goes back to wasm. */
-async function on(backend: 'cpu' | 'wasm', fn: () => tf.Tensor[]): Promise<Arrays> {
+/** The backends compared against cpu; webgpu is skipped, saying why, where it has no adapter. */
+interface Target {
+  name: 'wasm' | 'webgpu';
+  /** false, or why the comparisons are skipped */
+  skip: string | false;
+  /** ' [skipped: ...]' in describe titles */
+  note: string;
+  /** tolerance for a comparison whose wasm tolerance is `t` (GPU sums in another order) */
+  tol(t: number): number;
+}
+const webgpu = await probeWebgpu();
+if (webgpu.ok) await webgpu.activate(); // registers the 'webgpu' backend; on() switches to it
+const webgpuSkip = webgpu.ok ? false : `no WebGPU here: ${webgpu.why}`;
+const TARGETS: Target[] = [
+  { name: 'wasm', skip: false, note: '', tol: (t) => t },
+  { name: 'webgpu', skip: webgpuSkip, note: webgpuSkip ? ` [skipped: ${webgpuSkip}]` : '', tol: (t) => Math.max(t, 1e-4) },
+];
+
+/** Runs fn on the given backend (tensors in, arrays out; read with await, as webgpu needs), then goes back to wasm. */
+async function on(backend: 'cpu' | Target['name'], fn: () => tf.Tensor[]): Promise<Arrays> {
   await tf.setBackend(backend);
   try {
-    return tf.tidy(fn).map((t) => {
-      const a = Float32Array.from(t.dataSync());
-      t.dispose();
-      return a;
-    });
+    return await Promise.all(
+      tf.tidy(fn).map(async (t) => {
+        const a = Float32Array.from(await t.data());
+        t.dispose();
+        return a;
+      }),
+    );
   } finally {
     await tf.setBackend('wasm');
   }
@@ -69,15 +92,15 @@ function convFwdBwd(c: ConvCase, xv: Float32Array, wv: Float32Array): () => tf.T
   };
 }
 
-async function checkConv(c: ConvCase, rng: Rng): Promise<void> {
+async function checkConv(c: ConvCase, rng: Rng, t: Target): Promise<void> {
   const xv = randArray(rng, c.x.reduce((p, q) => p * q, 1));
   const wv = randArray(rng, c.k[0] * c.k[1] * c.x[3] * c.co);
   const ref = await on('cpu', convFwdBwd(c, xv, wv));
-  const got = await on('wasm', convFwdBwd(c, xv, wv));
+  const got = await on(t.name, convFwdBwd(c, xv, wv));
   const names = ['y', 'dx', 'dw'];
   for (let i = 0; i < 3; i++) {
     const e = relErr(got[i], ref[i]);
-    if (!(e < 1e-4)) throw new Error(`${names[i]} rel err ${e} for ${JSON.stringify(c)}`);
+    if (!(e < t.tol(1e-4))) throw new Error(`${names[i]} rel err ${e} for ${JSON.stringify(c)}`);
   }
 }
 
@@ -98,7 +121,14 @@ describe('registration', () => {
   });
 });
 
-describe('conv2d gradients on wasm vs cpu', () => {
+describe('webgpu', () => {
+  it.runIf(process.env.NINO_REQUIRE_WEBGPU === '1')('has an adapter (NINO_REQUIRE_WEBGPU=1)', () => {
+    if (!webgpu.ok) throw new Error(webgpu.detail);
+    expect(webgpu.adapter).not.toBe('');
+  });
+});
+
+for (const be of TARGETS) describe(`conv2d gradients on ${be.name} vs cpu${be.note}`, () => {
   const fixed: ConvCase[] = [
     { x: [3, 28, 28, 1], k: [3, 3], co: 4, stride: 2, pad: 'valid' }, // FM-16 first layer (smaller)
     { x: [2, 13, 13, 4], k: [3, 3], co: 5, stride: 1, pad: 'same' }, // FM-16 inner layers
@@ -112,12 +142,12 @@ describe('conv2d gradients on wasm vs cpu', () => {
     { x: [2, 5, 5, 3], k: [1, 1], co: 6, stride: 1, pad: 'valid' },
   ];
   for (const c of fixed) {
-    it(`x ${c.x} k ${c.k} co ${c.co} stride ${c.stride} pad ${c.pad}`, async () => {
-      await checkConv(c, new Rng(`conv:${JSON.stringify(c)}`));
+    it.skipIf(be.skip)(`x ${c.x} k ${c.k} co ${c.co} stride ${c.stride} pad ${c.pad}`, async () => {
+      await checkConv(c, new Rng(`conv:${JSON.stringify(c)}`), be);
     });
   }
 
-  it('40 random shapes (stride 1-3, same/valid, batch 1-3, channels 1-6)', async () => {
+  it.skipIf(be.skip)('40 random shapes (stride 1-3, same/valid, batch 1-3, channels 1-6)', async () => {
     const rng = new Rng(7);
     for (let t = 0; t < 40; t++) {
       const kh = 1 + rng.int(4);
@@ -127,11 +157,11 @@ describe('conv2d gradients on wasm vs cpu', () => {
       const h = kh + rng.int(9);
       const w = kw + rng.int(9);
       const c: ConvCase = { x: [1 + rng.int(3), h, w, 1 + rng.int(6)], k: [kh, kw], co: 1 + rng.int(6), stride, pad };
-      await checkConv(c, rng);
+      await checkConv(c, rng, be);
     }
   });
 
-  it('fused conv2d + bias + relu forward (stock FusedConv2D behind the same-pad fix)', async () => {
+  it.skipIf(be.skip)('fused conv2d + bias + relu forward (stock FusedConv2D behind the same-pad fix)', async () => {
     const rng = new Rng(5);
     const cases: ConvCase[] = [
       { x: [2, 2, 8, 3], k: [1, 4], co: 4, stride: 3, pad: 'same' }, // stride > filter: stock 'same' was wrong
@@ -153,17 +183,17 @@ describe('conv2d gradients on wasm vs cpu', () => {
         }),
       ];
       const ref = await on('cpu', f);
-      const got = await on('wasm', f);
-      expect(relErr(got[0], ref[0]), JSON.stringify(c)).toBeLessThan(1e-4);
+      const got = await on(be.name, f);
+      expect(relErr(got[0], ref[0]), JSON.stringify(c)).toBeLessThan(be.tol(1e-4));
     }
   });
 
-  it('the check fails on a wrong gradient (the comparison is not vacuous)', () => {
+  it.skipIf(be.skip)('the check fails on a wrong gradient (the comparison is not vacuous)', () => {
     expect(relErr(new Float32Array([1, 2, 3]), new Float32Array([1, 2, 3.01]))).toBeGreaterThan(1e-4);
   });
 });
 
-describe('UnsortedSegmentSum on wasm vs cpu', () => {
+for (const be of TARGETS) describe(`UnsortedSegmentSum on ${be.name} vs cpu${be.note}`, () => {
   const cases: { x: number[]; n: number; dtype: 'float32' | 'int32' }[] = [
     { x: [50, 7], n: 9, dtype: 'float32' },
     { x: [200, 1], n: 13, dtype: 'float32' },
@@ -172,7 +202,7 @@ describe('UnsortedSegmentSum on wasm vs cpu', () => {
     { x: [60, 4], n: 8, dtype: 'int32' },
   ];
   for (const c of cases) {
-    it(`x ${c.x} ${c.dtype} into ${c.n} segments (with dropped ids)`, async () => {
+    it.skipIf(be.skip)(`x ${c.x} ${c.dtype} into ${c.n} segments (with dropped ids)`, async () => {
       const rng = new Rng(`uss:${JSON.stringify(c)}`);
       const size = c.x.reduce((a, b) => a * b, 1);
       const xv = c.dtype === 'int32' ? Int32Array.from({ length: size }, () => rng.int(21) - 10) : randArray(rng, size);
@@ -180,14 +210,14 @@ describe('UnsortedSegmentSum on wasm vs cpu', () => {
       const sv = Int32Array.from({ length: c.x[0] }, (_, i) => (i % 17 === 5 ? -1 : i % 19 === 3 ? c.n : rng.int(c.n)));
       const f = () => [tf.unsortedSegmentSum(tf.tensor(xv, c.x, c.dtype), tf.tensor1d(sv, 'int32'), c.n)];
       const ref = await on('cpu', f);
-      const got = await on('wasm', f);
-      expect(relErr(got[0], ref[0])).toBeLessThan(1e-5);
+      const got = await on(be.name, f);
+      expect(relErr(got[0], ref[0])).toBeLessThan(be.tol(1e-5));
       expect(got[0].length).toBe((size / c.x[0]) * c.n);
     });
   }
 });
 
-describe('BatchMatMul / _FusedMatMul with transposes on wasm vs cpu', () => {
+for (const be of TARGETS) describe(`BatchMatMul / _FusedMatMul with transposes on ${be.name} vs cpu${be.note}`, () => {
   // [aShape, bShape, transposeA, transposeB]
   const cases: [number[], number[], boolean, boolean][] = [
     [[37, 20], [37, 11], true, false],
@@ -208,7 +238,7 @@ describe('BatchMatMul / _FusedMatMul with transposes on wasm vs cpu', () => {
     [[2, 3, 6, 4], [6, 5], true, false],
   ];
   for (const [as, bs, ta, tb] of cases) {
-    it(`a ${as} b ${bs} transposeA ${ta} transposeB ${tb}`, async () => {
+    it.skipIf(be.skip)(`a ${as} b ${bs} transposeA ${ta} transposeB ${tb}`, async () => {
       const rng = new Rng(`mm:${as}:${bs}:${ta}:${tb}`);
       const av = randArray(rng, as.reduce((p, q) => p * q, 1));
       const bv = randArray(rng, bs.reduce((p, q) => p * q, 1));
@@ -227,14 +257,14 @@ describe('BatchMatMul / _FusedMatMul with transposes on wasm vs cpu', () => {
         return [y, fused, fusedLin, fusedNoBias, da, db];
       };
       const ref = await on('cpu', f);
-      const got = await on('wasm', f);
-      for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `output ${i}`).toBeLessThan(1e-5);
+      const got = await on(be.name, f);
+      for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `output ${i}`).toBeLessThan(be.tol(1e-5));
     });
   }
 });
 
-describe('_FusedMatMul bias edge cases on wasm vs cpu', () => {
-  it('bias reshaped to 1-D from 2-D data, and a rank-2 broadcast bias', async () => {
+for (const be of TARGETS) describe(`_FusedMatMul bias edge cases on ${be.name} vs cpu${be.note}`, () => {
+  it.skipIf(be.skip)('bias reshaped to 1-D from 2-D data, and a rank-2 broadcast bias', async () => {
     const rng = new Rng('fused-bias');
     const av = randArray(rng, 6 * 5);
     const bv = randArray(rng, 5 * 8);
@@ -249,12 +279,12 @@ describe('_FusedMatMul bias edge cases on wasm vs cpu', () => {
       return [y1, y2];
     };
     const ref = await on('cpu', f);
-    const got = await on('wasm', f);
-    for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `output ${i}`).toBeLessThan(1e-5);
+    const got = await on(be.name, f);
+    for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `output ${i}`).toBeLessThan(be.tol(1e-5));
   });
 });
 
-describe('GatherV2 on wasm vs cpu', () => {
+for (const be of TARGETS) describe(`GatherV2 on ${be.name} vs cpu${be.note}`, () => {
   const cases: { x: number[]; idx: number[]; axis: number; batchDims?: number; dtype: 'float32' | 'int32' | 'bool' }[] = [
     { x: [20, 128], idx: [300], axis: 0, dtype: 'float32' }, // long rows: copyWithin path
     { x: [20, 3], idx: [50], axis: 0, dtype: 'float32' }, // short rows: element loop
@@ -267,7 +297,7 @@ describe('GatherV2 on wasm vs cpu', () => {
     { x: [5, 8], idx: [0], axis: 0, dtype: 'float32' },
   ];
   for (const c of cases) {
-    it(`x ${c.x} ${c.dtype} idx ${c.idx} axis ${c.axis} batchDims ${c.batchDims ?? 0}`, async () => {
+    it.skipIf(be.skip)(`x ${c.x} ${c.dtype} idx ${c.idx} axis ${c.axis} batchDims ${c.batchDims ?? 0}`, async () => {
       const rng = new Rng(`gather:${JSON.stringify(c)}`);
       const size = c.x.reduce((a, b) => a * b, 1);
       const xv =
@@ -276,11 +306,11 @@ describe('GatherV2 on wasm vs cpu', () => {
       const iv = Int32Array.from({ length: n }, () => rng.int(c.x[c.axis]));
       const f = () => [tf.gather(tf.tensor(xv, c.x, c.dtype), tf.tensor(iv, c.idx, 'int32'), c.axis, c.batchDims ?? 0).toFloat()];
       const ref = await on('cpu', f);
-      const got = await on('wasm', f);
+      const got = await on(be.name, f);
       expect(Array.from(got[0])).toEqual(Array.from(ref[0]));
     });
   }
-  it("tfjs's own gradients of gather and unsortedSegmentSum (which call these kernels) match cpu", async () => {
+  it.skipIf(be.skip)("tfjs's own gradients of gather and unsortedSegmentSum (which call these kernels) match cpu", async () => {
     const rng = new Rng('stock-grads');
     const xv = randArray(rng, 12 * 5);
     const ev = randArray(rng, 30 * 5);
@@ -295,17 +325,18 @@ describe('GatherV2 on wasm vs cpu', () => {
       return [g1, g2, g3];
     };
     const ref = await on('cpu', f);
-    const got = await on('wasm', f);
-    for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `grad ${i}`).toBeLessThan(1e-5);
+    const got = await on(be.name, f);
+    for (let i = 0; i < ref.length; i++) expect(relErr(got[i], ref[i]), `grad ${i}`).toBeLessThan(be.tol(1e-5));
   });
 
-  it('rejects out-of-range indices', () => {
+  // nino's wasm GatherV2 checks indices; stock webgpu does not (the GPU clamps)
+  it.runIf(be.name === 'wasm')('rejects out-of-range indices', () => {
     expect(() => tf.gather(tf.zeros([4, 16]), tf.tensor1d([1, 4], 'int32'))).toThrow(/not in \[0, 3\]/);
     expect(() => tf.gather(tf.zeros([4, 16]), tf.tensor1d([-1], 'int32'))).toThrow(/not in/);
   });
 });
 
-describe('gatherRows / segmentSum (custom gradients)', () => {
+for (const be of TARGETS) describe(`gatherRows / segmentSum (custom gradients) on cpu and ${be.name}${be.note}`, () => {
   const N = 23;
   const E = 150;
   const H = 6;
@@ -339,27 +370,27 @@ describe('gatherRows / segmentSum (custom gradients)', () => {
     return [gathered, summed, dx, de, dxx];
   };
 
-  it('forward and gradient match stock tfjs, on cpu and on wasm', async () => {
+  it.skipIf(be.skip)(`forward and gradient match stock tfjs, on cpu and on ${be.name}`, async () => {
     const ref = await on('cpu', stock);
-    for (const b of ['cpu', 'wasm'] as const) {
+    for (const b of ['cpu', be.name] as const) {
       const got = await on(b, ours);
-      for (let i = 0; i < 4; i++) expect(relErr(got[i], ref[i]), `${b} output ${i}`).toBeLessThan(1e-5);
+      for (let i = 0; i < 4; i++) expect(relErr(got[i], ref[i]), `${b} output ${i}`).toBeLessThan(be.tol(1e-5));
     }
   });
 
-  it('round-trip gradient equals the hand-computed one', async () => {
+  it.skipIf(be.skip)('round-trip gradient equals the hand-computed one', async () => {
     // d/dx[n] = sum_{e: src[e]=n} gN[dst[e]]
     const want = new Float32Array(N * H);
     for (let e = 0; e < E; e++) for (let k = 0; k < H; k++) want[src[e] * H + k] += gN[dst[e] * H + k];
-    for (const b of ['cpu', 'wasm'] as const) {
+    for (const b of ['cpu', be.name] as const) {
       const got = await on(b, ours);
-      expect(relErr(got[4], want), b).toBeLessThan(1e-5);
+      expect(relErr(got[4], want), b).toBeLessThan(be.tol(1e-5));
     }
   });
 
-  it('does not leak tensors', async () => {
+  it.skipIf(be.skip)('does not leak tensors', async () => {
     const before = tf.memory().numTensors;
-    await on('wasm', ours);
+    await on(be.name, ours);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -118,8 +118,12 @@ function mm(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
   return f(a, b);
 }
 
-/** rows of table [V,d] at ids [N] -> [N,d]; gradient by a typed-array scatter-add. */
+/**
+ * rows of table [V,d] at ids [N] -> [N,d]; gradient by a typed-array scatter-add (on webgpu, which cannot
+ * read GPU data synchronously in Node, tfjs's own gather gradient: an UnsortedSegmentSum on the GPU).
+ */
 function embed(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  if (tf.getBackend() === 'webgpu') return tf.gather(table, ids);
   const [V, d] = table.shape;
   // read now: `ids` may be disposed (by the caller's tidy) before the backward pass runs
   const idx = ids.dataSync();
