@@ -1,0 +1,21 @@
+/**
+ * The NiNo paper's FM-16 conv net (official `Net(hid=(16,32,32))`, 14,378 parameters) written as an
+ * ordinary tf.sequential: the model of the examples, scripts/bench-tfjs-fit.ts and the parity test.
+ * PyTorch Conv2d(padding=0, stride 2) = tfjs 'valid'; Conv2d(padding=1, stride 1) = 'same';
+ * AdaptiveAvgPool2d(1) + Flatten = GlobalAveragePooling2D.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/** FM-16 as tfjs layers: Conv(s2, valid) ReLU, Conv(s1, same) ReLU, Conv(s1, same) ReLU, GAP, Dense. */
+export function fm16Sequential(hid: [number, number, number] = [16, 32, 32], inChannels = 1, numClasses = 10, imageSize = 28): tf.Sequential {
+  return tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [imageSize, imageSize, inChannels], filters: hid[0], kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu' }),
+      tf.layers.conv2d({ filters: hid[1], kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' }),
+      tf.layers.conv2d({ filters: hid[2], kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' }),
+      tf.layers.globalAveragePooling2d({}),
+      tf.layers.dense({ units: numClasses }),
+    ],
+  });
+}
+

@@ -1,0 +1,1 @@
+export * from './tfjs/index.ts';
