@@ -32,6 +32,10 @@ export class NiNoOptimizer extends tf.Optimizer {
   static get className(): string {
     return 'NiNo';
   }
+  /** tf.Optimizer's instanceof is duck-typed (any optimizer passes); this one checks the prototype chain */
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return x !== null && typeof x === 'object' && Object.prototype.isPrototypeOf.call(NiNoOptimizer.prototype, x);
+  }
   readonly baseOpt: tf.Optimizer;
   readonly core: NiNoCore;
   /** the model's neural graph and the binding of its weights to the flat vector */
@@ -40,7 +44,7 @@ export class NiNoOptimizer extends tf.Optimizer {
   constructor(o: NiNoOptimizerOptions) {
     super();
     const b = o?.baseOpt as unknown;
-    if (b !== null && typeof b === 'object' && NiNoOptimizer.prototype.isPrototypeOf(b)) throw new Error('NiNoOptimizer: baseOpt is already a NiNoOptimizer; wrap a plain tfjs optimizer such as tf.train.adam(1e-3)');
+    if (b instanceof NiNoOptimizer) throw new Error('NiNoOptimizer: baseOpt is already a NiNoOptimizer; wrap a plain tfjs optimizer such as tf.train.adam(1e-3)');
     if (!(b instanceof tf.Optimizer)) {
       const what = b === undefined ? 'nothing' : String((b as object)?.constructor?.name ?? typeof b);
       throw new Error(`NiNoOptimizer: baseOpt must be a tfjs optimizer (e.g. tf.train.adam(1e-3)) from the same @tensorflow/tfjs as the model, got ${what}`);
