@@ -247,8 +247,19 @@ export function modelGraph(model: tf.LayersModel, o: ModelGraphOptions = {}): Mo
           torchShape = [units, g.size, P];
           K = P;
           type = EdgeType.conv;
-        } else {
+        } else if (g.flat) {
+          // per-position nodes, channel-major (c*P + p) as PyTorch's NCHW flatten; tfjs rows are p*C + c
+          const P = g.flat.positions;
+          const C = g.size;
+          check(kernel, [P * C, units], 'kernel');
           g = unfold(g, layer.name);
+          view = [P, C, units];
+          perm = [2, 1, 0];
+          torchShape = [units, C * P];
+          K = 1;
+          type = EdgeType.fc;
+        } else {
+          g = realize(g);
           check(kernel, [g.size, units], 'kernel');
           view = [g.size, units];
           perm = [1, 0];

@@ -45,7 +45,7 @@ export class NiNoOptimizer extends tf.Optimizer {
     super();
     const b = o?.baseOpt as unknown;
     if (b instanceof NiNoOptimizer) throw new Error('NiNoOptimizer: baseOpt is already a NiNoOptimizer; wrap a plain tfjs optimizer such as tf.train.adam(1e-3)');
-    if (!(b instanceof tf.Optimizer)) {
+    if (b === null || typeof b !== 'object' || !(b instanceof tf.Optimizer)) {
       const what = b === undefined ? 'nothing' : String((b as object)?.constructor?.name ?? typeof b);
       throw new Error(`NiNoOptimizer: baseOpt must be a tfjs optimizer (e.g. tf.train.adam(1e-3)) from the same @tensorflow/tfjs as the model, got ${what}`);
     }
