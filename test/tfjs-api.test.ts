@@ -89,6 +89,16 @@ describe('modelGraph', () => {
     m.dispose();
   });
 
+  it('an MLP on images (Flatten of the model input): the pixels are the input neurons, no tie edges', () => {
+    const m = tf.sequential({ layers: [tf.layers.flatten({ inputShape: [4, 4, 2] }), tf.layers.dense({ units: 3 })] });
+    const { graph: g, bindings } = modelGraph(m);
+    expect(g.numNodes).toBe(32 + 1 + 3);
+    expect(countType(g.edgeType, EdgeType.residual)).toBe(0);
+    expect(countType(g.edgeType, EdgeType.fc)).toBe(32 * 3);
+    expect(bindings[0].torchShape).toEqual([3, 32]);
+    m.dispose();
+  });
+
   it('functional model with Embedding and a residual Add', () => {
     const ids = tf.input({ shape: [5], dtype: 'int32' });
     const e = tf.layers.embedding({ inputDim: 7, outputDim: 4 }).apply(ids) as tf.SymbolicTensor;

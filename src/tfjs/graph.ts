@@ -25,6 +25,8 @@
  * neuron by a parameter-free identity edge (residual type, constant 1), and the Dense connects those
  * nodes as an ordinary fc layer: every weight stays one edge feature, at the cost of C*P extra nodes.
  * BatchNormalization / LayerNormalization / Add on a flattened tensor use the per-position nodes too.
+ * A flattened model input (an MLP on images) has no channel neurons to tie to: its C*P values are the
+ * input neurons, as in the official MLP graph.
  *
  * Residual Add: the output neurons are those of the input computed last; each other input gets
  * parameter-free residual edges (type 10, constant 1) into them, as NeuralGraphGPT does for residuals.
@@ -148,6 +150,11 @@ export function modelGraph(model: tf.LayersModel, o: ModelGraphOptions = {}): Mo
   };
   /** turns a pending Flatten into C*P per-position nodes tied to their channel's neuron */
   const unfold = (g: Group, layerName: string): Group => {
+    if (g.flat && g.pendingInput) {
+      // a flattened model input (an MLP on images): the C*P pixels are the input neurons themselves
+      g.pendingInput = false;
+      return { start: alloc(g.size * g.flat.positions), size: g.size * g.flat.positions, positions: 1 };
+    }
     realize(g);
     if (!g.flat) return g;
     const P = g.flat.positions;
@@ -202,9 +209,9 @@ export function modelGraph(model: tf.LayersModel, o: ModelGraphOptions = {}): Mo
     }
     if (cls === 'Flatten') {
       expectWeights([]);
-      const g = realize(ins[0]);
+      const g = ins[0].positions > 1 ? ins[0] : realize(ins[0]);
       if (g.flat || g.positions === 1) groups.set(out[0].id, g);
-      else groups.set(out[0].id, { start: g.start, size: g.size, positions: 1, flat: { positions: g.positions } });
+      else groups.set(out[0].id, { start: g.start, size: g.size, positions: 1, flat: { positions: g.positions }, pendingInput: g.pendingInput });
       continue;
     }
     if (cls === 'Add') {
