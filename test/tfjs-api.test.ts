@@ -164,6 +164,17 @@ describe('NiNoOptimizer', () => {
     expect(opt.events.map((e) => [e.stepIdx, e.k, e.applied])).toEqual([[9, 40, true], [19, 13, true]]);
     expect(base.iterations).toBe(18); // the two nowcast steps are not Adam steps
     expect(model.getWeights().every((w) => w.dataSync().every(Number.isFinite))).toBe(true);
+    // model.save with the optimizer: tfjs's training config names it, its weights carry nino's state
+    expect(opt.getClassName()).toBe('NiNo');
+    let saved: tf.io.ModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (a) => {
+      saved = a;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }), { includeOptimizer: true });
+    const tc = saved!.trainingConfig as unknown as { optimizer_config: { class_name: string; config: { baseOpt: { className: string }; period: number } } };
+    expect(tc.optimizer_config.class_name).toBe('NiNo');
+    expect(tc.optimizer_config.config).toMatchObject({ period: 10, baseOpt: { className: 'Adam' } });
+    expect(saved!.weightSpecs!.map((w) => w.name)).toEqual(expect.arrayContaining(['nino/numStates', 'nino/state/4', 'nino/base/iter']));
     tf.dispose([x, y]);
     model.dispose();
   });
