@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, NiNoOptimizer } from '../src/index.ts';
 import { loadDataset } from '../src/data/index.ts';
-import { fm16Sequential } from './fm16-model.ts';
+import { fm16Sequential } from './models.ts';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);

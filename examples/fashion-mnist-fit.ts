@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, NiNoOptimizer } from '../src/index.ts';
 import { loadDataset } from '../src/data/index.ts';
+import { tutorialConvNet } from './models.ts';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,16 +31,7 @@ const n = Math.min(train.count, steps * batchSize);
 const xs = tf.tensor4d(train.x.subarray(0, n * 784), [n, ...shape]);
 const ys = tf.oneHot(tf.tensor1d(train.y.subarray(0, n), 'int32'), 10);
 
-const model = tf.sequential({
-  layers: [
-    tf.layers.conv2d({ inputShape: shape, filters: 8, kernelSize: 3, activation: 'relu' }),
-    tf.layers.maxPooling2d({ poolSize: 2 }),
-    tf.layers.conv2d({ filters: 16, kernelSize: 3, activation: 'relu' }),
-    tf.layers.maxPooling2d({ poolSize: 2 }),
-    tf.layers.flatten(),
-    tf.layers.dense({ units: 10, activation: 'softmax' }),
-  ],
-});
+const model = tutorialConvNet(shape); // conv -> pool -> conv -> pool -> Flatten -> Dense(softmax), see models.ts
 
 // the one-line wrap: NiNo nowcasts the model's own weights every `period` Adam steps
 const optimizer = new NiNoOptimizer({ baseOpt: tf.train.adam(3e-3), model, ckpt: arg('ckpt', 'project'), period, maxTrainSteps: steps });

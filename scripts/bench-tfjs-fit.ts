@@ -1,6 +1,6 @@
 /**
  * NiNo around a plain tfjs model on real training: the FM-16 conv net written as a tf.sequential
- * (examples/fm16-model.ts), trained on the real Fashion-MNIST with `optimizer.minimize` (or `model.fit`,
+ * (examples/models.ts), trained on the real Fashion-MNIST with `optimizer.minimize` (or `model.fit`,
  * --fit) and `tf.train.adam`, with and without NiNoOptimizer, through the public API (src/index.ts).
  * The CI protocol of `nino bench --suite ci`: 3,000-step budget, NiNo period 300, target 85% test
  * accuracy on the first 2,000 test images, evaluated every 50 steps, seeds 1000 and 2000. Each seed
@@ -12,13 +12,17 @@
  *   npx tsx scripts/bench-tfjs-fit.ts --budget 60 --period 30 --eval-every 20 --seeds 1 --methods adam,project
  *   options: --budget N (3000) --period N (300) --eval-every N (50) --eval-limit N (2000) --target X (85)
  *            --seeds a,b (1000,2000) --methods adam,project,official:nino_no_posw --fit --backend wasm|cpu
+ *            --model fm16|flatten (flatten: the tutorial conv -> pool -> conv -> pool -> Flatten -> Dense net of
+ *            examples/models.ts, PyTorch-default init drawn from the seed, accuracy from model.predict)
  */
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, modelGraph, NiNoOptimizer } from '../src/index.ts';
 import { pairedSpeedup } from '../src/bench/stats.ts';
 import { getTask } from '../src/tasks/registry.ts';
 import { loadTaskRuntime } from '../src/tasks/runtime.ts';
-import { fm16Sequential } from '../examples/fm16-model.ts';
+import { Rng } from '../src/core/rng.ts';
+import { loadDataset } from '../src/data/index.ts';
+import { fm16Sequential, tutorialConvNet } from '../examples/models.ts';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -44,24 +48,44 @@ async function main(): Promise<void> {
   const seeds = arg('seeds', '1000,2000').split(',').map(Number);
   const methods = arg('methods', 'adam,project,official:nino_no_posw').split(',');
   const useFit = process.argv.includes('--fit');
+  const modelKind = arg('model', 'fm16');
+  if (modelKind !== 'fm16' && modelKind !== 'flatten') throw new Error(`--model must be fm16 or flatten, got '${modelKind}'`);
   const spec = getTask('FM-16-3k');
   const rt = await loadTaskRuntime(spec, { evalLimit });
-  console.log(`backend ${backend.name}; FM-16 tf.sequential on Fashion-MNIST, ${useFit ? 'model.fit' : 'optimizer.minimize'}, tf.train.adam(${spec.lr}), batch ${spec.batchSize}`);
+  const ds = await loadDataset('fashion-mnist');
+  if (ds.kind !== 'vision') throw new Error('expected an image dataset');
+  const nt = Math.min(evalLimit, ds.split.test.count);
+  const xt = tf.tensor4d(ds.split.test.x.subarray(0, nt * 784), [nt, 28, 28, 1]);
+  const yt = tf.tensor1d(ds.split.test.y.subarray(0, nt), 'int32');
+  console.log(`backend ${backend.name}; ${modelKind === 'fm16' ? 'FM-16' : 'tutorial conv net (Flatten)'} tf.sequential on Fashion-MNIST, ${useFit ? 'model.fit' : 'optimizer.minimize'}, tf.train.adam(${spec.lr}), batch ${spec.batchSize}`);
   console.log(`budget ${budget}, period ${period}, eval every ${evalEvery} on ${evalLimit} test images, target ${target}%, seeds ${seeds.join(',')}`);
 
   const results: RunResult[] = [];
   for (const seed of seeds) {
     for (const method of methods) {
-      const model = fm16Sequential();
+      const model = modelKind === 'fm16' ? fm16Sequential() : tutorialConvNet([28, 28, 1], 10, false);
       const mg = modelGraph(model);
-      const init = rt.initParams(seed);
-      const flat = new Float32Array(init.reduce((a, p) => a + p.length, 0));
-      init.reduce((o, p) => (flat.set(p, o), o + p.length), 0);
-      mg.write(flat); // nino bench's initial weights (PyTorch layouts -> tfjs)
+      if (modelKind === 'fm16') {
+        const init = rt.initParams(seed);
+        const flat = new Float32Array(init.reduce((a, p) => a + p.length, 0));
+        init.reduce((o, p) => (flat.set(p, o), o + p.length), 0);
+        mg.write(flat); // nino bench's initial weights (PyTorch layouts -> tfjs)
+      } else {
+        // PyTorch's default init U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and their biases
+        const rng = new Rng(seed).fork('init');
+        const flat = new Float32Array(mg.graph.layout.total);
+        let bound = 1;
+        for (const b of mg.bindings) {
+          if (b.torchShape.length > 1) bound = 1 / Math.sqrt(b.numel / b.torchShape[0]);
+          for (let i = 0; i < b.numel; i++) flat[b.offset + i] = (2 * rng.uniform() - 1) * bound;
+        }
+        mg.write(flat);
+      }
       const base = tf.train.adam(spec.lr, 0.9, 0.999, 1e-8);
       const opt = method === 'adam' ? base : new NiNoOptimizer({ baseOpt: base, model, ckpt: method, period, maxTrainSteps: budget });
       const sampler = rt.makeSampler(seed);
       const evaluate = (): number => {
+        if (modelKind === 'flatten') return tf.tidy(() => 100 * (model.predict(xt, { batchSize: 500 }) as tf.Tensor).argMax(-1).equal(yt).mean().dataSync()[0]);
         const flatNow = mg.read();
         const params = rt.model.specs.map((s, i) => tf.tensor(flatNow.subarray(mg.bindings[i].offset, mg.bindings[i].offset + mg.bindings[i].numel), s.shape));
         const r = rt.evaluate(params);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, modelGraph, NiNoOptimizer } from '../src/index.ts';
 import { makeConvNet } from '../src/tasks/models/convnet.ts';
-import { fm16Sequential } from '../examples/fm16-model.ts';
+import { fm16Sequential } from '../examples/models.ts';
 import { maxAbsDiff, refJson, refSt } from './helpers/reference.ts';
 import { getTorchFlat, setTorchFlat } from './helpers/tfjs-models.ts';
 
