@@ -12,7 +12,7 @@
  *   npx tsx scripts/bench-tfjs-fit.ts --budget 60 --period 30 --eval-every 20 --seeds 1 --methods adam,project
  *   options: --budget N (3000) --period N (300) --eval-every N (50) --eval-limit N (2000) --target X (85)
  *            --seeds a,b (1000,2000) --methods adam,project,official:nino_no_posw --fit --backend wasm|cpu
- *            --model fm16|flatten (flatten: the tutorial conv -> pool -> conv -> pool -> Flatten -> Dense net of
+ *            --curve (print every evaluation)  --model fm16|flatten (flatten: the tutorial conv -> pool -> conv -> pool -> Flatten -> Dense net of
  *            examples/models.ts, PyTorch-default init drawn from the seed, accuracy from model.predict)
  */
 import * as tf from '@tensorflow/tfjs';
@@ -48,6 +48,7 @@ async function main(): Promise<void> {
   const seeds = arg('seeds', '1000,2000').split(',').map(Number);
   const methods = arg('methods', 'adam,project,official:nino_no_posw').split(',');
   const useFit = process.argv.includes('--fit');
+  const showCurve = process.argv.includes('--curve');
   const modelKind = arg('model', 'fm16');
   if (modelKind !== 'fm16' && modelKind !== 'flatten') throw new Error(`--model must be fm16 or flatten, got '${modelKind}'`);
   const spec = getTask('FM-16-3k');
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
         tf.dispose([batch.x, batch.y]);
         if (step % evalEvery === 0 || step === budget) {
           acc = evaluate();
+          if (showCurve) console.log(`  ${method} seed ${seed} step ${step}: acc ${acc.toFixed(2)}`);
           if (acc >= target) reachedAt = step;
         }
       }
