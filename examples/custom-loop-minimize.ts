@@ -7,8 +7,8 @@
  *   options: --steps N  --period N  --batch N (128)  --ckpt project|official:nino_no_posw|<file>  --data-dir DIR  --backend wasm|cpu
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, NiNoOptimizer } from '../src/index.ts';
-import { loadDataset } from '../src/data/index.ts';
+import { initBackend, NiNoOptimizer } from 'nino';
+import { loadDataset } from 'nino/data';
 import { fm16Sequential } from './models.ts';
 
 const arg = (name: string, def: string) => {

@@ -9,8 +9,8 @@
  * Data: Fashion-MNIST read by nino's loader (--data-dir, $NINO_DATA_DIR or /usr/share/datasets/fashion-mnist).
  */
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, NiNoOptimizer } from '../src/index.ts';
-import { loadDataset } from '../src/data/index.ts';
+import { initBackend, NiNoOptimizer } from 'nino';
+import { loadDataset } from 'nino/data';
 import { tutorialConvNet } from './models.ts';
 
 const arg = (name: string, def: string) => {
