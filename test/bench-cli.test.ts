@@ -28,6 +28,9 @@ describe('bench input checks', () => {
     expect(() => validateBench(suite(['linefit'], [1], 'NOPE'))).toThrow(/unknown task 'NOPE'/);
     expect(() => validateBench({ ...suite(['linefit']), tasks: [{ task: 'FM-16-3k', seeds: [1], budget: 0 }] })).toThrow(/budget must be a positive integer/);
     expect(() => validateBench(suite(['linefit', 'official:nino_no_posw']))).not.toThrow();
+    // NiNo takes 5 states per period: a period that does not divide fails before the Adam baseline runs
+    expect(() => validateBench({ ...suite(['linefit']), tasks: [{ task: 'FM-16-3k', seeds: [1], period: 302 }] })).toThrow(/period 302 does not divide into 5 states.*e\.g\. 300/);
+    expect(() => validateBench({ ...suite([]), tasks: [{ task: 'FM-16-3k', seeds: [1], period: 302 }] })).not.toThrow();
     // rendering stored runs (--report-only) needs the labels, not the checkpoints
     expect(() => validateBench(suite(['gone/ckpt.safetensors']), { reportOnly: true })).not.toThrow();
     expect(() => validateBench(suite(['linefit', 'linefit']), { reportOnly: true })).toThrow(/same label/);

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
+import { exitCodeOf } from '../src/core/errors.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { NiNo, type ParamNowcaster } from '../src/nowcast/nino.ts';
 import { nowcastSteps } from '../src/nowcast/schedule.ts';
@@ -110,6 +111,14 @@ describe('NiNo wrapper', () => {
     const base = new AdamW({ lr: 0.01, weightDecay: 0 });
     expect(() => new NiNo({ baseOpt: base, nowcaster: new RecordingNowcaster(), period: 302 })).toThrow(/period 302 does not divide into 5 states.*e\.g\. 300/);
     expect(() => new NiNo({ baseOpt: base, nowcaster: null, period: 302 })).not.toThrow();
+    // an input error (CLI exit 2), not a runtime failure
+    let err: unknown;
+    try {
+      new NiNo({ baseOpt: base, nowcaster: new RecordingNowcaster(), period: 302 });
+    } catch (e) {
+      err = e;
+    }
+    expect(exitCodeOf(err)).toBe(2);
   });
 
   it('without a nowcaster is the base optimizer', () => {

@@ -83,6 +83,11 @@ export function validateBench(suite: Suite, o: { reportOnly?: boolean } = {}): v
       const v = t[k];
       if (v !== undefined && !(Number.isInteger(v) && v > 0)) fail(`${t.task}: ${k} must be a positive integer (got ${v})`);
     }
+    // NiNo records 5 states per period (one every period/5 steps): a period that does not divide fails here,
+    // not when the first nowcaster run starts after the Adam baseline
+    if (suite.nowcasters.length && t.period !== undefined && t.period % 5 !== 0) {
+      fail(`${t.task}: period ${t.period} does not divide into 5 states (one every period/5 steps); use a multiple of 5, e.g. ${Math.max(5, Math.round(t.period / 5) * 5)}`);
+    }
   }
   const labels = new Map<string, string>([['adam', 'Adam']]);
   for (const ref of suite.nowcasters) {

@@ -14,6 +14,7 @@
  *   for (...) { const grads = opt.needGrads ? computeGrads() : null; opt.step(params, grads); }
  */
 import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { flatten, unflattenInto } from '../core/flat.ts';
@@ -93,10 +94,10 @@ export class NiNoCore {
     this.period = o.period ?? 1000;
     this.maxTrainSteps = o.maxTrainSteps ?? 10000;
     this.ctx = o.nowcaster?.ctx ?? 5;
-    if (!Number.isInteger(this.period) || this.period < 1) throw new Error(`NiNo: period must be a positive integer, got ${this.period}`);
-    if (!Number.isInteger(this.maxTrainSteps) || this.maxTrainSteps < 1) throw new Error(`NiNo: maxTrainSteps must be a positive integer, got ${this.maxTrainSteps}`);
+    if (!Number.isInteger(this.period) || this.period < 1) throw new InputError(`NiNo: period must be a positive integer, got ${this.period}`);
+    if (!Number.isInteger(this.maxTrainSteps) || this.maxTrainSteps < 1) throw new InputError(`NiNo: maxTrainSteps must be a positive integer, got ${this.maxTrainSteps}`);
     if (o.nowcaster && this.period % this.ctx !== 0) {
-      throw new Error(`NiNo: period ${this.period} does not divide into ${this.ctx} states (one every period/${this.ctx} steps); use a multiple of ${this.ctx}, e.g. ${Math.max(this.ctx, Math.round(this.period / this.ctx) * this.ctx)}`);
+      throw new InputError(`NiNo: period ${this.period} does not divide into ${this.ctx} states (one every period/${this.ctx} steps); use a multiple of ${this.ctx}, e.g. ${Math.max(this.ctx, Math.round(this.period / this.ctx) * this.ctx)}`);
     }
     this.every = stateInterval(this.period, this.ctx);
     this.kSchedule = horizonSchedule({ maxTrainSteps: this.maxTrainSteps, period: this.period, p: o.p ?? 2, seqLen: o.nowcaster?.maxHorizon ?? 40 });
