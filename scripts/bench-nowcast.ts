@@ -26,7 +26,7 @@ const arg = (name: string, dflt: string) => {
   return i >= 0 && process.argv[i + 1] && !process.argv[i + 1].startsWith('--') ? process.argv[i + 1] : dflt;
 };
 const flag = (name: string) => process.argv.includes(`--${name}`);
-const REF = process.env.NINO_REFERENCE_DIR ?? join(import.meta.dirname, '..', '..', 'shared', 'reference');
+const REF = process.env.NINO_REFERENCE_DIR ?? join(import.meta.dirname, '..', 'test', 'fixtures', 'reference');
 const backend = arg('backend', 'wasm');
 const repeat = Number(arg('repeat', '20'));
 const chunk = Number(arg('chunk', '65536'));
@@ -41,7 +41,7 @@ const st = (rel: string) => readSafetensors(readFileSync(join(REF, rel)), rel).t
 const be = await initBackend(backend);
 const threads = be.name === 'wasm' ? (await import('@tensorflow/tfjs-backend-wasm')).getThreadsCount() : 1;
 console.log(`backend: ${be.name} (${be.reason}), wasm threads: ${threads}`);
-const ck = loadCheckpoint(join(REF, 'checkpoints', 'nino_no_posw.safetensors'));
+const ck = loadCheckpoint(join(import.meta.dirname, '..', 'checkpoints', 'official', 'nino_no_posw.safetensors'));
 
 if (!flag('large-only')) {
   const g = st('case_a_fm16/graph.safetensors');
