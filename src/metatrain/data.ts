@@ -138,11 +138,14 @@ export function expandDataPaths(args: readonly string[]): string[] {
 }
 
 function defaultArchOf(task: string, config: Record<string, unknown>): { arch: string; numHeads?: number } {
-  let model: Record<string, unknown> | undefined;
-  try {
-    model = getTask(task).model as unknown as Record<string, unknown>;
-  } catch {
-    model = config.model as Record<string, unknown> | undefined;
+  // the model the trajectory stored (task files' tasks are not in the registry), else the registry's
+  let model = config.model as Record<string, unknown> | undefined;
+  if (!model) {
+    try {
+      model = getTask(task).model as unknown as Record<string, unknown>;
+    } catch {
+      model = undefined;
+    }
   }
   const a = String(model?.arch ?? 'mlp');
   return { arch: a === 'convnet' ? 'conv' : a, numHeads: model?.nHead as number | undefined };
@@ -160,12 +163,14 @@ function sameLayout(a: ParamLayout, b: ParamLayout): string | null {
 }
 
 /** Default stride in records: (task period / ctx) steps between states divided by the record spacing. */
-export function defaultStride(task: string, recordEvery: number, ctx: number): number {
-  let period: number | undefined;
-  try {
-    period = getTask(task).period;
-  } catch {
-    period = undefined;
+export function defaultStride(task: string, recordEvery: number, ctx: number, taskPeriod?: number): number {
+  let period: number | undefined = taskPeriod;
+  if (period === undefined) {
+    try {
+      period = getTask(task).period;
+    } catch {
+      period = undefined;
+    }
   }
   if (!period || !(recordEvery > 0)) return 1;
   return Math.max(1, Math.round(period / ctx / recordEvery));
@@ -240,7 +245,7 @@ export function loadTrajectorySet(paths: readonly string[], o: LoadOptions): Tra
     }
     const gaps = records.slice(1).map((x, i) => x.step - records[i].step).sort((a, b) => a - b);
     const every = gaps.length ? gaps[gaps.length >> 1] : 0;
-    const stride = o.stride ?? defaultStride(meta.task, every, o.ctx);
+    const stride = o.stride ?? defaultStride(meta.task, every, o.ctx, meta.taskDef?.period);
     const need = o.ctx * stride + 1;
     if (records.length < need) {
       throw new TrajectoryDataError(
