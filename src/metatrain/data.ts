@@ -70,7 +70,7 @@ export interface LoadOptions {
   /** LPE columns (0 = none) */
   lpe?: number;
   logger?: Logger;
-  /** graph arch + heads for a task (default: the task registry; unknown tasks use meta.config.model.arch or 'mlp') */
+  /** graph arch + heads for a task (default: the model the trajectory stored in meta.config.model, else the task registry, else 'mlp') */
   archOf?: (task: string, config: Record<string, unknown>) => { arch: string; numHeads?: number };
 }
 
@@ -162,7 +162,10 @@ function sameLayout(a: ParamLayout, b: ParamLayout): string | null {
   return null;
 }
 
-/** Default stride in records: (task period / ctx) steps between states divided by the record spacing. */
+/**
+ * Default stride in records: (task period / ctx) steps between states divided by the record spacing.
+ * The period is the trajectory's stored task definition's (taskPeriod), else the registry's.
+ */
 export function defaultStride(task: string, recordEvery: number, ctx: number, taskPeriod?: number): number {
   let period: number | undefined = taskPeriod;
   if (period === undefined) {

@@ -1,7 +1,8 @@
 /**
  * The task registry: every task nino knows, by the name the NiNo paper uses (FM-16, C10-16, LM1B-3-24 ...)
  * plus CPU-scale variants defined by nino (same architecture family, real data, shorter budgets).
- * A name spells out data, depth and width; an unknown name fails listing the known ones.
+ * A name spells out data, depth and width; an unknown name fails listing the known ones. Wherever a
+ * task is taken, a task file path (taskfile.ts, schemas/task.schema.json) or a resolved TaskSpec works too.
  *
  *   getTask('FM-16').lr  // 0.006
  *   listTasks().map(t => t.name)
@@ -44,7 +45,7 @@ export type TaskRef = string | TaskSpec;
 export interface TaskSpec {
   name: string;
   description: string;
-  /** one of the paper's nine tasks (true) or a CPU-scale variant defined by nino (false) */
+  /** one of the paper's nine tasks (true) or a CPU-scale variant / a task file's task (false) */
   paper: boolean;
   /** in-distribution for meta-training in the paper (FM-16, C10-16, LM1B-3-24, LM1B-2-32) */
   inDistribution: boolean;
