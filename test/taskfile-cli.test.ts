@@ -89,7 +89,7 @@ describe('task files through the CLI', () => {
     expect(acc[acc.length - 1]).toBeGreaterThan(acc[0] + 20); // the data is learnable and the MLP learns it
 
     const ck = join(root, 'ck');
-    const m = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--ctx', '3', '--seq-len', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
+    const m = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--seq-len', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
     expect(m.status, m.stderr).toBe(0);
     expect(existsSync(join(ck, 'nino.safetensors'))).toBe(true);
 
@@ -145,7 +145,7 @@ describe('task files through the CLI', () => {
     const ppl = t.records.map((r) => r.metrics.val_ppl!);
     expect(ppl[ppl.length - 1]).toBeLessThan(ppl[0]);
     const ck = join(root, 'ck');
-    const m = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--ctx', '3', '--seq-len', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
+    const m = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--seq-len', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
     expect(m.status, m.stderr).toBe(0);
     const b = join(root, 'b');
     const r = nino(['bench', '--task', taskPath, '--seeds', '1', '--nowcaster', join(ck, 'nino.safetensors'), '--budget', '20', '--target', String(Math.ceil(ppl[3])), '--workers', '1', '--out', b]);
@@ -179,6 +179,9 @@ describe('task files through the CLI', () => {
         expect(r.stderr.trim().split('\n')).toHaveLength(1);
       }
     }
+    const stdin = nino(['bench', '--task', '-', '--nowcaster', 'linefit', '--out', join(root, 'out-b')], '{}');
+    expect(stdin.status).toBe(2);
+    expect(stdin.stderr).toMatch(/--task -: bench reads task files from paths/);
     expect(readdirSync(root).sort()).toEqual(['bad.json', 'half', 'quad']);
   });
 });

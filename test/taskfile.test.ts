@@ -122,3 +122,16 @@ describe('task file format', () => {
     expect(runKey(run(withTarget(spec, 90)))).toBe(runKey(run(spec)));
   });
 });
+
+describe('task file names', () => {
+  it('a file may reuse a built-in name only with the same definition', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nino-tfname-'));
+    const same = join(dir, 'same.json');
+    writeFileSync(same, JSON.stringify(taskToFile(getTask('FM-8-3k'))));
+    expect(getTask(same)).toEqual(getTask('FM-8-3k'));
+    const other = join(dir, 'other.json');
+    writeFileSync(other, JSON.stringify({ ...taskToFile(getTask('FM-8-3k')), budget: 10 }));
+    expect(() => getTask(other)).toThrow(/name 'FM-8-3k' is a built-in task with another definition; give your task its own name/);
+    expect(() => getTask(join(dir, 'none.json'))).toThrow(/task file '.*none\.json' does not exist/);
+  });
+});

@@ -61,6 +61,7 @@ export function registerBench(program: Command): void {
       if (o.suite) suite = loadSuite(o.suite);
       else {
         const seeds = parseSeeds(o.seeds);
+        if (o.task!.includes('-')) throw new UsageError("--task -: bench reads task files from paths (the runs refer to them), not from stdin; save it to a file");
         suite = {
           name: 'custom',
           nowcasters: o.nowcaster ?? [defaultNowcasterRef()],

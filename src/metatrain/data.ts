@@ -248,7 +248,7 @@ export function loadTrajectorySet(paths: readonly string[], o: LoadOptions): Tra
     }
     const gaps = records.slice(1).map((x, i) => x.step - records[i].step).sort((a, b) => a - b);
     const every = gaps.length ? gaps[gaps.length >> 1] : 0;
-    const stride = o.stride ?? defaultStride(meta.task, every, o.ctx, meta.taskDef?.period);
+    const stride = o.stride ?? defaultStride(meta.task, every, o.ctx, meta.taskDef?.period as number | undefined);
     const need = o.ctx * stride + 1;
     if (records.length < need) {
       throw new TrajectoryDataError(

@@ -7,6 +7,7 @@
  *   getTask('FM-16').lr  // 0.006
  *   listTasks().map(t => t.name)
  */
+import { isDeepStrictEqual } from 'node:util';
 import { InputError } from '../core/errors.ts';
 import { loadTaskFile } from './taskfile.ts';
 export type DatasetName = 'fashion-mnist' | 'cifar10' | 'cifar100' | 'lm1b' | 'wikitext103' | 'sotu-bytes';
@@ -199,7 +200,14 @@ export function getTask(ref: TaskRef): TaskSpec {
   if (typeof ref !== 'string') return ref;
   const t = TASKS.find((x) => x.name.toLowerCase() === ref.toLowerCase());
   if (t) return t;
-  if (isTaskFileRef(ref)) return loadTaskFile(ref);
+  if (isTaskFileRef(ref)) {
+    const s = loadTaskFile(ref);
+    // output folders and reports go by name: a file may reuse a built-in's name only to say the same thing
+    const b = TASKS.find((x) => x.name.toLowerCase() === s.name.toLowerCase());
+    if (b && !isDeepStrictEqual(JSON.parse(JSON.stringify(b)), JSON.parse(JSON.stringify(s))))
+      throw new InputError(`task file '${ref}': name '${s.name}' is a built-in task with another definition; give your task its own name`);
+    return s;
+  }
   throw new InputError(`unknown task '${ref}'; known tasks: ${TASKS.map((x) => x.name).join(', ')} (or a task file: ./my-task.json)`);
 }
 

@@ -141,7 +141,7 @@ async function collectLocked(job: CollectJob, spec: TaskSpec, id: string, logger
 
   const rt = await loadTaskRuntime(spec, { ...job.data, logger });
   const layout = makeLayout(rt.model.specs);
-  const meta: TrajectoryMeta = { task: spec.name, seed: job.seed, config, toolVersion: TOOL_VERSION, schemaVersion: TRAJECTORY_SCHEMA_VERSION, taskDef: spec };
+  const meta: TrajectoryMeta = { task: spec.name, seed: job.seed, config, toolVersion: TOOL_VERSION, schemaVersion: TRAJECTORY_SCHEMA_VERSION, taskDef: spec as unknown as Record<string, unknown> };
   ensureDir(pdir);
   const resumePath = join(pdir, 'resume.safetensors');
 

@@ -16,8 +16,6 @@
  *   nino.created (ISO time), nino.task_def (the resolved task definition JSON, TaskSpec; files since
  *   task files: absent in older files)
  */
-import type { TaskSpec } from '../tasks/registry.ts';
-
 export const TRAJECTORY_SCHEMA_VERSION = 1;
 export const METRIC_COLUMNS = ['train_loss', 'val_loss', 'val_acc', 'val_ppl'] as const;
 export type MetricName = (typeof METRIC_COLUMNS)[number];
@@ -37,6 +35,6 @@ export interface TrajectoryMeta {
   toolVersion: string;
   schemaVersion: number;
   created?: string;
-  /** the resolved task definition that made the trajectory (nino.task_def) */
-  taskDef?: TaskSpec;
+  /** the resolved task definition that made the trajectory (nino.task_def: a TaskSpec of src/tasks/registry.ts, kept untyped here so the file format needs no task code) */
+  taskDef?: Record<string, unknown>;
 }
