@@ -28,7 +28,7 @@ tarball="$tmp/$(npm pack --ignore-scripts --silent --pack-destination "$tmp" | t
 tar -tzf "$tarball" | sed 's#^package/##' | sort > "$tmp/files.txt"
 for f in package.json bin/nino dist/index.js dist/index.d.ts dist/cli/main.js dist/core/worker-run.js \
          checkpoints/official/LICENSE checkpoints/official/nino_no_posw.safetensors checkpoints/nino-project.safetensors \
-         configs/bench-ci.json README.md LICENSE; do
+         configs/bench-ci.json schemas/task.schema.json README.md LICENSE; do
   grep -qx "$f" "$tmp/files.txt" || fail "the tarball lacks $f"
 done
 if grep -E '^(src|test|scripts|docs|\.ci)/|^dist/\.tsbuildinfo$|\.ts$' "$tmp/files.txt" | grep -v '\.d\.ts$'; then

@@ -97,7 +97,7 @@ describe('compiled package', () => {
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-    for (const f of ['bin/nino', 'dist/index.js', 'dist/index.d.ts', 'dist/core/worker-run.js', 'checkpoints/official/LICENSE', 'checkpoints/official/nino_no_posw.safetensors', 'configs/bench-ci.json', 'LICENSE', 'README.md']) {
+    for (const f of ['bin/nino', 'dist/index.js', 'dist/index.d.ts', 'dist/core/worker-run.js', 'checkpoints/official/LICENSE', 'checkpoints/official/nino_no_posw.safetensors', 'configs/bench-ci.json', 'schemas/task.schema.json', 'LICENSE', 'README.md']) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => /^(src|test|scripts|docs)\//.test(f) || f === 'dist/.tsbuildinfo' || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);

@@ -15,11 +15,11 @@ import { silentLogger } from '../core/logger.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { jobModule, runJobs } from '../core/workers.ts';
 import { nowcasterLabel, nowcasterPath } from '../nowcast/resolve.ts';
-import { getTask } from '../tasks/registry.ts';
+import { getTask, withTarget, type TaskSpec } from '../tasks/registry.ts';
 import type { RuntimeOptions } from '../tasks/runtime.ts';
 import { curvesCsv, markdownTable, summarize, taskSvg, type SummaryRow } from './report.ts';
 import { codeVersion, readStoredRun, type BenchRunResult, type BenchRunSpec } from './run.ts';
-import type { Suite } from './suite.ts';
+import type { Suite, SuiteTask } from './suite.ts';
 
 export interface BenchOptions {
   outDir: string;
@@ -79,6 +79,7 @@ export function validateBench(suite: Suite, o: { reportOnly?: boolean } = {}): v
       seen.add(s);
     }
     if (!seen.size) fail(`${t.task}: no seeds`);
+    if (t.targetValue !== undefined && !Number.isFinite(t.targetValue)) fail(`${t.task}: target value must be a number (got ${t.targetValue})`);
     for (const k of ['budget', 'evalEvery', 'period', 'evalLimit'] as const) {
       const v = t[k];
       if (v !== undefined && !(Number.isInteger(v) && v > 0)) fail(`${t.task}: ${k} must be a positive integer (got ${v})`);
@@ -105,15 +106,21 @@ export function validateBench(suite: Suite, o: { reportOnly?: boolean } = {}): v
   }
 }
 
+/** The task a suite entry runs: its definition (name or task file) with the entry's target override. */
+export function resolvedTask(t: SuiteTask): TaskSpec {
+  return withTarget(getTask(t.task), t.targetValue);
+}
+
 export function expandRuns(suite: Suite, o: BenchOptions): BenchRunSpec[] {
   const specs: BenchRunSpec[] = [];
   const methods: [string, string | null][] = [['adam', null], ...suite.nowcasters.map((n): [string, string] => [nowcasterLabel(n), n])];
   for (const t of suite.tasks) {
-    const task = getTask(t.task);
+    const task = resolvedTask(t);
     for (const [method, nowcaster] of methods)
       for (const seed of t.seeds)
         specs.push({
           task: task.name,
+          taskDef: task,
           seed,
           method,
           nowcaster,
@@ -158,7 +165,7 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
     codeVersions.add(codeVersion());
   }
   const tasks = suite.tasks.map((t) => {
-    const spec = getTask(t.task);
+    const spec = resolvedTask(t);
     return { name: spec.name, budget: t.budget ?? spec.steps, target: `${spec.target.metric} ${spec.target.metric === 'acc' ? '≥' : '≤'} ${spec.target.value}` };
   });
   const rows = summarize(runs, tasks);
@@ -174,7 +181,7 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
   writeFileAtomic(join(o.outDir, 'summary.json'), JSON.stringify({ ...meta, rows, runs }, null, 1));
   writeFileAtomic(join(o.outDir, 'curves.csv'), curvesCsv(runs));
   for (const t of suite.tasks) {
-    const spec = getTask(t.task);
+    const spec = resolvedTask(t);
     writeFileAtomic(join(o.outDir, `${spec.name}.svg`), taskSvg(spec.name, runs.filter((r) => r.task === spec.name), spec.target.value, spec.target.metric));
   }
   return { rows, runs, markdown, belowMin, provenance };

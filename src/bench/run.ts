@@ -19,13 +19,16 @@ import { closureFingerprint } from '../core/version.ts';
 import { NiNo, type NowcastEvent } from '../nowcast/nino.ts';
 import { nowcasterPath, resolveNowcaster } from '../nowcast/resolve.ts';
 import { AdamW } from '../optim/adamw.ts';
-import { getTask } from '../tasks/registry.ts';
+import { getTask, type TaskSpec } from '../tasks/registry.ts';
 import { loadTaskRuntime, type RuntimeOptions } from '../tasks/runtime.ts';
 import { trainRun } from '../training/loop.ts';
 import { stepsToTarget } from './stats.ts';
 
 export interface BenchRunSpec {
+  /** task name (runs/<task>/ folder, report rows) */
   task: string;
+  /** the resolved task (a task file's, a target override); default: the built-in named `task` */
+  taskDef?: TaskSpec;
   seed: number;
   /** label of the method in tables ('adam', 'linefit', 'nino_no_posw', ...) */
   method: string;
@@ -61,6 +64,8 @@ export interface BenchRunResult {
   /** protocol key without the code version, and the code version that made the run */
   protocolKey?: string;
   code?: string;
+  /** the resolved task definition the run trained (in the run key too) */
+  taskDef?: TaskSpec;
 }
 
 /** The source root this module runs from (src/, or the emitted build's folder). */
@@ -115,7 +120,7 @@ export function clearNowcasterVersions(): void {
 }
 
 export function runKey(s: BenchRunSpec, withCode = true): string {
-  const spec = getTask(s.task);
+  const spec = getTask(s.taskDef ?? s.task);
   const key = {
     spec,
     seed: s.seed,
@@ -186,7 +191,7 @@ export async function benchRun(s: BenchRunSpec, o: { logger?: Logger; progress?:
     }
   }
 
-  const spec = getTask(s.task);
+  const spec = getTask(s.taskDef ?? s.task);
   const rt = await loadTaskRuntime(spec, { ...s.data, logger });
   const params = rt.initVariables(s.seed);
   const base = new AdamW({ lr: spec.lr, weightDecay: spec.weightDecay });
@@ -231,6 +236,7 @@ export async function benchRun(s: BenchRunSpec, o: { logger?: Logger; progress?:
     key,
     protocolKey: runKey(s, false),
     code: codeVersion(),
+    taskDef: spec,
   };
   params.forEach((p) => p.dispose());
   opt.dispose();

@@ -5,12 +5,13 @@
  *   { "name": "ci", "nowcasters": ["official:nino_no_posw"], "tasks": [{ "task": "FM-16-3k", "seeds": [1000, 2000] }] }
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SEED_MAX } from '../core/rng.ts';
-import { getTask } from '../tasks/registry.ts';
+import { getTask, isTaskFileRef } from '../tasks/registry.ts';
 
 export interface SuiteTask {
+  /** a task name or a task file path (relative paths: to the suite file's folder) */
   task: string;
   seeds: number[];
   /** step budget (default: the task's) */
@@ -21,6 +22,8 @@ export interface SuiteTask {
   period?: number;
   /** evaluate on the first n held-out examples only */
   evalLimit?: number;
+  /** target value instead of the task's (same metric) */
+  targetValue?: number;
 }
 
 export interface Suite {
@@ -36,7 +39,7 @@ export interface Suite {
 }
 
 const SUITE_KEYS = new Set(['name', 'description', 'nowcasters', 'tasks', 'stopAtTarget', 'minSpeedup', '$comment']);
-const TASK_KEYS = new Set(['task', 'seeds', 'budget', 'evalEvery', 'period', 'evalLimit', '$comment']);
+const TASK_KEYS = new Set(['task', 'seeds', 'budget', 'evalEvery', 'period', 'evalLimit', 'targetValue', '$comment']);
 
 export const CONFIG_DIR = fileURLToPath(new URL('../../configs', import.meta.url));
 
@@ -58,7 +61,13 @@ export function validateSuite(s: unknown, source: string): Suite {
   if (!Array.isArray(o.tasks) || o.tasks.length === 0) fail("'tasks' must be a non-empty list");
   (o.tasks as Record<string, unknown>[]).forEach((t, i) => {
     for (const k of Object.keys(t)) if (!TASK_KEYS.has(k)) fail(`tasks[${i}]: unknown key '${k}' (allowed: ${[...TASK_KEYS].join(', ')})`);
-    getTask(String(t.task));
+    if (typeof t.task !== 'string') fail(`tasks[${i}]: 'task' must be a task name or a task file path`);
+    try {
+      getTask(t.task as string);
+    } catch (e) {
+      fail(`tasks[${i}]: ${(e as Error).message}`);
+    }
+    if (t.targetValue !== undefined && !(typeof t.targetValue === 'number' && Number.isFinite(t.targetValue))) fail(`tasks[${i}]: 'targetValue' must be a number`);
     if (!Array.isArray(t.seeds) || t.seeds.length === 0 || t.seeds.some((x) => !Number.isInteger(x) || x < 0 || x > SEED_MAX)) fail(`tasks[${i}]: 'seeds' must be a non-empty list of integers 0..${SEED_MAX}`);
     const dup = (t.seeds as number[]).find((x, j, a) => a.indexOf(x) !== j);
     if (dup !== undefined) fail(`tasks[${i}]: seed ${dup} is given twice`);
@@ -77,5 +86,11 @@ export function loadSuite(nameOrPath: string): Suite {
   } catch (e) {
     throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
   }
+  // task file paths are relative to the suite file
+  const base = dirname(resolve(path));
+  const o = raw as { tasks?: { task?: unknown }[] };
+  if (o && Array.isArray(o.tasks))
+    for (const t of o.tasks)
+      if (t && typeof t.task === 'string' && isTaskFileRef(t.task) && t.task !== '-' && !isAbsolute(t.task)) t.task = resolve(base, t.task);
   return validateSuite(raw, path);
 }

@@ -7,7 +7,9 @@ import { BenchInputError, runBench, validateBench } from '../bench/bench.ts';
 import { loadSuite, suiteNames, type Suite } from '../bench/suite.ts';
 import { SEED_MAX } from '../core/rng.ts';
 import { defaultNowcasterRef } from '../nowcast/index.ts';
-import { getTask } from '../tasks/registry.ts';
+import { resolve } from 'node:path';
+import { getTask, isTaskFileRef } from '../tasks/registry.ts';
+import { checkTaskData } from '../tasks/runtime.ts';
 import { addInferenceOptions, makeLogger, makeProgress, parsePositiveInt, parsePositiveNumber, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
 
 interface BenchOpts {
@@ -19,6 +21,7 @@ interface BenchOpts {
   evalEvery?: number;
   period?: number;
   evalLimit?: number;
+  target?: number;
   out: string;
   workers: number;
   dataDir?: string;
@@ -35,7 +38,8 @@ export function registerBench(program: Command): void {
     .command('bench'))
     .description('measure steps-to-target of Adam with and without nowcasting and print a speedup table')
     .option('--suite <name|file>', `a suite from configs/ (${suiteNames().join(', ')}) or a JSON file`)
-    .option('-t, --task <name...>', 'task(s) to run instead of a suite')
+    .option('-t, --task <name...>', 'task(s) to run instead of a suite: names or task files (./my-task.json)')
+    .option('--target <value>', "target value of the task's metric instead of the task's (accuracy % or perplexity)", parsePositiveNumber('target'))
     .option('-s, --seeds <range>', `seeds for --task: A..B, a list, one number, or a mix (1..4,9); integers 0..${SEED_MAX}, each once`, '1000,2000')
     .option('-n, --nowcaster <ref...>', "nowcasters next to Adam: 'project' (default: nino's own checkpoint), 'project-mlp', 'official:nino_no_posw', 'linefit', or a checkpoint path")
     .option('--budget <steps>', "step budget (default: the task's)", parsePositiveInt('budget'))
@@ -57,10 +61,11 @@ export function registerBench(program: Command): void {
       if (o.suite) suite = loadSuite(o.suite);
       else {
         const seeds = parseSeeds(o.seeds);
+        if (o.task!.includes('-')) throw new UsageError("--task -: bench reads task files from paths (the runs refer to them), not from stdin; save it to a file");
         suite = {
           name: 'custom',
           nowcasters: o.nowcaster ?? [defaultNowcasterRef()],
-          tasks: o.task!.map((t) => ({ task: getTask(t).name, seeds })),
+          tasks: o.task!.map((t) => ({ task: isTaskFileRef(t) && t !== '-' ? resolve(t) : getTask(t).name, seeds })),
         };
       }
       suite.tasks = suite.tasks.map((t) => ({
@@ -69,6 +74,7 @@ export function registerBench(program: Command): void {
         evalEvery: o.evalEvery ?? t.evalEvery,
         period: o.period ?? t.period,
         evalLimit: o.evalLimit ?? t.evalLimit,
+        targetValue: o.target ?? t.targetValue,
       }));
       if (o.nowcaster && o.suite) suite.nowcasters = o.nowcaster;
       if (o.full) suite.stopAtTarget = false;
@@ -79,6 +85,8 @@ export function registerBench(program: Command): void {
         if (e instanceof BenchInputError) throw new UsageError(e.message);
         throw e;
       }
+      // a task file's own data is read and checked against its model before anything is written
+      if (!o.reportOnly) for (const t of suite.tasks) await checkTaskData(getTask(t.task));
       const logger = makeLogger(g);
       const backend = await initBackend(g.backend, logger);
       const bars = makeProgress(g.progress !== false);

@@ -7,6 +7,7 @@ import { ensureDir } from '../core/fsutil.ts';
 import { SEED_MAX } from '../core/rng.ts';
 import { jobModule, runJobs } from '../core/workers.ts';
 import { getTask } from '../tasks/registry.ts';
+import { checkTaskData } from '../tasks/runtime.ts';
 import type { CollectJob, CollectResult } from '../trajectories/collect.ts';
 import { makeLogger, makeProgress, parsePositiveInt, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
 
@@ -25,7 +26,7 @@ export function registerCollect(program: Command): void {
   program
     .command('collect')
     .description('train tasks with AdamW and record parameter trajectories (one Arrow file per task and seed)')
-    .requiredOption('-t, --task <name...>', 'task name(s), e.g. FM-16-3k (see `nino tasks`)')
+    .requiredOption('-t, --task <name...>', 'task name(s), e.g. FM-16-3k (see `nino tasks`), or task file(s) ./my-task.json')
     .option('-s, --seeds <range>', `seeds: A..B (inclusive), a list 1,2,5, one number, or a mix (1..4,9); integers 0..${SEED_MAX}, each once`, '1..2')
     .option('--steps <n>', "optimizer steps per trajectory (default: the task's budget)", parsePositiveInt('steps'))
     .option('--every <n>', 'record parameters and metrics every n steps (default: the task period / 5)', parsePositiveInt('every'))
@@ -45,6 +46,8 @@ export function registerCollect(program: Command): void {
       const logger = makeLogger(g);
       const specs = o.task.map(getTask);
       const seeds = parseSeeds(o.seeds);
+      // a task file's own data is read and checked against its model before anything is written
+      for (const spec of specs) await checkTaskData(spec);
       try {
         ensureDir(o.out);
         accessSync(o.out, constants.W_OK);
@@ -57,6 +60,7 @@ export function registerCollect(program: Command): void {
         for (const seed of seeds)
           jobs.push({
             task: spec.name,
+            taskDef: spec,
             seed,
             steps: o.steps ?? spec.steps,
             every: o.every ?? Math.max(1, Math.floor(spec.period / 5)),

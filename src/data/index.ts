@@ -73,6 +73,7 @@ export * from './batching.ts';
 export * from './cifar.ts';
 export * from './fashion_mnist.ts';
 export * from './fetch.ts';
+export * from './files.ts';
 export * from './lm1b.ts';
 export * from './tar.ts';
 export * from './text.ts';

@@ -70,7 +70,7 @@ export interface LoadOptions {
   /** LPE columns (0 = none) */
   lpe?: number;
   logger?: Logger;
-  /** graph arch + heads for a task (default: the task registry; unknown tasks use meta.config.model.arch or 'mlp') */
+  /** graph arch + heads for a task (default: the model the trajectory stored in meta.config.model, else the task registry, else 'mlp') */
   archOf?: (task: string, config: Record<string, unknown>) => { arch: string; numHeads?: number };
 }
 
@@ -138,11 +138,14 @@ export function expandDataPaths(args: readonly string[]): string[] {
 }
 
 function defaultArchOf(task: string, config: Record<string, unknown>): { arch: string; numHeads?: number } {
-  let model: Record<string, unknown> | undefined;
-  try {
-    model = getTask(task).model as unknown as Record<string, unknown>;
-  } catch {
-    model = config.model as Record<string, unknown> | undefined;
+  // the model the trajectory stored (task files' tasks are not in the registry), else the registry's
+  let model = config.model as Record<string, unknown> | undefined;
+  if (!model) {
+    try {
+      model = getTask(task).model as unknown as Record<string, unknown>;
+    } catch {
+      model = undefined;
+    }
   }
   const a = String(model?.arch ?? 'mlp');
   return { arch: a === 'convnet' ? 'conv' : a, numHeads: model?.nHead as number | undefined };
@@ -159,13 +162,18 @@ function sameLayout(a: ParamLayout, b: ParamLayout): string | null {
   return null;
 }
 
-/** Default stride in records: (task period / ctx) steps between states divided by the record spacing. */
-export function defaultStride(task: string, recordEvery: number, ctx: number): number {
-  let period: number | undefined;
-  try {
-    period = getTask(task).period;
-  } catch {
-    period = undefined;
+/**
+ * Default stride in records: (task period / ctx) steps between states divided by the record spacing.
+ * The period is the trajectory's stored task definition's (taskPeriod), else the registry's.
+ */
+export function defaultStride(task: string, recordEvery: number, ctx: number, taskPeriod?: number): number {
+  let period: number | undefined = taskPeriod;
+  if (period === undefined) {
+    try {
+      period = getTask(task).period;
+    } catch {
+      period = undefined;
+    }
   }
   if (!period || !(recordEvery > 0)) return 1;
   return Math.max(1, Math.round(period / ctx / recordEvery));
@@ -240,7 +248,7 @@ export function loadTrajectorySet(paths: readonly string[], o: LoadOptions): Tra
     }
     const gaps = records.slice(1).map((x, i) => x.step - records[i].step).sort((a, b) => a - b);
     const every = gaps.length ? gaps[gaps.length >> 1] : 0;
-    const stride = o.stride ?? defaultStride(meta.task, every, o.ctx);
+    const stride = o.stride ?? defaultStride(meta.task, every, o.ctx, meta.taskDef?.period as number | undefined);
     const need = o.ctx * stride + 1;
     if (records.length < need) {
       throw new TrajectoryDataError(

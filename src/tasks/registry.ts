@@ -1,12 +1,15 @@
 /**
  * The task registry: every task nino knows, by the name the NiNo paper uses (FM-16, C10-16, LM1B-3-24 ...)
  * plus CPU-scale variants defined by nino (same architecture family, real data, shorter budgets).
- * A name spells out data, depth and width; an unknown name fails listing the known ones.
+ * A name spells out data, depth and width; an unknown name fails listing the known ones. Wherever a
+ * task is taken, a task file path (taskfile.ts, schemas/task.schema.json) or a resolved TaskSpec works too.
  *
  *   getTask('FM-16').lr  // 0.006
  *   listTasks().map(t => t.name)
  */
+import { isDeepStrictEqual } from 'node:util';
 import { InputError } from '../core/errors.ts';
+import { loadTaskFile } from './taskfile.ts';
 export type DatasetName = 'fashion-mnist' | 'cifar10' | 'cifar100' | 'lm1b' | 'wikitext103' | 'sotu-bytes';
 
 export interface VisionModelArgs {
@@ -23,16 +26,32 @@ export interface Gpt2ModelArgs {
   nLayer: number;
   nHead: number;
 }
-export type ModelArgs = VisionModelArgs | Gpt2ModelArgs;
+export interface MlpModelArgs {
+  arch: 'mlp';
+  inFeatures: number;
+  hidden: number[];
+  numClasses: number;
+}
+export type ModelArgs = VisionModelArgs | Gpt2ModelArgs | MlpModelArgs;
+
+/** The user's own data of a task file (absolute paths; see src/data/files.ts and schemas/task.schema.json). */
+export type FileData =
+  | { format: 'idx'; path: string; holdout?: number }
+  | { format: 'text'; path: string; tokenizer: 'byte' | 'gpt2'; valFraction: number }
+  | { format: 'csv'; path: string; labelColumn: string; testFraction: number; standardize: boolean };
+
+/** A task: a built-in name, a path to a task file (.json), or an already resolved definition. */
+export type TaskRef = string | TaskSpec;
 
 export interface TaskSpec {
   name: string;
   description: string;
-  /** one of the paper's nine tasks (true) or a CPU-scale variant defined by nino (false) */
+  /** one of the paper's nine tasks (true) or a CPU-scale variant / a task file's task (false) */
   paper: boolean;
   /** in-distribution for meta-training in the paper (FM-16, C10-16, LM1B-3-24, LM1B-2-32) */
   inDistribution: boolean;
-  dataset: DatasetName;
+  /** a built-in dataset, or 'files' for the user's data in `files` (task files) */
+  dataset: DatasetName | 'files';
   model: ModelArgs;
   /** AdamW settings */
   lr: number;
@@ -50,6 +69,8 @@ export interface TaskSpec {
   evalTokens?: number;
   /** NiNo period used with this task (paper: 1000) */
   period: number;
+  /** the user's data when dataset is 'files' */
+  files?: FileData;
 }
 
 const vision = (
@@ -166,10 +187,35 @@ export function listTasks(): readonly TaskSpec[] {
   return TASKS;
 }
 
-export function getTask(name: string): TaskSpec {
-  const t = TASKS.find((x) => x.name.toLowerCase() === name.toLowerCase());
-  if (!t) throw new InputError(`unknown task '${name}'; known tasks: ${TASKS.map((x) => x.name).join(', ')}`);
-  return t;
+/** True when a task reference names a file rather than a built-in (ends in .json or has a path separator). */
+export function isTaskFileRef(ref: string): boolean {
+  return /\.json$/i.test(ref) || ref.includes('/') || ref.includes('\\') || ref === '-';
+}
+
+/**
+ * The task a reference means: a built-in (or registered) name, a task file path (loaded, validated and
+ * resolved; see taskfile.ts), or a resolved definition (returned as is).
+ */
+export function getTask(ref: TaskRef): TaskSpec {
+  if (typeof ref !== 'string') return ref;
+  const t = TASKS.find((x) => x.name.toLowerCase() === ref.toLowerCase());
+  if (t) return t;
+  if (isTaskFileRef(ref)) {
+    const s = loadTaskFile(ref);
+    // output folders and reports go by name: a file may reuse a built-in's name only to say the same thing
+    const b = TASKS.find((x) => x.name.toLowerCase() === s.name.toLowerCase());
+    if (b && !isDeepStrictEqual(JSON.parse(JSON.stringify(b)), JSON.parse(JSON.stringify(s))))
+      throw new InputError(`task file '${ref}': name '${s.name}' is a built-in task with another definition; give your task its own name`);
+    return s;
+  }
+  throw new InputError(`unknown task '${ref}'; known tasks: ${TASKS.map((x) => x.name).join(', ')} (or a task file: ./my-task.json)`);
+}
+
+/** The task with its target value replaced (bench --target, a suite's targetValue); undefined keeps it. */
+export function withTarget(spec: TaskSpec, value: number | undefined): TaskSpec {
+  if (value === undefined || value === spec.target.value) return spec;
+  if (!Number.isFinite(value)) throw new InputError(`target value must be a number (got ${value})`);
+  return { ...spec, target: { ...spec.target, value } };
 }
 
 /** Registers a task defined by a user (e.g. from a config file); names must be new. */

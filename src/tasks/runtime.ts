@@ -16,6 +16,9 @@ import type { TokenData } from '../data/text.ts';
 import type { VisionSplit } from '../data/vision.ts';
 import { makeConvNet } from './models/convnet.ts';
 import { makeGpt2 } from './models/gpt2.ts';
+import { makeMlp } from './models/mlp.ts';
+import { InputError } from '../core/errors.ts';
+import { loadCsvFile, loadIdxFolder, loadTextFolder } from '../data/files.ts';
 import type { TaskSpec } from './registry.ts';
 import type { Batch, ModelDef } from './types.ts';
 
@@ -60,15 +63,23 @@ export interface RuntimeOptions extends SourceOptions {
 export function makeModel(spec: TaskSpec): ModelDef {
   const m = spec.model;
   if (m.arch === 'convnet') return makeConvNet({ hid: m.hid, inChannels: m.inChannels, numClasses: m.numClasses });
+  if (m.arch === 'mlp') return makeMlp({ inFeatures: m.inFeatures, hidden: m.hidden, numClasses: m.numClasses });
   return makeGpt2({ vocabSize: m.vocabSize, nPositions: m.nPositions, nEmbd: m.nEmbd, nLayer: m.nLayer, nHead: m.nHead });
 }
 
 const dataCache = new Map<string, Promise<VisionSplit | TokenData>>();
 
 async function loadData(spec: TaskSpec, o: RuntimeOptions): Promise<VisionSplit | TokenData> {
-  const key = `${spec.dataset}:${o.dataDir ?? ''}`;
+  const key = spec.dataset === 'files' ? `files:${JSON.stringify(spec.files)}` : `${spec.dataset}:${o.dataDir ?? ''}`;
   if (!dataCache.has(key)) {
     const p = (async () => {
+      const f = spec.files;
+      if (spec.dataset === 'files') {
+        if (!f) throw new InputError(`task '${spec.name}': dataset 'files' without a files entry`);
+        const d = f.format === 'idx' ? loadIdxFolder(f.path, { holdout: f.holdout }) : f.format === 'csv' ? loadCsvFile(f.path, f) : await loadTextFolder(f.path, { ...f, cacheDir: o.cacheDir });
+        checkDataFits(spec, d);
+        return d;
+      }
       const d = await loadDataset(spec.dataset, { dataDir: o.dataDir, cacheDir: o.cacheDir, download: o.download });
       return d.kind === 'vision' ? d.split : d.tokens;
     })();
@@ -76,6 +87,29 @@ async function loadData(spec: TaskSpec, o: RuntimeOptions): Promise<VisionSplit 
     p.catch(() => dataCache.delete(key));
   }
   return dataCache.get(key)!;
+}
+
+/** Fails (InputError) when the user's data does not fit the task's model (channels, features, classes). */
+function checkDataFits(spec: TaskSpec, d: VisionSplit | TokenData): void {
+  const m = spec.model;
+  const where = `task '${spec.name}' (${spec.files?.path})`;
+  if ('train' in d && 'shape' in d) {
+    const [H, W, C] = d.shape;
+    if (m.arch === 'convnet' && m.inChannels !== C) throw new InputError(`${where}: images have ${C} channel(s) but model.inChannels is ${m.inChannels}`);
+    if (m.arch === 'mlp' && m.inFeatures !== H * W * C) throw new InputError(`${where}: examples have ${H * W * C} values but model.inputs is ${m.inFeatures}`);
+    if ((m.arch === 'mlp' || m.arch === 'convnet') && d.numClasses > m.numClasses) throw new InputError(`${where}: labels go up to ${d.numClasses - 1} but model.classes is ${m.numClasses}`);
+    if (d.test.count === 0) throw new InputError(`${where}: no held-out examples`);
+  } else {
+    const t = d as TokenData;
+    if (m.arch === 'gpt2' && t.vocabSize > m.vocabSize) throw new InputError(`${where}: the ${t.tokenizer} tokens need vocab ${t.vocabSize} but model.vocab is ${m.vocabSize}`);
+    const T = spec.contextLen ?? 64;
+    if (t.train.length <= T + 1 || t.val.length <= T + 1) throw new InputError(`${where}: ${t.train.length} training / ${t.val.length} held-out tokens; each needs more than contextLen+1 = ${T + 1}`);
+  }
+}
+
+/** Loads the user's data of a task-file task and checks it fits the model (no-op for built-in datasets). */
+export async function checkTaskData(spec: TaskSpec, o: RuntimeOptions = {}): Promise<void> {
+  if (spec.dataset === 'files') await loadData(spec, o);
 }
 
 export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): Promise<TaskRuntime> {
@@ -87,7 +121,7 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
     const init = initParams(seed);
     return model.specs.map((p, i) => tf.variable(tf.tensor(init[i], p.shape, 'float32'), true));
   };
-  const isVision = spec.model.arch === 'convnet';
+  const isVision = spec.model.arch !== 'gpt2';
   const reached = (r: EvalResult) =>
     spec.target.metric === 'acc' ? (r.acc ?? -Infinity) >= spec.target.value : (r.ppl ?? Infinity) <= spec.target.value;
   const metricOf = (r: EvalResult) => (spec.target.metric === 'acc' ? r.acc! : r.ppl!);

@@ -64,6 +64,7 @@ export function trajectoryToIPC(layout: ParamLayout, meta: TrajectoryMeta, recor
     ['nino.config', JSON.stringify(meta.config)],
     ['nino.params', JSON.stringify(layout.entries)],
     ['nino.created', meta.created ?? new Date().toISOString()],
+    ...(meta.taskDef ? ([['nino.task_def', JSON.stringify(meta.taskDef)]] as [string, string][]) : []),
   ]);
   const schema = new Schema(fields, md);
   const structData = makeData({ type: new Struct(fields), length: n, nullCount: 0, children });
@@ -105,6 +106,7 @@ export function trajectoryFromTable(table: Table, path = 'table', _opts: { param
     toolVersion: md.get('nino.tool_version') ?? '',
     schemaVersion: ver,
     created: md.get('nino.created'),
+    ...(md.has('nino.task_def') ? { taskDef: JSON.parse(md.get('nino.task_def')!) } : {}),
   };
   const n = table.numRows;
   const stepCol = table.getChild('step');

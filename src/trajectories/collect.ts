@@ -28,14 +28,17 @@ import { readSafetensors, writeSafetensors, type StTensor } from '../core/safete
 import { checkSeed } from '../core/rng.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { AdamW } from '../optim/adamw.ts';
-import { getTask } from '../tasks/registry.ts';
+import { getTask, type TaskSpec } from '../tasks/registry.ts';
 import { loadTaskRuntime, type RuntimeOptions } from '../tasks/runtime.ts';
 import { trainRun } from '../training/loop.ts';
 import { readTrajectory, writeTrajectory } from './arrow.ts';
 import { TRAJECTORY_SCHEMA_VERSION, type TrajectoryMeta, type TrajectoryRecord } from './schema.ts';
 
 export interface CollectJob {
+  /** task name (output folder) */
   task: string;
+  /** the resolved task (a task file's, or a built-in's); default: the built-in named `task` */
+  taskDef?: TaskSpec;
   seed: number;
   /** optimizer steps to train */
   steps: number;
@@ -74,7 +77,7 @@ export function recordedSteps(steps: number, every: number): number[] {
 }
 
 function resolvedConfig(job: CollectJob) {
-  const spec = getTask(job.task);
+  const spec = getTask(job.taskDef ?? job.task);
   return {
     task: spec.name,
     seed: job.seed,
@@ -86,6 +89,7 @@ function resolvedConfig(job: CollectJob) {
     model: spec.model,
     dataset: spec.dataset,
     evalLimit: job.data?.evalLimit ?? null,
+    ...(spec.files ? { files: spec.files } : {}),
   };
 }
 
@@ -94,7 +98,7 @@ export async function collectTrajectory(
   o: { logger?: Logger; progress?: ProgressFn } = {},
 ): Promise<CollectResult> {
   const logger = o.logger ?? silentLogger;
-  const spec = getTask(job.task);
+  const spec = getTask(job.taskDef ?? job.task);
   if (!(job.steps > 0) || !(job.every > 0) || !Number.isInteger(job.steps) || !Number.isInteger(job.every)) {
     throw new Error(`steps and every must be positive integers (got steps=${job.steps}, every=${job.every})`);
   }
@@ -102,14 +106,13 @@ export async function collectTrajectory(
   const id = `${spec.name}/seed-${job.seed}`;
   const lock = await acquireLock(lockPath(job.outDir, spec.name, job.seed), { what: `collect ${id}`, onBusy: 'wait', logger });
   try {
-    return await collectLocked(job, spec.name, id, logger, o.progress);
+    return await collectLocked(job, spec, id, logger, o.progress);
   } finally {
     lock.release();
   }
 }
 
-async function collectLocked(job: CollectJob, taskName: string, id: string, logger: Logger, progress?: ProgressFn): Promise<CollectResult> {
-  const spec = getTask(taskName);
+async function collectLocked(job: CollectJob, spec: TaskSpec, id: string, logger: Logger, progress?: ProgressFn): Promise<CollectResult> {
   const config = resolvedConfig(job);
   const finalPath = trajectoryPath(job.outDir, spec.name, job.seed);
   const pdir = partialDir(job.outDir, spec.name, job.seed);
@@ -138,7 +141,7 @@ async function collectLocked(job: CollectJob, taskName: string, id: string, logg
 
   const rt = await loadTaskRuntime(spec, { ...job.data, logger });
   const layout = makeLayout(rt.model.specs);
-  const meta: TrajectoryMeta = { task: spec.name, seed: job.seed, config, toolVersion: TOOL_VERSION, schemaVersion: TRAJECTORY_SCHEMA_VERSION };
+  const meta: TrajectoryMeta = { task: spec.name, seed: job.seed, config, toolVersion: TOOL_VERSION, schemaVersion: TRAJECTORY_SCHEMA_VERSION, taskDef: spec as unknown as Record<string, unknown> };
   ensureDir(pdir);
   const resumePath = join(pdir, 'resume.safetensors');
 

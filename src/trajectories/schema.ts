@@ -13,7 +13,8 @@
  * Schema metadata (all strings):
  *   nino.schema_version "1", nino.tool_version, nino.task, nino.seed,
  *   nino.config (resolved config JSON), nino.params (JSON [{name, shape, offset, numel}]),
- *   nino.created (ISO time)
+ *   nino.created (ISO time), nino.task_def (the resolved task definition JSON, TaskSpec; files since
+ *   task files: absent in older files)
  */
 export const TRAJECTORY_SCHEMA_VERSION = 1;
 export const METRIC_COLUMNS = ['train_loss', 'val_loss', 'val_acc', 'val_ppl'] as const;
@@ -34,4 +35,6 @@ export interface TrajectoryMeta {
   toolVersion: string;
   schemaVersion: number;
   created?: string;
+  /** the resolved task definition that made the trajectory (nino.task_def: a TaskSpec of src/tasks/registry.ts, kept untyped here so the file format needs no task code) */
+  taskDef?: Record<string, unknown>;
 }
