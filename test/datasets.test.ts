@@ -141,7 +141,8 @@ describe('fetchDataset (nino data fetch) on a machine without the data', () => {
 
   it('nino data fetch: present in NINO_DATA_DIR exits 0; an unknown dataset exits 2; an empty NINO_DATA_DIR exits 2 naming it', () => {
     const d = tmp();
-    const env = { ...process.env, NINO_DATA_DIR: srv, NINO_OFFLINE: '1' };
+    // info level whatever the caller's NINO_LOG_LEVEL (CI runs with warn): the 'already present' line is info
+    const env = { ...process.env, NINO_DATA_DIR: srv, NINO_OFFLINE: '1', NINO_LOG_LEVEL: 'info' };
     const ok = spawnSync(BIN, ['data', 'fetch', 'fashion-mnist'], { encoding: 'utf8', env });
     expect(ok.status).toBe(0);
     expect(ok.stderr).toContain(`fashion-mnist: already present in ${srv}`);
