@@ -145,13 +145,23 @@ export function expandRuns(suite: Suite, o: BenchOptions): BenchRunSpec[] {
   return specs;
 }
 
+/**
+ * Checks (and on first use records) the shard layout of `o.outDir` for this bench's runs: a count or
+ * job list that differs from the record is an InputError, raised before anything is written. No-op
+ * for one shard and for reportOnly. runBench calls it; the CLI also calls it before a backend starts.
+ */
+export function checkBenchShard(suite: Suite, o: BenchOptions): void {
+  if (o.reportOnly || !o.shard) return;
+  checkShardLayout(o.outDir, o.shard, 'bench', expandRuns(suite, o).map(runJobKey));
+}
+
 export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchReport> {
   const logger = o.logger ?? silentLogger;
   const shard = o.shard ?? NO_SHARD;
   validateBench(suite, { reportOnly: o.reportOnly });
   if (o.reportOnly && shard.count > 1) throw new BenchInputError('--report-only merges every shard; give it without --shard');
   const all = expandRuns(suite, o);
-  if (!o.reportOnly) checkShardLayout(o.outDir, shard, 'bench', all.map(runJobKey));
+  checkBenchShard(suite, o);
   ensureDir(o.outDir);
   const specs = o.reportOnly ? all : selectShard(all, runJobKey, shard);
   if (shard !== NO_SHARD) logger.info({ shard: `${shard.index}/${shard.count}`, from: shard.source, runs: specs.length, of: all.length }, `shard ${shard.index}/${shard.count}: ${specs.length} of ${all.length} runs`);

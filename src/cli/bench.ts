@@ -3,10 +3,10 @@ import type { Command } from 'commander';
 import { appendFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { initBackend } from '../core/backend.ts';
-import { BenchInputError, runBench, validateBench } from '../bench/bench.ts';
+import { BenchInputError, checkBenchShard, runBench, validateBench } from '../bench/bench.ts';
 import { loadSuite, suiteNames, type Suite } from '../bench/suite.ts';
 import { SEED_MAX } from '../core/rng.ts';
-import { NO_SHARD, resolveShard, shardFromEnv } from '../core/shard.ts';
+import { NO_SHARD, resolveShard } from '../core/shard.ts';
 import { defaultNowcasterRef } from '../nowcast/index.ts';
 import { getTask } from '../tasks/registry.ts';
 import { addInferenceOptions, makeLogger, makeProgress, parsePositiveInt, parsePositiveNumber, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
@@ -82,7 +82,7 @@ export function registerBench(program: Command): void {
       if (o.reportOnly && o.shard !== undefined) throw new UsageError('--report-only merges the runs of every shard; give it without --shard');
       if (o.requireComplete && !o.reportOnly) throw new UsageError('--require-complete goes with --report-only');
       // the merge runs once, after (or while) the shards run: a scheduler's shard variables do not apply to it
-      const envShard = o.reportOnly ? shardFromEnv() : null;
+      const envShard = o.reportOnly && (process.env.JOB_COMPLETION_INDEX !== undefined || process.env.SLURM_ARRAY_TASK_ID !== undefined);
       const shard = o.reportOnly ? NO_SHARD : resolveShard(o.shard);
       // everything is checked before a backend starts, a folder is made or a run is trained
       try {
@@ -91,8 +91,9 @@ export function registerBench(program: Command): void {
         if (e instanceof BenchInputError) throw new UsageError(e.message);
         throw e;
       }
+      checkBenchShard(suite, { outDir: o.out, workers: o.workers, backend: '', reportOnly: o.reportOnly, shard });
       const logger = makeLogger(g);
-      if (envShard) logger.info({ ignored: envShard.source }, '--report-only merges every shard: the scheduler shard variables are ignored');
+      if (envShard) logger.info('--report-only merges every shard: JOB_COMPLETION_INDEX / SLURM_ARRAY_TASK_ID are ignored');
       const backend = await initBackend(g.backend, logger);
       const bars = makeProgress(g.progress !== false);
       let report;
