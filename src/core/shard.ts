@@ -21,10 +21,10 @@
  *   checkShardLayout(o.out, shard, jobKeys);            // before any file is written
  */
 import { createHash } from 'node:crypto';
-import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from './errors.ts';
-import { ensureDir, tmpNameFor } from './fsutil.ts';
+import { createFileExclusive, ensureDir } from './fsutil.ts';
 
 export interface Shard {
   /** 0-based */
@@ -160,16 +160,7 @@ export function checkShardLayout(outDir: string, shard: Shard, command: string, 
   const have = read();
   if (have) return compare(have);
   ensureDir(outDir);
-  const tmp = tmpNameFor(path);
-  writeFileSync(tmp, JSON.stringify(mine, null, 1) + '\n');
-  try {
-    linkSync(tmp, path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    compare(read()!); // another shard recorded it first
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  if (!createFileExclusive(path, JSON.stringify(mine, null, 1) + '\n')) compare(read()!); // another shard recorded it first
 }
 
 /** Reads a folder's shard layout without checking anything (null when it has none). */
