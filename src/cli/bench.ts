@@ -45,7 +45,7 @@ export function registerBench(program: Command): void {
     .option('--eval-every <steps>', "evaluate every n steps (default: the task's)", parsePositiveInt('eval-every'))
     .option('--period <steps>', "NiNo period (default: the task's)", parsePositiveInt('period'))
     .option('--eval-limit <n>', 'evaluate on the first n held-out examples only', parsePositiveInt('eval-limit'))
-    .option('--report-only', 'render the reports from the runs already stored in --out (no training)')
+    .option('--report-only', 'render the reports from the runs already stored in --out (no training): merges the runs of every shard and lists the missing ones')
     .option('--full', 'run every method to the full budget instead of stopping at the target')
     .option('-o, --out <dir>', 'report folder (summary.md/json, curves.csv, <task>.svg, runs/)', 'runs/bench')
     .option('-w, --workers <n>', 'parallel worker threads', parsePositiveInt('workers'), Math.max(1, availableParallelism()))
