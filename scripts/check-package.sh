@@ -123,6 +123,7 @@ cat > consumer.ts <<'EOF'
 import * as tf from '@tensorflow/tfjs';
 import {
   initBackend, createNiNo, resolveNowcaster, buildNeuralGraph, makeConvNet, makeLayout, AdamW, Rng, readTrajectory,
+  NiNoOptimizer, modelGraph, type NiNoOptimizerOptions,
   type BackendName, type ModelDef, type NeuralGraph, type ParamSpec, type Optimizer, type NiNo, type Trajectory, type CreateNiNoOptions,
 } from 'nino';
 
@@ -141,12 +142,18 @@ export async function setUp(name: BackendName): Promise<NiNo> {
   return nc.ctx > 0 ? opt : opt;
 }
 export const rows = (t: Trajectory): number => t.records.length;
+export function wrap(model: tf.LayersModel): NiNoOptimizer {
+  const o: NiNoOptimizerOptions = { baseOpt: tf.train.adam(6e-3), model, period: 300 };
+  const opt = new NiNoOptimizer(o);
+  model.compile({ optimizer: opt, loss: 'categoricalCrossentropy' });
+  return modelGraph(model).graph.numNodes > 0 ? opt : opt;
+}
 export const read = (p: string): Trajectory => readTrajectory(p);
 // The declarations are real types, not `any`: each misuse below must be a type error.
 // @ts-expect-error period is a number
 export const bad1: CreateNiNoOptions = { baseOpt: new AdamW({ lr: 1 }), model: makeConvNet({ hid: [1, 1, 1], inChannels: 1, numClasses: 2 }), period: '1000' };
 // @ts-expect-error not a backend name
-export const bad2: BackendName = 'webgpu';
+export const bad2: BackendName = 'metal';
 EOF
 npx --no-install tsc --version > /dev/null || fail "typescript is not installed in the consumer project"
 tsc_errors() { { npx --no-install tsc -p "$1" || true; } | grep -E 'error TS' | sort -u || true; }
@@ -156,4 +163,12 @@ if comm -13 "$tmp/tsc-tfjs.txt" "$tmp/tsc-consumer.txt" | grep .; then
   fail "the strict TypeScript consumer has the type errors above (beyond tfjs's own)"
 fi
 echo "check-package: strict TypeScript consumer type-checks: no error from nino's .d.ts or the consumer code ($(wc -l < "$tmp/tsc-tfjs.txt") in tfjs's own declarations, the same without nino)"
+# 5. An example from examples/, run briefly against the installed package (tsx added for the .ts file).
+cp "$root/examples/fashion-mnist-fit.ts" "$root/examples/models.ts" .
+npm install --no-audit --no-fund --prefer-offline --no-save tsx@^4 > "$tmp/install-tsx.log" 2>&1 || { cat "$tmp/install-tsx.log"; fail "npm install of tsx failed"; }
+ex_args=(--steps 12 --period 5 --batch 16 --backend wasm)
+[ -n "${NINO_DATA_DIR:-}" ] && ex_args+=(--data-dir "$NINO_DATA_DIR")
+npx --no-install tsx fashion-mnist-fit.ts "${ex_args[@]}" > "$tmp/example.txt" 2>&1 || { cat "$tmp/example.txt"; fail "examples/fashion-mnist-fit.ts failed in the consumer project"; }
+grep -q 'nowcasts @4 k=40 @9 k=1' "$tmp/example.txt" || { cat "$tmp/example.txt"; fail "the example did not nowcast at steps 5 and 10"; }
+echo "check-package: examples/fashion-mnist-fit.ts ran from the installed package: $(grep -m1 'test accuracy' "$tmp/example.txt")"
 echo "check-package: OK"

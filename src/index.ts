@@ -5,9 +5,9 @@
  * (test/package.test.ts checks it), so importing nino loads tfjs, apache-arrow and nino's own code only.
  *
  *   import * as tf from '@tensorflow/tfjs';
- *   import { initBackend, createNiNo, AdamW, makeConvNet } from 'nino';
+ *   import { initBackend, NiNoOptimizer } from 'nino';
  *   await initBackend('wasm');                       // tfjs wasm + nino's kernels (the fast CPU path)
- *   const opt = await createNiNo({ baseOpt: new AdamW({ lr: 6e-3 }), model, ckpt: 'official:nino_no_posw', period: 1000 });
+ *   model.compile({ optimizer: new NiNoOptimizer({ baseOpt: tf.train.adam(6e-3), model, period: 1000 }), loss, metrics });
  *
  * Groups: backend set-up; parameters and the optimizer seam; neural graphs; nowcasters and checkpoints;
  * the NiNo wrapper and nowcaster resolution; offline nowcasting of saved states; trajectories (Arrow);
@@ -123,3 +123,4 @@ export { makeConvNet, convNetSpecs, type ConvNetConfig } from './tasks/models/co
 export { makeGpt2, gpt2ParamCount, type Gpt2Config } from './tasks/models/gpt2.ts';
 
 // tfjs models (LayersModel graphs, NiNo as a tf.train.Optimizer): re-exported from src/tfjs below.
+export * from './tfjs/index.ts';

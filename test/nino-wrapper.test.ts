@@ -106,6 +106,12 @@ describe('NiNo wrapper', () => {
     expect(Array.from(opt2.getState().arrays['base.m.0'])).toEqual(Array.from(m0));
   });
 
+  it('rejects at construction a period that does not divide into ctx states', () => {
+    const base = new AdamW({ lr: 0.01, weightDecay: 0 });
+    expect(() => new NiNo({ baseOpt: base, nowcaster: new RecordingNowcaster(), period: 302 })).toThrow(/period 302 does not divide into 5 states.*e\.g\. 300/);
+    expect(() => new NiNo({ baseOpt: base, nowcaster: null, period: 302 })).not.toThrow();
+  });
+
   it('without a nowcaster is the base optimizer', () => {
     const { opt, base } = run(30, 10, null);
     expect(opt.events.length).toBe(0);

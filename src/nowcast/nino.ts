@@ -6,6 +6,10 @@
  * The base optimizer's moments are kept across a jump, as in the official code. A nowcast whose
  * result has NaN/Inf is not applied: a warning is logged and training continues.
  *
+ * `NiNoCore` is the one implementation of that logic (state buffer, schedule, jump, NaN guard) over
+ * flat parameter vectors; `NiNo` (nino's own Optimizer seam) and the tfjs optimizer and model.fit
+ * callback (src/tfjs/) only tell it how to read and write their parameters and how to take a base step.
+ *
  *   const opt = new NiNo({ baseOpt: new AdamW({ lr: 6e-3, weightDecay: 0 }), nowcaster, period: 1000, maxTrainSteps: 10000 });
  *   for (...) { const grads = opt.needGrads ? computeGrads() : null; opt.step(params, grads); }
  */
@@ -31,11 +35,17 @@ export interface ParamNowcaster {
   nowcast(states: Float32Array, k: number): Float32Array;
 }
 
-export interface NiNoOptions {
-  baseOpt: Optimizer;
-  /** null: behave exactly like the base optimizer */
+export interface NowcastEvent {
+  stepIdx: number;
+  k: number;
+  ms: number;
+  applied: boolean;
+}
+
+export interface NiNoCoreOptions {
+  /** null: never nowcast (every step is a base step) */
   nowcaster: ParamNowcaster | null;
-  /** base steps between nowcasts (official default 1000) */
+  /** base steps between nowcasts (official default 1000); must be a multiple of the nowcaster's ctx */
   period?: number;
   /** training length the horizon schedule is spread over (official default 10000) */
   maxTrainSteps?: number;
@@ -44,21 +54,32 @@ export interface NiNoOptions {
   logger?: Logger;
 }
 
-export interface NowcastEvent {
-  stepIdx: number;
-  k: number;
-  ms: number;
-  applied: boolean;
+/** Where NiNoCore reads the current parameters from and writes a nowcast to (flat vectors). */
+export interface FlatParamIO {
+  /** the current parameters as one flat vector (layout of the nowcaster's graph) */
+  read(): Float32Array;
+  /** writes a predicted flat vector back into the parameters */
+  write(flat: Float32Array): void;
 }
 
-export class NiNo implements Optimizer {
-  readonly baseOpt: Optimizer;
+/** Serializable state of NiNoCore: step counter and buffered states. */
+export interface NiNoCoreState {
+  step: number;
+  states: Float32Array[];
+  events: NowcastEvent[];
+}
+
+/**
+ * The NiNo state buffer, schedule and jump over flat parameter vectors, independent of how parameters
+ * are stored and of the base optimizer (official `optim/nino.py: NiNo.step`).
+ */
+export class NiNoCore {
   readonly nowcaster: ParamNowcaster | null;
   readonly period: number;
   readonly maxTrainSteps: number;
   readonly kSchedule: number[];
   readonly ctx: number;
-  private readonly every: number;
+  readonly every: number;
   private readonly logger: Logger;
   /** 0-based index of the next step (official `step_idx`) */
   stepCount = 0;
@@ -67,24 +88,29 @@ export class NiNo implements Optimizer {
   /** one entry per nowcast done, for reports (time spent nowcasting, k used) */
   readonly events: NowcastEvent[] = [];
 
-  constructor(o: NiNoOptions) {
-    this.baseOpt = o.baseOpt;
+  constructor(o: NiNoCoreOptions) {
     this.nowcaster = o.nowcaster;
     this.period = o.period ?? 1000;
     this.maxTrainSteps = o.maxTrainSteps ?? 10000;
     this.ctx = o.nowcaster?.ctx ?? 5;
+    if (!Number.isInteger(this.period) || this.period < 1) throw new Error(`NiNo: period must be a positive integer, got ${this.period}`);
+    if (!Number.isInteger(this.maxTrainSteps) || this.maxTrainSteps < 1) throw new Error(`NiNo: maxTrainSteps must be a positive integer, got ${this.maxTrainSteps}`);
+    if (o.nowcaster && this.period % this.ctx !== 0) {
+      throw new Error(`NiNo: period ${this.period} does not divide into ${this.ctx} states (one every period/${this.ctx} steps); use a multiple of ${this.ctx}, e.g. ${Math.max(this.ctx, Math.round(this.period / this.ctx) * this.ctx)}`);
+    }
     this.every = stateInterval(this.period, this.ctx);
     this.kSchedule = horizonSchedule({ maxTrainSteps: this.maxTrainSteps, period: this.period, p: o.p ?? 2, seqLen: o.nowcaster?.maxHorizon ?? 40 });
     this.logger = o.logger ?? silentLogger;
   }
 
-  /** True when the next step() is a nowcast (the official `next_step_nino`). */
+  /** True when the next step is a nowcast (the official `next_step_nino`). */
   get nextStepNowcast(): boolean {
     return !!this.nowcaster && this.states.length === this.ctx - 1 && (this.stepCount + 1) % this.every === 0;
   }
 
-  get needGrads(): boolean {
-    return !this.nextStepNowcast;
+  /** Number of states buffered now. */
+  get numStates(): number {
+    return this.states.length;
   }
 
   /** Horizon k the nowcast at the current step would use. */
@@ -92,20 +118,23 @@ export class NiNo implements Optimizer {
     return horizonAt(this.kSchedule, this.stepCount, this.period);
   }
 
-  step(params: tf.Variable[], grads: tf.Tensor[] | null): void {
+  /**
+   * One training step: takes a state when due; the step that completes ctx states writes the nowcast
+   * through `io` instead of calling `baseStep`. Returns true when this step was a nowcast.
+   */
+  step(io: FlatParamIO, baseStep: () => void): boolean {
     if (this.nowcaster) {
       if (this.states.length === this.ctx) this.states = [];
-      if ((this.stepCount + 1) % this.every === 0) this.states.push(flatten(params));
+      if ((this.stepCount + 1) % this.every === 0) this.states.push(io.read());
     }
-    if (this.nowcaster && this.states.length === this.ctx) {
-      this.nowcastInPlace(params);
-    } else {
-      this.baseOpt.step(params, grads);
-    }
+    const jump = !!this.nowcaster && this.states.length === this.ctx;
+    if (jump) this.nowcastInto(io);
+    else baseStep();
     this.stepCount++;
+    return jump;
   }
 
-  private nowcastInPlace(params: tf.Variable[]): void {
+  private nowcastInto(io: FlatParamIO): void {
     const nc = this.nowcaster!;
     const n = this.states[0].length;
     const ctx = this.ctx;
@@ -123,22 +152,81 @@ export class NiNo implements Optimizer {
     if (!finite) {
       this.logger.warn({ stepIdx: this.stepCount, k, nowcaster: nc.name }, 'nowcast produced NaN/Inf; parameters left unchanged');
     } else {
-      unflattenInto(params, pred);
+      io.write(pred);
       this.logger.debug({ stepIdx: this.stepCount, k, ms }, 'nowcast applied');
     }
     this.events.push({ stepIdx: this.stepCount, k, ms, applied: finite });
   }
 
+  getState(): NiNoCoreState {
+    return { step: this.stepCount, states: [...this.states], events: [...this.events] };
+  }
+
+  setState(s: NiNoCoreState): void {
+    if (s.states.length > this.ctx) throw new Error(`NiNo state has ${s.states.length} buffered states, the nowcaster uses ${this.ctx}`);
+    this.states = [...s.states];
+    this.events.length = 0;
+    this.events.push(...s.events);
+    this.stepCount = s.step;
+  }
+
+  /** Drops the buffered states. */
+  clear(): void {
+    this.states = [];
+  }
+}
+
+export interface NiNoOptions extends NiNoCoreOptions {
+  baseOpt: Optimizer;
+}
+
+/** NiNo over nino's own Optimizer seam (tf.Variable lists in ParamSpec order). */
+export class NiNo implements Optimizer {
+  readonly baseOpt: Optimizer;
+  readonly core: NiNoCore;
+
+  constructor(o: NiNoOptions) {
+    this.baseOpt = o.baseOpt;
+    this.core = new NiNoCore(o);
+  }
+
+  get nowcaster(): ParamNowcaster | null { return this.core.nowcaster; }
+  get period(): number { return this.core.period; }
+  get maxTrainSteps(): number { return this.core.maxTrainSteps; }
+  get kSchedule(): number[] { return this.core.kSchedule; }
+  get ctx(): number { return this.core.ctx; }
+  get stepCount(): number { return this.core.stepCount; }
+  get events(): NowcastEvent[] { return this.core.events; }
+
+  /** True when the next step() is a nowcast (the official `next_step_nino`). */
+  get nextStepNowcast(): boolean {
+    return this.core.nextStepNowcast;
+  }
+
+  get needGrads(): boolean {
+    return !this.core.nextStepNowcast;
+  }
+
+  /** Horizon k the nowcast at the current step would use. */
+  currentK(): number {
+    return this.core.currentK();
+  }
+
+  step(params: tf.Variable[], grads: tf.Tensor[] | null): void {
+    this.core.step({ read: () => flatten(params), write: (v) => unflattenInto(params, v) }, () => this.baseOpt.step(params, grads));
+  }
+
   getState(): OptimizerState {
     const base = this.baseOpt.getState();
+    const st = this.core.getState();
     const arrays: Record<string, Float32Array> = {};
     for (const [key, v] of Object.entries(base.arrays)) arrays[`base.${key}`] = v;
-    this.states.forEach((s, i) => (arrays[`state.${i}`] = s));
+    st.states.forEach((s, i) => (arrays[`state.${i}`] = s));
     return {
       kind: 'nino',
-      step: this.stepCount,
+      step: st.step,
       arrays,
-      extra: { base: { kind: base.kind, step: base.step, extra: base.extra ?? {} }, numStates: this.states.length, events: this.events },
+      extra: { base: { kind: base.kind, step: base.step, extra: base.extra ?? {} }, numStates: st.states.length, events: st.events },
     };
   }
 
@@ -148,15 +236,13 @@ export class NiNo implements Optimizer {
     const baseArrays: Record<string, Float32Array> = {};
     for (const [key, v] of Object.entries(s.arrays)) if (key.startsWith('base.')) baseArrays[key.slice(5)] = v;
     this.baseOpt.setState({ kind: extra.base.kind, step: extra.base.step, arrays: baseArrays, extra: extra.base.extra });
-    this.states = [];
-    for (let i = 0; i < extra.numStates; i++) this.states.push(s.arrays[`state.${i}`]);
-    this.events.length = 0;
-    this.events.push(...(extra.events ?? []));
-    this.stepCount = s.step;
+    const states: Float32Array[] = [];
+    for (let i = 0; i < extra.numStates; i++) states.push(s.arrays[`state.${i}`]);
+    this.core.setState({ step: s.step, states, events: extra.events ?? [] });
   }
 
   dispose(): void {
     this.baseOpt.dispose();
-    this.states = [];
+    this.core.clear();
   }
 }
