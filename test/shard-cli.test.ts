@@ -132,7 +132,7 @@ describe('sharded collect', () => {
 describe('sharded bench', () => {
   it('two shards (Slurm array variables) then --report-only give the table of one unsharded process', async () => {
     const bench = (out: string) => [
-      'bench', '--task', 'FM-16-3k', '--seeds', '1,2', '--nowcaster', 'linefit', '--budget', '12', '--eval-every', '3', '--period', '6',
+      'bench', '--task', 'FM-16-3k', '--seeds', '1,2', '--nowcaster', 'linefit', '--budget', '10', '--eval-every', '2', '--period', '5',
       '--eval-limit', '20', '--workers', '1', '--data-dir', dataDir, '--out', out,
     ];
     // separate parents: each has its own Adam cache (<out>/../.adam-cache), so no result is shared
