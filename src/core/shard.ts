@@ -18,7 +18,7 @@
  *
  *   const shard = resolveShard(o.shard);                 // { index: 1, count: 4, source: '--shard 1/4' }
  *   const mine = selectShard(jobs, (j) => [j.task, j.seed], shard);
- *   checkShardLayout(o.out, shard, jobKeys);            // before any file is written
+ *   checkShardLayout(o.out, shard, 'collect', jobs.map((j) => [j.task, j.seed]));   // before any file is written
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
