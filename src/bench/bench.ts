@@ -3,12 +3,17 @@
  * parallel workers (resumable: finished runs are reused), and writes the reports. Every task, seed,
  * option and nowcaster reference is checked (validateBench) before any folder is made or run started.
  *
+ * Sharded (`shard`, core/shard.ts): only this shard's runs are trained, into the shared outDir (each
+ * stored run is locked while it is made, bench/run.ts), and no report is written: a later
+ * `reportOnly` call merges whatever runs are stored and lists the ones still missing.
+ *
  *   const r = await runBench(loadSuite('ci'), { outDir: 'runs/bench', workers: 2, backend: 'wasm' });
  *   console.log(r.markdown);
  */
 import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from '../core/fsutil.ts';
 import { checkSeed } from '../core/rng.ts';
+import { checkShardLayout, NO_SHARD, selectShard, type Shard } from '../core/shard.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
@@ -34,6 +39,8 @@ export interface BenchOptions {
    * report lists the code versions they came from.
    */
   reportOnly?: boolean;
+  /** train only this shard's part of the runs (default: all); no report is written when sharded */
+  shard?: Shard;
   logger?: Logger;
   progress?: ProgressFn;
 }
@@ -46,6 +53,19 @@ export interface BenchReport {
   belowMin: { task: string; method: string; speedup: number; min: number }[];
   /** which code versions produced the runs */
   provenance: string;
+  /** reportOnly: the runs of the bench not (yet) stored in outDir, as 'task/method/seed-N' */
+  missing: string[];
+  /** false for a shard of a sharded bench: the reports (summary.md, ...) were not written */
+  reportsWritten: boolean;
+}
+
+/** The key a run is sorted and sharded by. */
+export function runJobKey(s: BenchRunSpec): [string, string, number] {
+  return [s.task, s.method, s.seed];
+}
+
+export function runId(s: { task: string; method: string; seed: number }): string {
+  return `${s.task}/${s.method}/seed-${s.seed}`;
 }
 
 /** a bad task, seed, option or nowcaster in a bench (the CLI reports it as a usage error) */
@@ -137,23 +157,44 @@ export function expandRuns(suite: Suite, o: BenchOptions): BenchRunSpec[] {
   return specs;
 }
 
+/**
+ * Checks (and on first use records) the shard layout of `o.outDir` for this bench's runs: a count or
+ * job list that differs from the record is an InputError, raised before anything is written. No-op
+ * for one shard and for reportOnly. runBench calls it; the CLI also calls it before a backend starts.
+ */
+export function checkBenchShard(suite: Suite, o: BenchOptions): void {
+  if (o.reportOnly || !o.shard) return;
+  checkShardLayout(o.outDir, o.shard, 'bench', expandRuns(suite, o).map(runJobKey));
+}
+
 export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchReport> {
   const logger = o.logger ?? silentLogger;
+  const shard = o.shard ?? NO_SHARD;
   validateBench(suite, { reportOnly: o.reportOnly });
+  if (o.reportOnly && shard.count > 1) throw new BenchInputError('--report-only merges every shard; give it without --shard');
+  const all = expandRuns(suite, o);
+  checkBenchShard(suite, o);
   ensureDir(o.outDir);
-  const specs = expandRuns(suite, o);
+  const specs = o.reportOnly ? all : selectShard(all, runJobKey, shard);
+  if (shard !== NO_SHARD) logger.info({ shard: `${shard.index}/${shard.count}`, from: shard.source, runs: specs.length, of: all.length }, `shard ${shard.index}/${shard.count}: ${specs.length} of ${all.length} runs`);
   // longest runs first (Adam) so both workers stay busy to the end
   const order = specs.map((s, i) => i).sort((a, b) => Number(specs[b].nowcaster === null) - Number(specs[a].nowcaster === null));
   logger.info({ suite: suite.name, runs: specs.length, workers: o.workers }, 'bench starting');
   let runs: BenchRunResult[];
+  const missing: string[] = [];
   const codeVersions = new Set<string>();
   if (o.reportOnly) {
-    runs = specs.map((s) => {
+    runs = [];
+    for (const s of specs) {
       const r = readStoredRun(s);
-      if (!r) throw new Error(`--report-only: no stored run for ${s.task}/${s.method}/seed-${s.seed} with this protocol in ${o.outDir}`);
+      if (!r) {
+        missing.push(runId(s));
+        continue;
+      }
       codeVersions.add(r.code ?? 'unknown');
-      return r;
-    });
+      runs.push(r);
+    }
+    if (missing.length) logger.warn({ missing: missing.length, of: specs.length }, `${missing.length} of ${specs.length} runs are not stored in ${o.outDir} yet`);
   } else {
     const mod = jobModule('./run.ts', import.meta.url);
     const ordered = await runJobs<BenchRunResult>(
@@ -175,14 +216,16 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
     const min = suite.minSpeedup?.[r.method];
     if (min !== undefined && r.speedup && !(r.speedup.geoMean >= min)) belowMin.push({ task: r.task, method: r.method, speedup: r.speedup.geoMean, min });
   }
+  const provenance = `runs made by nino code version(s) ${[...codeVersions].join(', ') || 'none'}${o.reportOnly ? ' (report rendered from stored runs)' : ''}`;
+  if (shard.count > 1) return { rows, runs, markdown, belowMin, provenance, missing, reportsWritten: false };
+  const missingMd = missing.length ? `\n\nmissing: ${missing.length} of ${specs.length} runs are not stored yet (their shards have not finished): ${missing.join(', ')}` : '';
   const meta = { suite, toolVersion: TOOL_VERSION, created: new Date().toISOString(), backend: o.backend, codeVersions: [...codeVersions] };
-  const provenance = `runs made by nino code version(s) ${[...codeVersions].join(', ')}${o.reportOnly ? ' (report rendered from stored runs)' : ''}`;
-  writeFileAtomic(join(o.outDir, 'summary.md'), `# nino bench: ${suite.name}\n\n${suite.description ?? ''}\n\n${markdown}\n\n${provenance}\n`);
-  writeFileAtomic(join(o.outDir, 'summary.json'), JSON.stringify({ ...meta, rows, runs }, null, 1));
+  writeFileAtomic(join(o.outDir, 'summary.md'), `# nino bench: ${suite.name}\n\n${suite.description ?? ''}\n\n${markdown}${missingMd}\n\n${provenance}\n`);
+  writeFileAtomic(join(o.outDir, 'summary.json'), JSON.stringify({ ...meta, rows, runs, missing }, null, 1));
   writeFileAtomic(join(o.outDir, 'curves.csv'), curvesCsv(runs));
   for (const t of suite.tasks) {
     const spec = resolvedTask(t);
     writeFileAtomic(join(o.outDir, `${spec.name}.svg`), taskSvg(spec.name, runs.filter((r) => r.task === spec.name), spec.target.value, spec.target.metric));
   }
-  return { rows, runs, markdown, belowMin, provenance };
+  return { rows, runs, markdown, belowMin, provenance, missing, reportsWritten: true };
 }

@@ -6,6 +6,10 @@
  * Adam baselines are cached by (task spec, seed, budget, eval protocol, code version), so adding a
  * nowcaster does not re-run Adam; a change to any of those misses the cache. The code version is a hash
  * of every module the run imports, found by walking the module graph (no hand-kept folder list). Finished runs are also stored under the output folder, so an interrupted bench resumes.
+ *
+ * One writer per stored run: `<out>/runs/<task>/<method>/.seed-<seed>.lock` (core/lock.ts) is held from
+ * the "already stored?" check to the write, across processes (shards sharing one --out) and worker
+ * threads; a second bench of the same run waits for the first, then reuses its result.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -15,6 +19,7 @@ import { writeFileAtomic } from '../core/fsutil.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { InputError } from '../core/errors.ts';
+import { acquireLock } from '../core/lock.ts';
 import { closureFingerprint } from '../core/version.ts';
 import { NiNo, type NowcastEvent } from '../nowcast/nino.ts';
 import { nowcasterPath, resolveNowcaster } from '../nowcast/resolve.ts';
@@ -159,6 +164,10 @@ export function runResultPath(s: BenchRunSpec): string {
   return join(s.outDir, 'runs', s.task, s.method, `seed-${s.seed}.json`);
 }
 
+export function runLockPath(s: BenchRunSpec): string {
+  return join(s.outDir, 'runs', s.task, s.method, `.seed-${s.seed}.lock`);
+}
+
 function readIfValid(path: string, key: string): BenchRunResult | null {
   if (!existsSync(path)) return null;
   try {
@@ -171,8 +180,18 @@ function readIfValid(path: string, key: string): BenchRunResult | null {
 
 export async function benchRun(s: BenchRunSpec, o: { logger?: Logger; progress?: ProgressFn } = {}): Promise<BenchRunResult> {
   const logger = o.logger ?? silentLogger;
-  const key = runKey(s);
   const id = `${s.task}/${s.method}/seed-${s.seed}`;
+  const lock = await acquireLock(runLockPath(s), { what: `bench ${id}`, onBusy: 'wait', logger });
+  try {
+    return await benchRunLocked(s, id, logger, o.progress);
+  } finally {
+    lock.release();
+  }
+}
+
+async function benchRunLocked(s: BenchRunSpec, id: string, logger: Logger, progress?: ProgressFn): Promise<BenchRunResult> {
+  const o = { progress };
+  const key = runKey(s);
   const outPath = runResultPath(s);
   const done = readIfValid(outPath, key);
   if (done) {

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { initBackend } from '../core/backend.ts';
 import { ensureDir } from '../core/fsutil.ts';
 import { SEED_MAX } from '../core/rng.ts';
+import { checkShardLayout, NO_SHARD, resolveShard, selectShard } from '../core/shard.ts';
 import { jobModule, runJobs } from '../core/workers.ts';
 import { getTask } from '../tasks/registry.ts';
 import { checkTaskData } from '../tasks/runtime.ts';
@@ -20,6 +21,7 @@ interface CollectOpts {
   workers: number;
   dataDir?: string;
   evalLimit?: number;
+  shard?: string;
 }
 
 export function registerCollect(program: Command): void {
@@ -34,11 +36,12 @@ export function registerCollect(program: Command): void {
     .option('-w, --workers <n>', 'parallel worker threads', parsePositiveInt('workers'), Math.max(1, availableParallelism()))
     .option('--data-dir <dir>', 'folder holding the dataset files (else NINO_DATA_DIR, system folders, cache)')
     .option('--eval-limit <n>', 'evaluate on the first n held-out examples only (faster)', parsePositiveInt('eval-limit'))
+    .option('--shard <i/n>', 'run only part i of n (0-based) of the (task, seed) jobs; default: from JOB_COMPLETION_INDEX + NINO_SHARD_COUNT (Kubernetes) or SLURM_ARRAY_TASK_* (Slurm), else all')
     .addHelpText(
       'after',
       '\nRerunning the same command skips finished trajectories and resumes interrupted ones. Each trajectory\n' +
         'is locked while it is collected (<out>/<task>/.seed-<seed>.lock): a second collector of the same\n' +
-        'trajectory waits for the first, then skips it.\n' +
+        'trajectory waits for the first, then skips it, so shards (--shard) can share one --out.\n' +
         'Example:\n  nino collect --task FM-16-3k --seeds 1..8 --every 60 --out runs/traj',
     )
     .action(async (o: CollectOpts, cmd: Command) => {
@@ -48,6 +51,7 @@ export function registerCollect(program: Command): void {
       const seeds = parseSeeds(o.seeds);
       // a task file's own data is read and checked against its model before anything is written
       for (const spec of specs) await checkTaskData(spec);
+      const shard = resolveShard(o.shard);
       try {
         ensureDir(o.out);
         accessSync(o.out, constants.W_OK);
@@ -55,10 +59,10 @@ export function registerCollect(program: Command): void {
         throw new UsageError(`output folder '${o.out}' is not writable (${(e as Error).message})`);
       }
       if (o.dataDir && !existsSync(o.dataDir)) throw new UsageError(`--data-dir '${o.dataDir}' does not exist`);
-      const jobs: CollectJob[] = [];
+      const allJobs: CollectJob[] = [];
       for (const spec of specs)
         for (const seed of seeds)
-          jobs.push({
+          allJobs.push({
             task: spec.name,
             taskDef: spec,
             seed,
@@ -67,6 +71,10 @@ export function registerCollect(program: Command): void {
             outDir: o.out,
             data: { dataDir: o.dataDir, evalLimit: o.evalLimit },
           });
+      const key = (j: CollectJob) => [j.task, j.seed];
+      checkShardLayout(o.out, shard, 'collect', allJobs.map(key));
+      const jobs = selectShard(allJobs, key, shard);
+      if (shard !== NO_SHARD) logger.info({ shard: `${shard.index}/${shard.count}`, from: shard.source, jobs: jobs.length, of: allJobs.length }, `shard ${shard.index}/${shard.count}: ${jobs.length} of ${allJobs.length} trajectories`);
       const backend = await initBackend(g.backend, logger);
       logger.info({ jobs: jobs.length, workers: o.workers, backend: backend.name }, 'collecting trajectories');
       const bars = makeProgress(g.progress !== false);
@@ -78,7 +86,8 @@ export function registerCollect(program: Command): void {
         );
         bars.stop();
         const done = results.filter((r) => r.status !== 'skipped').length;
-        process.stdout.write(`collected ${done} trajectories (${results.length - done} already complete) in ${o.out}\n`);
+        const part = shard.count > 1 ? ` (shard ${shard.index}/${shard.count}: ${jobs.length} of ${allJobs.length} trajectories)` : '';
+        process.stdout.write(`collected ${done} trajectories (${results.length - done} already complete) in ${o.out}${part}\n`);
       } finally {
         bars.stop();
       }

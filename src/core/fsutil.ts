@@ -6,9 +6,10 @@
  *   ensureDir('runs/traj/FM-16-3k');            // clear error for '/proc/nope', a file in the way, EACCES
  *   writeFileAtomic('runs/x/summary.json', json);
  *   removeOrphanTmp('runs/nino', 'ckpt');        // after a successful resume
+ *   createFileExclusive('runs/x/.lock', owner);  // false when it exists (locks, shard layouts)
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
 
@@ -20,6 +21,37 @@ export function uniqueSuffix(): string {
 /** the tmp file name writeFileAtomic uses for `path` */
 export function tmpNameFor(path: string): string {
   return `${path}.${uniqueSuffix()}.tmp`;
+}
+
+/** errors of a file system without hard links (FUSE mounts of object stores such as s3fs, gcsfuse) */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/**
+ * Creates `path` with `data` only if it does not exist: false when it does. A fully written tmp file is
+ * hard-linked to the name, so a reader never sees a half-written file; on a file system without hard
+ * links it falls back to an exclusive create (O_EXCL), where a reader may for a moment see a shorter
+ * file (lock readers wait for that, see core/lock.ts).
+ */
+export function createFileExclusive(path: string, data: string): boolean {
+  const tmp = tmpNameFor(path);
+  writeFileSync(tmp, data);
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (code === 'EEXIST') return false;
+    if (!NO_LINKS.has(code)) throw e;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+  try {
+    writeFileSync(path, data, { flag: 'wx' });
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
 }
 
 /**

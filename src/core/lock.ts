@@ -2,7 +2,8 @@
  * Exclusive locks on work items (a trajectory being collected, a bench run, a train-nino output folder),
  * across processes and across worker threads of one process. A lock is a file holding its owner
  * (pid, worker thread, hostname, start time, a random token), created atomically by hard-linking a
- * fully written tmp file to the lock name, so a reader never sees a half-written owner.
+ * fully written tmp file to the lock name, so a reader never sees a half-written owner (on a file
+ * system without hard links, an exclusive create: fsutil.createFileExclusive).
  *
  * A lock whose owner is a dead process on this host (`process.kill(pid, 0)` fails with ESRCH) is stale
  * and taken over; the take-over itself is serialised by a short-lived `<lock>.takeover` lock so two
@@ -13,11 +14,11 @@
  *   try { ... } finally { lock.release(); }
  */
 import { randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { ensureDir, tmpNameFor } from './fsutil.ts';
+import { createFileExclusive, ensureDir } from './fsutil.ts';
 import { throwIfInterrupted } from './interrupt.ts';
 import type { Logger } from './logger.ts';
 
@@ -92,16 +93,10 @@ export function isStale(o: LockOwner): boolean {
 }
 
 function tryCreate(path: string, owner: LockOwner): boolean {
-  const tmp = tmpNameFor(path);
-  writeFileSync(tmp, JSON.stringify(owner));
   try {
-    linkSync(tmp, path);
-    return true;
+    return createFileExclusive(path, JSON.stringify(owner));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw new Error(`cannot create lock ${path}: ${(e as Error).message}`);
-  } finally {
-    rmSync(tmp, { force: true });
   }
 }
 
