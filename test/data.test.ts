@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { idxUbyte } from './helpers/fake-data.ts';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
 import { EpochSampler, evalWindows, sampleWindows } from '../src/data/batching.ts';
@@ -17,24 +18,15 @@ import { DataDirError, DatasetNotFoundError } from '../src/data/fetch.ts';
 import { loadFashionMnist, parseIdx } from '../src/data/fashion_mnist.ts';
 import { gatherExamples, ninoTrainCount, splitHoldout } from '../src/data/vision.ts';
 
-/** IDX ubyte file: magic 00 00 08 nd, dims big-endian u32, then the bytes. */
-function idx(dims: number[], data: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = 0x08;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, Buffer.from(data)]);
-}
-
 function writeTinyFm(dir: string, nTrain: number, nTest: number, gz: boolean): void {
   mkdirSync(dir, { recursive: true });
   const px = (n: number, seed: number) => Uint8Array.from({ length: n * 784 }, (_, i) => (i * 7 + seed) % 256);
   const lab = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 10);
   const files: [string, Buffer][] = [
-    ['train-images-idx3-ubyte', idx([nTrain, 28, 28], px(nTrain, 1))],
-    ['train-labels-idx1-ubyte', idx([nTrain], lab(nTrain))],
-    ['t10k-images-idx3-ubyte', idx([nTest, 28, 28], px(nTest, 2))],
-    ['t10k-labels-idx1-ubyte', idx([nTest], lab(nTest))],
+    ['train-images-idx3-ubyte', idxUbyte([nTrain, 28, 28], px(nTrain, 1))],
+    ['train-labels-idx1-ubyte', idxUbyte([nTrain], lab(nTrain))],
+    ['t10k-images-idx3-ubyte', idxUbyte([nTest, 28, 28], px(nTest, 2))],
+    ['t10k-labels-idx1-ubyte', idxUbyte([nTest], lab(nTest))],
   ];
   for (const [name, buf] of files) writeFileSync(join(dir, gz ? `${name}.gz` : name), gz ? gzipSync(buf) : buf);
 }
@@ -45,18 +37,18 @@ const noSystem = (d: string) => ({ systemRoot: join(d, 'no-system'), cacheDir: j
 describe('IDX', () => {
   it('parses raw and gzipped files, big-endian dims', () => {
     const data = Uint8Array.from([1, 2, 3, 4, 5, 6]);
-    for (const buf of [idx([2, 3], data), gzipSync(idx([2, 3], data))]) {
+    for (const buf of [idxUbyte([2, 3], data), gzipSync(idxUbyte([2, 3], data))]) {
       const a = parseIdx(buf);
       expect(a.dims).toEqual([2, 3]);
       expect(Array.from(a.data)).toEqual([1, 2, 3, 4, 5, 6]);
     }
-    const big = idx([300], new Uint8Array(300));
+    const big = idxUbyte([300], new Uint8Array(300));
     expect(parseIdx(big).dims).toEqual([300]);
   });
   it('rejects bad magic, other dtypes and truncated data', () => {
     expect(() => parseIdx(Buffer.from([1, 0, 8, 1, 0, 0, 0, 1, 5]))).toThrow(/magic/);
     expect(() => parseIdx(Buffer.from([0, 0, 0x0d, 1, 0, 0, 0, 1, 5, 5, 5, 5]))).toThrow(/unsupported/);
-    expect(() => parseIdx(idx([4], new Uint8Array(4)).subarray(0, 10))).toThrow(/expected 4/);
+    expect(() => parseIdx(idxUbyte([4], new Uint8Array(4)).subarray(0, 10))).toThrow(/expected 4/);
   });
 });
 
@@ -183,7 +175,7 @@ describe('Fashion-MNIST loader', () => {
   it('rejects mismatched image/label counts', async () => {
     const d = tmp();
     writeTinyFm(join(d, 'fm'), 10, 5, true);
-    writeFileSync(join(d, 'fm', 'train-labels-idx1-ubyte.gz'), gzipSync(idx([9], new Uint8Array(9))));
+    writeFileSync(join(d, 'fm', 'train-labels-idx1-ubyte.gz'), gzipSync(idxUbyte([9], new Uint8Array(9))));
     await expect(loadFashionMnist({ dataDir: join(d, 'fm'), ...noSystem(d) })).rejects.toThrow(/10 images but labels \[9\]/);
   });
 

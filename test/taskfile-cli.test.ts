@@ -10,20 +10,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { idxUbyte } from './helpers/fake-data.ts';
 import { describe, expect, it } from 'vitest';
 import { readTrajectory } from '../src/trajectories/arrow.ts';
 
 const BIN = join(__dirname, '..', 'bin', 'nino');
 const common = ['--backend', 'wasm', '--no-progress', '--log-level', 'warn'];
 const nino = (a: string[], input?: string) => spawnSync(BIN, [...common, ...a], { encoding: 'utf8', input });
-
-function idx(dims: number[], data: Uint8Array): Buffer {
-  const head = Buffer.alloc(4 + 4 * dims.length);
-  head[2] = 0x08;
-  head[3] = dims.length;
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
-  return Buffer.concat([head, Buffer.from(data)]);
-}
 
 /** n 8x8 grey images; the label is the quadrant that is brightest (4 classes); `flip` of the labels are shifted. */
 function quadrants(n: number, seed: number, flip = 0): { x: Uint8Array; y: Uint8Array } {
@@ -47,10 +40,10 @@ function writeIdxFolder(dir: string): void {
   mkdirSync(dir, { recursive: true });
   const tr = quadrants(360, 7);
   const te = quadrants(120, 99, 0.25); // a quarter of the test labels wrong: at most 75% accuracy
-  writeFileSync(join(dir, 'train-images-idx3-ubyte'), idx([360, 8, 8], tr.x));
-  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idx([360], tr.y));
-  writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), gzipSync(idx([120, 8, 8], te.x)));
-  writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(idx([120], te.y)));
+  writeFileSync(join(dir, 'train-images-idx3-ubyte'), idxUbyte([360, 8, 8], tr.x));
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte'), idxUbyte([360], tr.y));
+  writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), gzipSync(idxUbyte([120, 8, 8], te.x)));
+  writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(idxUbyte([120], te.y)));
 }
 
 const mlpTask = (dataPath: string, o: Record<string, unknown> = {}) => ({

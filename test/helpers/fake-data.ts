@@ -4,11 +4,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Rng } from '../../src/core/rng.ts';
 
-function idx(magicType: number, dims: number[], data: Uint8Array): Buffer {
+/** An IDX ubyte file (MNIST's format): magic 00 00 08 nd, dims as big-endian u32, then the bytes. */
+export function idxUbyte(dims: number[], data: Uint8Array): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
-  head.writeUInt8(0, 0);
-  head.writeUInt8(0, 1);
-  head.writeUInt8(magicType, 2);
+  head.writeUInt8(0x08, 2);
   head.writeUInt8(dims.length, 3);
   dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
   return Buffer.concat([head, Buffer.from(data)]);
@@ -38,9 +37,9 @@ export function writeFakeFashionMnist(dir: string, nTrain = 240, nTest = 60, see
   };
   const tr = make(nTrain);
   const te = make(nTest);
-  writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(idx(0x08, [nTrain, 28, 28], tr.img)));
-  writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), gzipSync(idx(0x08, [nTrain], tr.lab)));
-  writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), gzipSync(idx(0x08, [nTest, 28, 28], te.img)));
-  writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(idx(0x08, [nTest], te.lab)));
+  writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(idxUbyte([nTrain, 28, 28], tr.img)));
+  writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), gzipSync(idxUbyte([nTrain], tr.lab)));
+  writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), gzipSync(idxUbyte([nTest, 28, 28], te.img)));
+  writeFileSync(join(dir, 't10k-labels-idx1-ubyte.gz'), gzipSync(idxUbyte([nTest], te.lab)));
   return dir;
 }
