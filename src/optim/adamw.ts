@@ -83,7 +83,10 @@ export class AdamW implements Optimizer {
   /** Materialises moments restored by setState, given the parameter shapes. */
   private attach(params: tf.Variable[]): void {
     if (!this.pending) return;
-    const { arrays } = this.pending;
+    const { n, arrays } = this.pending;
+    if (n !== params.length) {
+      throw new Error(`AdamW: the restored state of ${n} tensors does not fit ${params.length} parameter tensors (a state saved for another model?)`);
+    }
     const load = (key: string, p: tf.Tensor) => tf.tidy(() => tf.variable(tf.tensor(arrays[key], p.shape), false));
     this.m = params.map((p, i) => load(`m.${i}`, p));
     this.v = params.map((p, i) => load(`v.${i}`, p));
