@@ -1,7 +1,8 @@
 /**
  * Regenerates test/fixtures/reference and checkpoints/official from the golden data made by running the
  * official PyTorch NiNo (SamsungSAILMontreal/nino, commit 84fb0cf), trimmed to what the tests read:
- * the GNN/MLP intermediates keep only the activations the parity tests compare.
+ * the GNN/MLP intermediates keep only the activations the parity tests compare, and the tensors no test
+ * reads (UNREAD) are left out of the other files.
  *
  *   npx tsx scripts/make-fixtures.ts [path/to/shared/reference]     (default ../shared/reference)
  */
@@ -30,10 +31,28 @@ function trim(rel: string, keep: string[]): void {
   writeFileSync(join(fix, rel), writeSafetensors(out, Object.keys(st.metadata).length ? st.metadata : undefined));
 }
 
+/** Tensors no test reads (found by recording every key the tests take from these files), dropped from the copies. */
+const PRED = ['pred_k1', 'pred_k10', 'pred_k40', 'pred_scaled_k1', 'pred_scaled_k10', 'pred_scaled_k40'];
+const UNREAD: Record<string, string[]> = {
+  'case_a_fm16/graph.safetensors': ['lpe_eigvals_f32', 'lpe_sign'],
+  'case_b_gpt2/graph.safetensors': ['lpe_eigvals_f32', 'lpe_sign'],
+  'case_a_fm16/inputs.safetensors': ['delta', 'noise'],
+  'case_b_gpt2/inputs.safetensors': ['s0', 'delta', 'noise'],
+  'case_a_fm16/outputs_nino_mlp.safetensors': ['pred_k10', 'pred_scaled_k1', 'pred_scaled_k10', 'pred_scaled_k40'],
+  'case_b_gpt2/outputs_nino_mlp.safetensors': PRED,
+  'case_a_fm16/outputs_nino_mlp_h32.safetensors': PRED,
+  'case_b_gpt2/outputs_nino_mlp_h32.safetensors': PRED,
+};
+
 for (const c of ['case_a_fm16', 'case_b_gpt2']) {
   mkdirSync(join(fix, c), { recursive: true });
-  for (const f of ['meta.json', 'graph.safetensors', 'inputs.safetensors', 'outputs_nino_no_posw.safetensors',
-    'outputs_nino_mlp.safetensors', 'outputs_nino_mlp_h32.safetensors']) copyFileSync(join(src, c, f), join(fix, c, f));
+  copyFileSync(join(src, c, 'meta.json'), join(fix, c, 'meta.json'));
+  for (const f of ['graph.safetensors', 'inputs.safetensors', 'outputs_nino_no_posw.safetensors',
+    'outputs_nino_mlp.safetensors', 'outputs_nino_mlp_h32.safetensors']) {
+    const rel = `${c}/${f}`;
+    const drop = new Set(UNREAD[rel] ?? []);
+    trim(rel, readSafetensors(readFileSync(join(src, rel)), rel).order.filter((k) => !drop.has(k)));
+  }
   trim(`${c}/intermediates_nino_no_posw_k1.safetensors`, GNN_TRACE);
 }
 trim('case_b_gpt2/intermediates_nino_mlp_k1.safetensors', MLP_TRACE);
