@@ -6,6 +6,7 @@ import { initBackend } from '../core/backend.ts';
 import { BenchInputError, checkBenchShard, runBench, validateBench } from '../bench/bench.ts';
 import { loadSuite, suiteNames, type Suite } from '../bench/suite.ts';
 import { SEED_MAX } from '../core/rng.ts';
+import { EXIT } from '../core/errors.ts';
 import { NO_SHARD, resolveShard } from '../core/shard.ts';
 import { defaultNowcasterRef } from '../nowcast/index.ts';
 import { resolve } from 'node:path';
@@ -121,7 +122,7 @@ export function registerBench(program: Command): void {
       process.stdout.write(`\n${report.markdown}\n${missing}\n${report.provenance}\nreports in ${o.out} (summary.md, summary.json, curves.csv, svg plots)\n`);
       if (report.missing.length && o.requireComplete) {
         process.stderr.write(`nino: error: --require-complete: ${report.missing.length} runs are not stored in ${o.out} yet (${report.missing.slice(0, 5).join(', ')}${report.missing.length > 5 ? ', ...' : ''}); wait for their shards or rerun them\n`);
-        process.exitCode = 1;
+        process.exitCode = EXIT.failure;
         return;
       }
       if (process.env.GITHUB_STEP_SUMMARY) appendFileSync(process.env.GITHUB_STEP_SUMMARY, `## nino bench: ${suite.name}\n\n${report.markdown}\n`);
@@ -131,7 +132,7 @@ export function registerBench(program: Command): void {
           if (r.speedup && !(r.speedup.geoMean >= o.minSpeedup)) below.push({ task: r.task, method: r.method, speedup: r.speedup.geoMean, min: o.minSpeedup });
       if (below.length) {
         for (const b of below) process.stderr.write(`nino: speedup of ${b.method} on ${b.task} is ${b.speedup.toFixed(2)}x, below the minimum ${b.min}x\n`);
-        process.exitCode = 3;
+        process.exitCode = EXIT.speedupGate;
       }
     });
 }

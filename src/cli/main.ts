@@ -14,7 +14,7 @@ import { registerData } from './data.ts';
 import { registerNowcast } from './nowcast.ts';
 import { registerTasks } from './tasks.ts';
 import { registerTrainNino } from './train-nino.ts';
-import { exitCodeOf } from '../core/errors.ts';
+import { EXIT, exitCodeOf } from '../core/errors.ts';
 import { InterruptedError, interruptedBy, requestInterrupt } from '../core/interrupt.ts';
 import { LOG_FORMATS, stopLiveBars } from './common.ts';
 
@@ -38,8 +38,9 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** exit codes of the signals nino stops on */
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+/** exit codes of the signals nino stops on (core/errors.ts EXIT) */
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm };
+const interruptedLine = (sig: string) => `\nnino: interrupted (${sig}); finished work is saved, rerun the same command to resume\n`;
 /** after a signal, give the work this long to reach a safe point before exiting anyway */
 const FORCE_EXIT_MS = 3000;
 
@@ -53,7 +54,7 @@ export async function main(argv: string[]): Promise<void> {
       requestInterrupt(sig);
       setTimeout(() => {
         stopLiveBars();
-        process.stderr.write(`\nnino: interrupted (${sig}); finished work is saved, rerun the same command to resume\n`);
+        process.stderr.write(interruptedLine(sig));
         process.exit(SIGNAL_EXIT[sig]);
       }, FORCE_EXIT_MS).unref();
     });
@@ -75,8 +76,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     stopLiveBars();
     if (e instanceof InterruptedError) {
-      process.stderr.write(`\nnino: interrupted (${e.signal}); finished work is saved, rerun the same command to resume\n`);
-      process.exitCode = SIGNAL_EXIT[e.signal] ?? 130;
+      process.stderr.write(interruptedLine(e.signal));
+      process.exitCode = SIGNAL_EXIT[e.signal] ?? EXIT.sigint;
       return;
     }
     const msg = (e as Error).message ?? String(e);
