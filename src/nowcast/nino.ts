@@ -39,9 +39,35 @@ export interface ParamNowcaster {
 export interface NowcastEvent {
   stepIdx: number;
   k: number;
+  /** time of the nowcaster's prediction (ms) */
   ms: number;
+  /** false when the jump was not applied (non-finite prediction, or every checked size made the loss worse) */
   applied: boolean;
+  /** with a jump check: the fraction of the predicted jump taken (1 = whole, 0 = skipped) */
+  scale?: number;
+  /** with a jump check: check-batch loss before the jump and after the size taken (before, if skipped) */
+  lossBefore?: number;
+  lossAfter?: number;
+  /** with a jump check: time spent evaluating the check loss (ms) */
+  checkMs?: number;
 }
+
+/**
+ * A verified jump: the loss on a fixed check batch (not the training batch of the step) decides whether
+ * a nowcast is taken whole, shrunk, or skipped. The sizes are tried in order and the first one whose loss
+ * is no worse than before the jump (within `tolerance`, relative) is taken; when none is, the parameters
+ * stay where Adam left them. Costs one loss evaluation before the jump and one per size tried.
+ */
+export interface JumpCheck {
+  /** loss of a flat parameter vector (the nowcaster's graph layout) on the check batch */
+  loss(flat: Float32Array): number;
+  /** fractions of the predicted jump to try, in order (default [1, 0.5, 0.25]) */
+  scales?: readonly number[];
+  /** accept a size whose loss is at most lossBefore * (1 + tolerance) (default 0) */
+  tolerance?: number;
+}
+
+export const DEFAULT_JUMP_SCALES: readonly number[] = [1, 0.5, 0.25];
 
 export interface NiNoCoreOptions {
   /** null: never nowcast (every step is a base step) */
@@ -52,6 +78,8 @@ export interface NiNoCoreOptions {
   maxTrainSteps?: number;
   /** horizon decay power (official 2) */
   p?: number;
+  /** check each jump on a held-out batch and shrink or skip it when it makes the loss worse (default: none, as the official code) */
+  check?: JumpCheck;
   logger?: Logger;
 }
 
@@ -82,6 +110,7 @@ export class NiNoCore {
   readonly ctx: number;
   readonly every: number;
   private readonly logger: Logger;
+  private readonly check: JumpCheck | null;
   /** 0-based index of the next step (official `step_idx`) */
   stepCount = 0;
   /** buffered flat parameter states, oldest first */
@@ -102,6 +131,13 @@ export class NiNoCore {
     this.every = stateInterval(this.period, this.ctx);
     this.kSchedule = horizonSchedule({ maxTrainSteps: this.maxTrainSteps, period: this.period, p: o.p ?? 2, seqLen: o.nowcaster?.maxHorizon ?? 40 });
     this.logger = o.logger ?? silentLogger;
+    this.check = o.check ?? null;
+    if (this.check) {
+      const sc = this.check.scales ?? DEFAULT_JUMP_SCALES;
+      if (sc.length === 0 || sc.some((x) => !(x > 0 && x <= 1))) throw new InputError(`NiNo: jump check scales must be in (0, 1], got [${sc.join(', ')}]`);
+      const tol = this.check.tolerance ?? 0;
+      if (!(tol >= 0)) throw new InputError(`NiNo: jump check tolerance must be >= 0, got ${tol}`);
+    }
   }
 
   /** True when the next step is a nowcast (the official `next_step_nino`). */
@@ -152,11 +188,38 @@ export class NiNoCore {
     for (let i = 0; finite && i < n; i++) if (!Number.isFinite(pred[i])) finite = false;
     if (!finite) {
       this.logger.warn({ stepIdx: this.stepCount, k, nowcaster: nc.name }, 'nowcast produced NaN/Inf; parameters left unchanged');
-    } else {
+      this.events.push({ stepIdx: this.stepCount, k, ms, applied: false });
+      return;
+    }
+    if (!this.check) {
       io.write(pred);
       this.logger.debug({ stepIdx: this.stepCount, k, ms }, 'nowcast applied');
+      this.events.push({ stepIdx: this.stepCount, k, ms, applied: true });
+      return;
     }
-    this.events.push({ stepIdx: this.stepCount, k, ms, applied: finite });
+    this.checkedJump(io, this.states[ctx - 1], pred, k, ms);
+  }
+
+  /** Takes the first jump size (of check.scales) that does not raise the check loss, or none. */
+  private checkedJump(io: FlatParamIO, cur: Float32Array, pred: Float32Array, k: number, ms: number): void {
+    const check = this.check!;
+    const tol = check.tolerance ?? 0;
+    const t0 = performance.now();
+    const before = check.loss(cur);
+    let taken: { scale: number; loss: number; params: Float32Array } | null = null;
+    for (const scale of check.scales ?? DEFAULT_JUMP_SCALES) {
+      const cand = scale === 1 ? pred : interpolate(cur, pred, scale);
+      const loss = check.loss(cand);
+      if (Number.isFinite(loss) && (!Number.isFinite(before) || loss <= before * (1 + tol))) {
+        taken = { scale, loss, params: cand };
+        break;
+      }
+    }
+    const checkMs = performance.now() - t0;
+    if (taken) io.write(taken.params);
+    const ev: NowcastEvent = { stepIdx: this.stepCount, k, ms, applied: !!taken, scale: taken?.scale ?? 0, lossBefore: before, lossAfter: taken?.loss ?? before, checkMs };
+    this.logger.debug(ev, taken ? 'checked nowcast applied' : 'checked nowcast skipped: every size raised the check loss');
+    this.events.push(ev);
   }
 
   getState(): NiNoCoreState {
@@ -246,4 +309,11 @@ export class NiNo implements Optimizer {
     this.baseOpt.dispose();
     this.core.clear();
   }
+}
+
+/** cur + scale * (pred - cur), elementwise */
+function interpolate(cur: Float32Array, pred: Float32Array, scale: number): Float32Array {
+  const out = new Float32Array(cur.length);
+  for (let i = 0; i < cur.length; i++) out[i] = cur[i] + scale * (pred[i] - cur[i]);
+  return out;
 }

@@ -52,7 +52,16 @@ export interface TaskRuntime {
   initParams(seed: number): Float32Array[];
   /** the same, as trainable variables (the caller disposes them) */
   initVariables(seed: number): tf.Variable[];
+  /**
+   * A fixed batch for checking a nowcast (the same for every seed, made once, owned by the runtime):
+   * vision: the first examples of the validation split (held out of training, not the test set the
+   * target is measured on); language: fixed training windows drawn from their own random stream.
+   */
+  checkBatch(): Batch;
 }
+
+/** Examples (vision) or windows (language) in the check batch: four training batches. */
+export const CHECK_BATCHES = 4;
 
 export interface RuntimeOptions extends SourceOptions {
   logger?: Logger;
@@ -141,6 +150,16 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
       evalY.push(tf.tensor1d(d.test.y.subarray(s, e), 'int32'));
     }
     logger.debug({ task: spec.name, train: d.train.count, eval: evalN }, 'vision data ready');
+    let check: Batch | null = null;
+    const checkBatch = (): Batch => {
+      if (!check) {
+        // the validation split when there is one (not the test set the target is measured on), else training images
+        const src = d.val.count > 0 ? d.val : d.train;
+        const n = Math.min(src.count, CHECK_BATCHES * spec.batchSize);
+        check = { x: tf.tensor4d(src.x.subarray(0, n * px), [n, H, W, C]), y: tf.tensor1d(src.y.subarray(0, n), 'int32') };
+      }
+      return check;
+    };
     return {
       spec,
       model,
@@ -148,6 +167,7 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
       initVariables,
       reached,
       metricOf,
+      checkBatch,
       makeSampler(seed) {
         const s = new EpochSampler(d.train.count, spec.batchSize, new Rng(seed).fork('data'));
         return {
@@ -190,6 +210,7 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
   const maxWindows = Math.floor((spec.evalTokens ?? 65_536) / T);
   const windows = evalWindows(d.val, T, spec.batchSize * 4, maxWindows);
   const toBatch = (b: TokenBatch): Batch => ({ x: tf.tensor2d(b.x, [b.batchSize, T], 'int32'), y: tf.tensor2d(b.y, [b.batchSize, T], 'int32') });
+  let check: Batch | null = null;
   return {
     spec,
     model,
@@ -197,6 +218,8 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
     initVariables,
     reached,
     metricOf,
+    // fixed training windows (the validation tokens are what the target is measured on)
+    checkBatch: () => (check ??= toBatch(sampleWindows(d.train, CHECK_BATCHES * spec.batchSize, T, new Rng(0).fork('check')))),
     makeSampler(seed) {
       // batch of step s is a pure function of (seed, s): resuming needs only the step count
       const base = new Rng(seed).fork('data');
