@@ -30,6 +30,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { InputError } from '../../core/errors.ts';
 import type { LayerDesc, LayersDesc, LayerWeightDesc } from '../../core/layers.ts';
 import { weightKind } from '../../core/layers.ts';
 import type { ParamSpec } from '../../core/params.ts';
@@ -66,8 +67,8 @@ export interface TfjsModelArgs {
   layers: LayersDesc;
 }
 
-/** Problems with a model.json (the task file layer turns them into InputErrors naming the field). */
-export class TfjsModelError extends Error {}
+/** Problems with a model.json: bad input (exit 2); the task file layer prefixes the field. */
+export class TfjsModelError extends InputError {}
 
 const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 const pair = (v: unknown, d: number[], n: number): number[] =>
