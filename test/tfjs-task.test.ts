@@ -178,6 +178,13 @@ describe('tfjs model.json as a task model', () => {
     expect(makeTfjsModel(again.model as never).specs).toEqual(makeTfjsModel(spec.model as never).specs);
   });
 
+  it('the example task file (examples/tfjs-task) resolves: a conv net for Fashion-MNIST', () => {
+    const spec = getTask(join(__dirname, '..', 'examples', 'tfjs-task', 'fm-small.task.json'));
+    const m = spec.model as { arch: string; inputShape: number[]; numClasses: number };
+    expect([m.arch, m.inputShape, m.numClasses]).toEqual(['tfjs', [28, 28, 1], 10]);
+    expect(makeTfjsModel(spec.model as never).specs.map((s) => s.shape)).toEqual([[8, 1, 3, 3], [8], [16, 8, 3, 3], [16], [10, 16], [10]]);
+  });
+
   describe('bad model files fail before any work, as InputErrors naming the problem', () => {
     const task = (path: string) => ({ name: 'BAD', model: { family: 'tfjs', path }, data: { format: 'builtin', dataset: 'fashion-mnist' }, optimizer: { lr: 0.01, batchSize: 4 }, budget: 10, period: 5, evalEvery: 5, target: { metric: 'acc', value: 90 } });
     const parse = (path: string) => parseTaskFile(task(path), { source: 'bad.json', baseDir: root });
