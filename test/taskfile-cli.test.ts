@@ -156,7 +156,7 @@ describe('task files through the CLI', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ ...mlpTask('quad'), budget: undefined }, /missing field 'budget'/],
       [{ ...mlpTask('quad'), budget: 'ten' }, /budget: must be an integer >= 1 \(got 'ten'\)/],
-      [{ ...mlpTask('quad'), model: { family: 'resnet', depth: 18 } }, /model\.family: unknown family 'resnet' \(known: 'convnet', 'mlp', 'gpt2'\)/],
+      [{ ...mlpTask('quad'), model: { family: 'resnet', depth: 18 } }, /model\.family: unknown family 'resnet' \(known: 'convnet', 'mlp', 'gpt2', 'tfjs'\)/],
       [{ ...mlpTask('quad'), model: { family: 'mlp', inputs: 64, hidden: [16, 0], classes: 4 } }, /model\.hidden\[1\]: must be an integer >= 1 \(got 0\)/],
       [{ ...mlpTask('quad'), optimiser: {} }, /unknown key 'optimiser'/],
       [mlpTask('half'), /lacks train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte/],

@@ -4,12 +4,14 @@
  *   registerGraphBuilder('myarch', (specs, opts) => ...);
  *   const g = buildNeuralGraph('gpt2', specs, { numHeads: 12, logger });
  *   const attr = toEdges(g, scaled, 5); const vec = toVector(g, edgeOut);
- * Built-in archs: 'mlp' | 'cnn' | 'conv' (sequential NeuralGraph), 'gpt2' (NeuralGraphGPT), 'llama'.
+ * Built-in archs: 'mlp' | 'cnn' | 'conv' (sequential NeuralGraph), 'gpt2' (NeuralGraphGPT), 'llama',
+ * 'tfjs' (a tfjs layers model described in opts.layers; graph/layers.ts).
  * Unknown arch → the sequential builder, with a warning through opts.logger.
  */
 import type { ParamSpec } from '../core/params.ts';
 import { buildGpt2Graph } from './gpt2.ts';
 import { buildLlamaGraph } from './llama.ts';
+import { buildLayersGraph } from './layers.ts';
 import { buildMlpGraph } from './mlp.ts';
 import type { GraphBuilder, GraphBuildOptions, NeuralGraph } from './types.ts';
 
@@ -19,6 +21,7 @@ export { buildMlpGraph } from './mlp.ts';
 export { buildGpt2Graph, gpt2Specs } from './gpt2.ts';
 export { buildLlamaGraph, llamaSpecs, type LlamaConfig } from './llama.ts';
 export { laplacianPE, normalizedLaplacian, smallestEigenpairs, laplacianMatvec, denseLaplacian, symEig, type LpeOptions, type LpeResult, type SymLaplacian } from './lpe.ts';
+export { buildLayersGraph, SUPPORTED_LAYERS, type LayersGraph, type LayerParam } from './layers.ts';
 export { GraphAssembler, type DenseArgs, type ParamMap } from './assemble.ts';
 
 const registry = new Map<string, GraphBuilder>();
@@ -43,3 +46,10 @@ registerGraphBuilder('cnn', (s, o) => buildMlpGraph(s, o, 'cnn'));
 registerGraphBuilder('conv', (s, o) => buildMlpGraph(s, o, 'conv'));
 registerGraphBuilder('gpt2', buildGpt2Graph);
 registerGraphBuilder('llama', buildLlamaGraph);
+registerGraphBuilder('tfjs', (specs, o) => {
+  if (!o.layers) throw new Error("a 'tfjs' graph needs the model's layer description (opts.layers)");
+  const lg = buildLayersGraph(o.layers, { maxFeat: o.maxFeat });
+  if (lg.specs.length !== specs.length || lg.specs.some((s, i) => s.shape.join(',') !== specs[i].shape.join(',')))
+    throw new Error(`the parameters [${specs.map((s) => `[${s.shape}]`).join(', ')}] do not match the tfjs model's [${lg.specs.map((s) => `[${s.shape}]`).join(', ')}]`);
+  return lg.graph;
+});

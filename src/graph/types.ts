@@ -7,6 +7,7 @@
  * 1 for transformers). Slot (e, f) holds parameter `edgeParamIndex[e*F+f]` (flat-vector index) or, if that
  * is -1, the constant `edgeConst[e*F+f]` (0 = padding, 1 = residual/head aux edge, 2 = self-loop slot 0).
  */
+import type { LayersDesc } from '../core/layers.ts';
 import type { ParamLayout } from '../core/params.ts';
 import type { Logger } from '../core/logger.ts';
 
@@ -88,6 +89,8 @@ export interface GraphBuildOptions {
   modelFirstDimOut?: boolean;
   /** append self-loops (default true) */
   selfLoops?: boolean;
+  /** arch 'tfjs': the layers model the flat vector belongs to (core/layers.ts) */
+  layers?: LayersDesc;
   /** receives warnings (e.g. unknown architecture) */
   logger?: Pick<Logger, 'warn'> | { warn(obj: object | string, msg?: string): void };
 }

@@ -14,6 +14,7 @@
  *   const s = makeSample(set.graphs[0], set.trajs[0], 0, 5, 40);
  *   const b = assembleBatch([s, s2], set.maxFeat, 5, 40, 8);
  */
+import type { LayersDesc } from '../core/layers.ts';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Logger } from '../core/logger.ts';
@@ -71,7 +72,7 @@ export interface LoadOptions {
   lpe?: number;
   logger?: Logger;
   /** graph arch + heads for a task (default: the model the trajectory stored in meta.config.model, else the task registry, else 'mlp') */
-  archOf?: (task: string, config: Record<string, unknown>) => { arch: string; numHeads?: number };
+  archOf?: (task: string, config: Record<string, unknown>) => { arch: string; numHeads?: number; layers?: LayersDesc };
 }
 
 function globToRegex(seg: string): RegExp {
@@ -137,7 +138,7 @@ export function expandDataPaths(args: readonly string[]): string[] {
   });
 }
 
-function defaultArchOf(task: string, config: Record<string, unknown>): { arch: string; numHeads?: number } {
+function defaultArchOf(task: string, config: Record<string, unknown>): { arch: string; numHeads?: number; layers?: LayersDesc } {
   // the model the trajectory stored (task files' tasks are not in the registry), else the registry's
   let model = config.model as Record<string, unknown> | undefined;
   if (!model) {
@@ -148,7 +149,8 @@ function defaultArchOf(task: string, config: Record<string, unknown>): { arch: s
     }
   }
   const a = String(model?.arch ?? 'mlp');
-  return { arch: a === 'convnet' ? 'conv' : a, numHeads: model?.nHead as number | undefined };
+  // a task file's tfjs model carries its layer description (the graph is built from it, not from names)
+  return { arch: a === 'convnet' ? 'conv' : a, numHeads: model?.nHead as number | undefined, layers: model?.layers as LayersDesc | undefined };
 }
 
 function sameLayout(a: ParamLayout, b: ParamLayout): string | null {
@@ -220,10 +222,10 @@ export function loadTrajectorySet(paths: readonly string[], o: LoadOptions): Tra
       const diff = sameLayout(tg.layout, layout);
       if (diff) throw new TrajectoryDataError(`${path}: does not match the other ${meta.task} trajectories (${tg.first}): ${diff}`);
     } else {
-      const { arch, numHeads } = archOf(meta.task, meta.config);
+      const { arch, numHeads, layers } = archOf(meta.task, meta.config);
       let graph: NeuralGraph;
       try {
-        graph = buildNeuralGraph(arch, layout.entries.map((e) => ({ name: e.name, shape: [...e.shape] })), { numHeads, logger });
+        graph = buildNeuralGraph(arch, layout.entries.map((e) => ({ name: e.name, shape: [...e.shape] })), { numHeads, layers, logger });
       } catch (e) {
         throw new TrajectoryDataError(`${path}: cannot build the '${arch}' neural graph of task ${meta.task} (${(e as Error).message})`);
       }

@@ -86,6 +86,7 @@ export async function resolveNowcaster(ref: string, o: ResolveNowcasterOptions):
   const graph = buildNeuralGraph(graphArchOf(o.model), o.model.specs, {
     numHeads: o.model.graphInfo.numHeads as number | undefined,
     numKvHeads: o.model.graphInfo.numKvHeads as number | undefined,
+    layers: o.model.layers,
     logger: o.logger,
   });
   return new GraphNowcaster(nc, graph, { lpeSeed: o.lpeSeed, subgraph: o.subgraph, logger: o.logger });

@@ -9,6 +9,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { InputError } from '../core/errors.ts';
+import type { TfjsModelArgs } from './models/tfjs.ts';
 import { loadTaskFile } from './taskfile.ts';
 export type DatasetName = 'fashion-mnist' | 'cifar10' | 'cifar100' | 'lm1b' | 'wikitext103' | 'sotu-bytes';
 
@@ -32,7 +33,9 @@ export interface MlpModelArgs {
   hidden: number[];
   numClasses: number;
 }
-export type ModelArgs = VisionModelArgs | Gpt2ModelArgs | MlpModelArgs;
+/** a tfjs layers model from a model.json (task files' family 'tfjs'; resolved by tasks/models/tfjs.ts) */
+export type { TfjsModelArgs };
+export type ModelArgs = VisionModelArgs | Gpt2ModelArgs | MlpModelArgs | TfjsModelArgs;
 
 /** The user's own data of a task file (absolute paths; see src/data/files.ts and schemas/task.schema.json). */
 export type FileData =

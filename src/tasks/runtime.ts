@@ -17,6 +17,7 @@ import type { VisionSplit } from '../data/vision.ts';
 import { makeConvNet } from './models/convnet.ts';
 import { makeGpt2 } from './models/gpt2.ts';
 import { makeMlp } from './models/mlp.ts';
+import { makeTfjsModel } from './models/tfjs.ts';
 import { InputError } from '../core/errors.ts';
 import { loadCsvFile, loadIdxFolder, loadTextFolder } from '../data/files.ts';
 import type { TaskSpec } from './registry.ts';
@@ -73,6 +74,7 @@ export function makeModel(spec: TaskSpec): ModelDef {
   const m = spec.model;
   if (m.arch === 'convnet') return makeConvNet({ hid: m.hid, inChannels: m.inChannels, numClasses: m.numClasses });
   if (m.arch === 'mlp') return makeMlp({ inFeatures: m.inFeatures, hidden: m.hidden, numClasses: m.numClasses });
+  if (m.arch === 'tfjs') return makeTfjsModel(m);
   return makeGpt2({ vocabSize: m.vocabSize, nPositions: m.nPositions, nEmbd: m.nEmbd, nLayer: m.nLayer, nHead: m.nHead });
 }
 
@@ -106,7 +108,8 @@ function checkDataFits(spec: TaskSpec, d: VisionSplit | TokenData): void {
     const [H, W, C] = d.shape;
     if (m.arch === 'convnet' && m.inChannels !== C) throw new InputError(`${where}: images have ${C} channel(s) but model.inChannels is ${m.inChannels}`);
     if (m.arch === 'mlp' && m.inFeatures !== H * W * C) throw new InputError(`${where}: examples have ${H * W * C} values but model.inputs is ${m.inFeatures}`);
-    if ((m.arch === 'mlp' || m.arch === 'convnet') && d.numClasses > m.numClasses) throw new InputError(`${where}: labels go up to ${d.numClasses - 1} but model.classes is ${m.numClasses}`);
+    if (m.arch === 'tfjs' && m.inputShape.reduce((a, b) => a * b, 1) !== H * W * C) throw new InputError(`${where}: examples have ${H * W * C} values but the model's input [${m.inputShape}] takes ${m.inputShape.reduce((a, b) => a * b, 1)}`);
+    if ((m.arch === 'mlp' || m.arch === 'convnet' || m.arch === 'tfjs') && d.numClasses > m.numClasses) throw new InputError(`${where}: labels go up to ${d.numClasses - 1} but model.classes is ${m.numClasses}`);
     if (d.test.count === 0) throw new InputError(`${where}: no held-out examples`);
   } else {
     const t = d as TokenData;

@@ -6,6 +6,8 @@
  * `taskToFile` writes any TaskSpec (the built-ins) back in the file format, and the two round-trip.
  *
  *   const spec = loadTaskFile('./tasks/my-mlp.json');       // TaskSpec (data paths made absolute)
+ * A `"family": "tfjs"` model (a saved model.json) is read and checked here too (tasks/models/tfjs.ts) and
+ * stored resolved: absolute path, layer description, SHA-256 of its files.
  *   process.stdout.write(JSON.stringify(taskToFile(getTask('FM-16')), null, 2));
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -13,7 +15,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors.ts';
 import { locateIdxFolder, textFolderFiles } from '../data/files.ts';
-import type { DatasetName, FileData, ModelArgs, TaskSpec } from './registry.ts';
+import { resolveTfjsModel, TfjsModelError, type TfjsInit } from './models/tfjs.ts';
+import type { DatasetName, FileData, ModelArgs, TaskSpec, TfjsModelArgs } from './registry.ts';
 import { applyDefaults, validateJson, type JsonSchema } from './schema.ts';
 
 export const TASK_SCHEMA_PATH = fileURLToPath(new URL('../../schemas/task.schema.json', import.meta.url));
@@ -31,7 +34,8 @@ export interface TaskFile {
   model:
     | { family: 'convnet'; channels: number[]; inChannels: number; classes: number }
     | { family: 'mlp'; inputs: number; hidden: number[]; classes: number }
-    | { family: 'gpt2'; layers: number; width: number; heads: number; context: number; vocab: number };
+    | { family: 'gpt2'; layers: number; width: number; heads: number; context: number; vocab: number }
+    | { family: 'tfjs'; path: string; init: TfjsInit };
   data:
     | { format: 'builtin'; dataset: DatasetName }
     | { format: 'idx'; path: string; holdout?: number }
@@ -67,6 +71,7 @@ export function parseTaskFile(raw: unknown, o: { source: string; baseDir: string
   const m = f.model;
   const d = f.data;
   const language = m.family === 'gpt2';
+  let tfjs: TfjsModelArgs | undefined;
   const builtin = d.format === 'builtin' ? d.dataset : null;
   if (language) {
     if (!(d.format === 'text' || (builtin && builtin in LANGUAGE_BUILTIN)))
@@ -77,12 +82,25 @@ export function parseTaskFile(raw: unknown, o: { source: string; baseDir: string
     if (f.target.metric !== 'ppl') fail("target.metric must be 'ppl' for a language model");
     if (f.contextLen !== undefined && f.contextLen > m.context) fail(`contextLen ${f.contextLen} exceeds model.context ${m.context}`);
   } else {
+    if (m.family === 'tfjs') {
+      try {
+        tfjs = resolveTfjsModel(resolve(o.baseDir, m.path), m.init);
+      } catch (e) {
+        if (e instanceof TfjsModelError) fail(`model.path: ${e.message}`);
+        throw e;
+      }
+    }
     if (f.contextLen !== undefined) fail("'contextLen' is for language tasks (model.family 'gpt2') only");
     if (f.evalTokens !== undefined) fail("'evalTokens' is for language tasks (model.family 'gpt2') only");
     if (f.target.metric !== 'acc') fail("target.metric must be 'acc' for a classifier");
-    if (d.format === 'text' || (builtin && !(builtin in VISION_BUILTIN))) fail(`model.family '${m.family}' needs image${m.family === 'mlp' ? ' or tabular' : ''} data, not ${builtin ? `dataset '${builtin}'` : "format 'text'"}`);
+    if (d.format === 'text' || (builtin && !(builtin in VISION_BUILTIN))) fail(`model.family '${m.family}' needs image${m.family !== 'convnet' ? ' or tabular' : ''} data, not ${builtin ? `dataset '${builtin}'` : "format 'text'"}`);
     if (m.family === 'convnet' && d.format === 'csv') fail("model.family 'convnet' needs images (data.format 'idx' or a built-in image dataset), not CSV");
-    if (builtin) {
+    if (m.family === 'tfjs') {
+      const n = tfjs!.inputShape.reduce((a, b) => a * b, 1);
+      if (builtin && n !== VISION_BUILTIN[builtin].channels * VISION_BUILTIN[builtin].pixels)
+        fail(`model.path: the model's input [${tfjs!.inputShape}] takes ${n} values but ${builtin} images have ${VISION_BUILTIN[builtin].channels * VISION_BUILTIN[builtin].pixels}`);
+      if (builtin && tfjs!.numClasses !== VISION_BUILTIN[builtin].classes) fail(`model.path: the model has ${tfjs!.numClasses} outputs but ${builtin} has ${VISION_BUILTIN[builtin].classes} classes`);
+    } else if (builtin) {
       const v = VISION_BUILTIN[builtin];
       if (m.classes !== v.classes) fail(`model.classes is ${m.classes} but ${builtin} has ${v.classes} classes`);
       if (m.family === 'convnet' && m.inChannels !== v.channels) fail(`model.inChannels is ${m.inChannels} but ${builtin} has ${v.channels} channel(s)`);
@@ -106,7 +124,9 @@ export function parseTaskFile(raw: unknown, o: { source: string; baseDir: string
       ? { arch: 'convnet', hid: m.channels as [number, number, number], inChannels: m.inChannels, numClasses: m.classes }
       : m.family === 'mlp'
         ? { arch: 'mlp', inFeatures: m.inputs, hidden: m.hidden, numClasses: m.classes }
-        : { arch: 'gpt2', vocabSize: m.vocab, nPositions: m.context, nEmbd: m.width, nLayer: m.layers, nHead: m.heads };
+        : m.family === 'tfjs'
+          ? tfjs!
+          : { arch: 'gpt2', vocabSize: m.vocab, nPositions: m.context, nEmbd: m.width, nLayer: m.layers, nHead: m.heads };
   // same key order as the registry's entries
   const spec: TaskSpec = {
     name: f.name,
@@ -172,7 +192,9 @@ export function taskToFile(spec: TaskSpec): TaskFile & { $schema: string } {
       ? { family: 'convnet', channels: [...m.hid], inChannels: m.inChannels, classes: m.numClasses }
       : m.arch === 'mlp'
         ? { family: 'mlp', inputs: m.inFeatures, hidden: [...m.hidden], classes: m.numClasses }
-        : { family: 'gpt2', layers: m.nLayer, width: m.nEmbd, heads: m.nHead, context: m.nPositions, vocab: m.vocabSize };
+        : m.arch === 'tfjs'
+          ? { family: 'tfjs', path: m.path, init: m.init }
+          : { family: 'gpt2', layers: m.nLayer, width: m.nEmbd, heads: m.nHead, context: m.nPositions, vocab: m.vocabSize };
   const data: TaskFile['data'] = spec.dataset === 'files' ? { ...spec.files! } : { format: 'builtin', dataset: spec.dataset };
   return {
     $schema: 'https://github.com/nino/nino/schemas/task.schema.json',

@@ -4,10 +4,11 @@
  * shapes), so trajectories, neural graphs and official checkpoints line up with the PyTorch models.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { LayersDesc } from '../core/layers.ts';
 import type { ParamSpec } from '../core/params.ts';
 import type { Rng } from '../core/rng.ts';
 
-export type Arch = 'convnet' | 'gpt2' | 'llama' | 'mlp';
+export type Arch = 'convnet' | 'gpt2' | 'llama' | 'mlp' | 'tfjs';
 
 /** A batch: vision x [B,H,W,C] float32 NHWC, y [B] int32; language x [B,T] int32 tokens, y [B,T] int32 next tokens. */
 export interface Batch {
@@ -21,6 +22,8 @@ export interface ModelDef {
   specs: ParamSpec[];
   /** Architecture facts the graph builder needs (e.g. { numHeads: 4 } for transformers). */
   graphInfo: Record<string, number | string | boolean>;
+  /** arch 'tfjs': the layers model, for its neural graph (graph arch 'tfjs') */
+  layers?: LayersDesc;
   /** Deterministic initialisation (PyTorch-default-style distributions), one array per spec. */
   init(rng: Rng): Float32Array[];
   /** logits: vision [B, classes], language [B, T, vocab] */
