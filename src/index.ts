@@ -12,6 +12,9 @@
  * Groups: backend set-up; parameters and the optimizer seam; neural graphs; nowcasters and checkpoints;
  * the NiNo wrapper and nowcaster resolution; offline nowcasting of saved states; trajectories (Arrow);
  * model definitions (ModelDef and the built-in conv net / GPT-2).
+ *
+ * Library code reads no environment variables: settings such as dataset folders, `officialDir` (where
+ * 'official:<name>' checkpoints are looked for first) and the backend are options of the calls.
  */
 
 // Backend set-up: initBackend('wasm') imports @tensorflow/tfjs-backend-wasm, registers nino's wasm
@@ -104,7 +107,7 @@ export {
   type NiNoOptions,
   type ParamNowcaster,
 } from './nowcast/index.ts';
-export { nowcasterPath, officialDirs, PROJECT_CHECKPOINT, type ResolveNowcasterOptions } from './nowcast/resolve.ts';
+export { nowcasterPath, officialDirs, PROJECT_CHECKPOINT, type NowcasterPathOptions, type ResolveNowcasterOptions } from './nowcast/resolve.ts';
 export type { NowcastEvent } from './nowcast/nino.ts';
 export type { GraphNowcasterOptions } from './nowcast/graph-nowcaster.ts';
 

@@ -7,6 +7,7 @@ import { runBench } from '../src/bench/bench.ts';
 import { curvesCsv, markdownTable, summarize, taskSvg } from '../src/bench/report.ts';
 import { benchRun, clearNowcasterVersions, runKey, runLockPath, runResultPath, type BenchRunResult, type BenchRunSpec } from '../src/bench/run.ts';
 import { tryAcquireLock } from '../src/core/lock.ts';
+import { ADAM, ninoMethod } from '../src/methods/registry.ts';
 import { validateSuite } from '../src/bench/suite.ts';
 import { initBackend } from '../src/core/backend.ts';
 import { writeFakeFashionMnist } from './helpers/fake-data.ts';
@@ -68,7 +69,7 @@ describe('bench runs and the Adam cache', () => {
   it('reuses a cached Adam run, and misses the cache when the budget or seed changes', async () => {
     const root = mkdtempSync(join(tmpdir(), 'nino-bench-'));
     const spec: BenchRunSpec = {
-      task: 'FM-16-3k', seed: 1, method: 'adam', nowcaster: null, budget: 6, evalEvery: 3, period: 300, stopAtTarget: false,
+      task: 'FM-16-3k', seed: 1, method: 'adam', optimizer: ADAM, budget: 6, evalEvery: 3, stopAtTarget: false,
       outDir: join(root, 'a'), cacheDir: join(root, 'cache'), data: { dataDir, evalLimit: 20 },
     };
     const first = await benchRun(spec);
@@ -87,7 +88,7 @@ describe('bench runs and the Adam cache', () => {
     // a nowcaster run's key follows the checkpoint's bytes (a retrained file of the same name re-runs)
     const ck = join(root, 'ck.safetensors');
     writeFileSync(ck, 'one');
-    const ncSpec = { ...spec, method: 'mine', nowcaster: ck };
+    const ncSpec = { ...spec, method: 'mine', optimizer: ninoMethod({ nowcaster: ck, period: 300 }) };
     const k1 = runKey(ncSpec);
     const p1 = runKey(ncSpec, false);
     writeFileSync(ck, 'two');
@@ -97,7 +98,7 @@ describe('bench runs and the Adam cache', () => {
     const third = await benchRun({ ...spec, budget: 3, outDir: join(root, 'c') });
     expect(third.fromCache).toBe(false);
     // a nowcaster run is never served from the Adam cache
-    const nc = await benchRun({ ...spec, method: 'linefit', nowcaster: 'linefit', period: 5, outDir: join(root, 'd') });
+    const nc = await benchRun({ ...spec, method: 'linefit', optimizer: ninoMethod({ nowcaster: 'linefit', period: 5 }), outDir: join(root, 'd') });
     expect(nc.fromCache).toBe(false);
     expect(nc.nowcasts.length).toBe(1);
     // report-only renders from the stored runs without training, and names what is missing
@@ -116,7 +117,7 @@ describe('bench runs and the Adam cache', () => {
   it('a run locked by another bench (a shard on the same --out) is waited for, then reused, not trained again', async () => {
     const root = mkdtempSync(join(tmpdir(), 'nino-bench-lock-'));
     const spec: BenchRunSpec = {
-      task: 'FM-16-3k', seed: 3, method: 'adam', nowcaster: null, budget: 3, evalEvery: 3, period: 300, stopAtTarget: false,
+      task: 'FM-16-3k', seed: 3, method: 'adam', optimizer: ADAM, budget: 3, evalEvery: 3, stopAtTarget: false,
       outDir: join(root, 'a'), cacheDir: join(root, 'cache-a'), data: { dataDir, evalLimit: 20 },
     };
     const made = await benchRun(spec);

@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
 import { EpochSampler, evalWindows, sampleWindows } from '../src/data/batching.ts';
 import { exitCodeOf } from '../src/core/errors.ts';
+import { readEnv } from '../src/cli/env.ts';
 import { DataDirError, DatasetNotFoundError } from '../src/data/fetch.ts';
 import { loadFashionMnist, parseIdx } from '../src/data/fashion_mnist.ts';
 import { gatherExamples, ninoTrainCount, splitHoldout } from '../src/data/vision.ts';
@@ -33,6 +34,8 @@ function writeTinyFm(dir: string, nTrain: number, nTest: number, gz: boolean): v
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'nino-data-'));
 const noSystem = (d: string) => ({ systemRoot: join(d, 'no-system'), cacheDir: join(d, 'cache'), download: false });
+/** The options the CLI adds from the environment (cli/env.ts): the library itself reads no variables. */
+const withEnv = <T extends object>(o: T) => ({ ...readEnv().source, ...o });
 
 describe('IDX', () => {
   it('parses raw and gzipped files, big-endian dims', () => {
@@ -82,7 +85,7 @@ describe('Fashion-MNIST loader', () => {
     const old = process.env.NINO_DATA_DIR;
     process.env.NINO_DATA_DIR = join(d, 'env');
     try {
-      const fm = await loadFashionMnist(noSystem(d));
+      const fm = await loadFashionMnist(withEnv(noSystem(d)));
       expect(fm.trainY.length).toBe(12);
       expect(fm.source).toBe(join(d, 'env', 'fashion-mnist'));
     } finally {
@@ -98,7 +101,7 @@ describe('Fashion-MNIST loader', () => {
     const old = process.env.NINO_DATA_DIR;
     delete process.env.NINO_DATA_DIR;
     try {
-      const err = await loadFashionMnist(noSystem(d)).catch((e) => e);
+      const err = await loadFashionMnist(withEnv(noSystem(d))).catch((e) => e);
       expect(err).toBeInstanceOf(DatasetNotFoundError);
       const msg = (err as Error).message;
       expect(msg).toContain('nino data fetch fashion-mnist');
@@ -118,7 +121,7 @@ describe('Fashion-MNIST loader', () => {
     const old = process.env.NINO_DATA_DIR;
     delete process.env.NINO_DATA_DIR;
     try {
-      expect((await loadFashionMnist(noSystem(d))).trainY.length).toBe(12);
+      expect((await loadFashionMnist(withEnv(noSystem(d)))).trainY.length).toBe(12);
       const missing = await loadFashionMnist({ ...noSystem(d), dataDir: join(d, 'nothing') }).catch((e) => e);
       expect(missing).toBeInstanceOf(DataDirError);
       expect(exitCodeOf(missing)).toBe(2);
@@ -130,12 +133,12 @@ describe('Fashion-MNIST loader', () => {
       expect(empty.message).toContain(`not found in ${join(d, 'empty')} (given by --data-dir): missing train-images-idx3-ubyte.gz`);
       expect(empty.message).not.toContain(join(d, 'cache'));
       process.env.NINO_DATA_DIR = join(d, 'empty');
-      const env = await loadFashionMnist(noSystem(d)).catch((e) => e);
+      const env = await loadFashionMnist(withEnv(noSystem(d))).catch((e) => e);
       expect(env).toBeInstanceOf(DataDirError);
       expect(env.message).toContain(`(given by $NINO_DATA_DIR)`);
       expect(env.message).toContain(join(d, 'empty', 'fashion-mnist'));
       process.env.NINO_DATA_DIR = join(d, 'gone');
-      expect((await loadFashionMnist(noSystem(d)).catch((e) => e)).message).toMatch(/^\$NINO_DATA_DIR '.*gone' does not exist/);
+      expect((await loadFashionMnist(withEnv(noSystem(d))).catch((e) => e)).message).toMatch(/^\$NINO_DATA_DIR '.*gone' does not exist/);
     } finally {
       if (old === undefined) delete process.env.NINO_DATA_DIR;
       else process.env.NINO_DATA_DIR = old;

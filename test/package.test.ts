@@ -68,11 +68,17 @@ describe('compiled package', () => {
 
   it('runs a two-worker job pool from dist/ under plain node', () => {
     const dir = mkdtempSync(join(tmpdir(), 'nino-pkg-'));
-    writeFileSync(join(dir, 'job.mjs'), 'export async function twice(n) { return { n: 2 * n, tid: (await import("node:worker_threads")).threadId }; }\n');
+    const workers = JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'core', 'workers.js')).href);
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `import { workerJob } from ${workers};\n` +
+        'export async function twice(n) { return { n: 2 * n, tid: (await import("node:worker_threads")).threadId }; }\n' +
+        'export const twiceJob = workerJob(import.meta.url, twice);\n',
+    );
     const script = [
-      `import { runJobs } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'core', 'workers.js')).href)};`,
-      `const mod = ${JSON.stringify(pathToFileURL(join(dir, 'job.mjs')).href)};`,
-      `const r = await runJobs([1, 2, 3, 4].map((n) => ({ module: mod, fn: 'twice', args: n })), { workers: 2, backend: 'cpu' });`,
+      `import { runJobs } from ${workers};`,
+      `import { twiceJob } from ${JSON.stringify(pathToFileURL(join(dir, 'job.mjs')).href)};`,
+      `const r = await runJobs(twiceJob, [1, 2, 3, 4], { workers: 2, backend: 'cpu' });`,
       'console.log(JSON.stringify(r));',
     ].join('\n');
     writeFileSync(join(dir, 'main.mjs'), script);

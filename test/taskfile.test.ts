@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runKey, type BenchRunSpec } from '../src/bench/run.ts';
+import { ADAM } from '../src/methods/registry.ts';
 import { initBackend } from '../src/core/backend.ts';
 import { getTask, listTasks, withTarget } from '../src/tasks/registry.ts';
 import { loadTaskRuntime } from '../src/tasks/runtime.ts';
@@ -117,7 +118,7 @@ describe('task file format', () => {
       tf.dispose([b.x, b.y, ...Object.values(grads)]);
     }
     expect(rt.evaluate(params).acc!).toBeGreaterThan(Math.max(85, before));
-    const run = (taskDef: typeof spec): BenchRunSpec => ({ task: 'PTS', taskDef, seed: 1, method: 'adam', nowcaster: null, budget: 10, evalEvery: 5, period: 5, stopAtTarget: true, outDir: dir, cacheDir: dir });
+    const run = (taskDef: typeof spec): BenchRunSpec => ({ task: 'PTS', taskDef, seed: 1, method: 'adam', optimizer: ADAM, budget: 10, evalEvery: 5, stopAtTarget: true, outDir: dir, cacheDir: dir });
     expect(runKey(run(withTarget(spec, 60)))).not.toBe(runKey(run(spec)));
     expect(runKey(run(withTarget(spec, 90)))).toBe(runKey(run(spec)));
   });

@@ -14,16 +14,15 @@ import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from '../core/fsutil.ts';
 import { checkSeed } from '../core/rng.ts';
 import { checkShardLayout, NO_SHARD, selectShard, type Shard } from '../core/shard.ts';
-import { loadCheckpoint } from '../model/checkpoint.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { TOOL_VERSION } from '../core/version.ts';
-import { jobModule, runJobs } from '../core/workers.ts';
-import { nowcasterLabel, nowcasterPath } from '../nowcast/resolve.ts';
+import { runJobs } from '../core/workers.ts';
+import { ADAM, ninoMethod, resolveMethod, type MethodSpec, type NowcastInferenceOptions } from '../methods/registry.ts';
 import { getTask, withTarget, type TaskSpec } from '../tasks/registry.ts';
 import type { RuntimeOptions } from '../tasks/runtime.ts';
 import { curvesCsv, markdownTable, summarize, taskSvg, type SummaryRow } from './report.ts';
-import { codeVersion, readStoredRun, type BenchRunResult, type BenchRunSpec } from './run.ts';
+import { BASELINE_METHOD, benchRunJob, codeVersion, readStoredRun, type BenchRunResult, type BenchRunSpec } from './run.ts';
 import type { Suite, SuiteTask } from './suite.ts';
 
 export interface BenchOptions {
@@ -32,7 +31,10 @@ export interface BenchOptions {
   workers: number;
   backend: string;
   data?: RuntimeOptions;
-  nowcastOptions?: BenchRunSpec['nowcastOptions'];
+  /** nowcaster inference options of the 'nino' runs (transformer block-by-block, edge sampling, edge chunks) */
+  nowcastOptions?: NowcastInferenceOptions;
+  /** folder looked in first for 'official:<name>' nowcasters (the CLI passes $NINO_OFFICIAL_DIR) */
+  officialDir?: string;
   /**
    * Render the reports from the run files already in `outDir` without training anything. Runs made by
    * another code version are accepted (their protocol key minus the code version must match) and the
@@ -77,7 +79,7 @@ export class BenchInputError extends Error {}
  * integers, and every nowcaster reference resolves to a readable checkpoint with a distinct label
  * (labels only with reportOnly: rendering stored runs needs no checkpoint).
  */
-export function validateBench(suite: Suite, o: { reportOnly?: boolean } = {}): void {
+export function validateBench(suite: Suite, o: { reportOnly?: boolean; officialDir?: string } = {}): void {
   const fail = (m: string): never => {
     throw new BenchInputError(m);
   };
@@ -112,18 +114,31 @@ export function validateBench(suite: Suite, o: { reportOnly?: boolean } = {}): v
   }
   const labels = new Map<string, string>([['adam', 'Adam']]);
   for (const ref of suite.nowcasters) {
-    const label = nowcasterLabel(ref);
+    // the period does not change a label or what loads: any valid one checks the reference
+    const method = resolveMethod(ninoMethod({ nowcaster: ref, period: 5, officialDir: o.officialDir }));
+    const label = method.label;
     if (labels.has(label)) fail(`nowcaster '${ref}' has the same label '${label}' as '${labels.get(label)}'; give each method once`);
     labels.set(label, ref);
     if (o.reportOnly) continue;
-    let path: string | null = null;
     try {
-      path = nowcasterPath(ref);
-      if (path) loadCheckpoint(path);
+      method.check();
     } catch (e) {
       fail(`--nowcaster '${ref}': ${(e as Error).message}`);
     }
   }
+}
+
+/**
+ * The methods of a bench, as [label, spec] for one suite entry: the baseline (Adam) first, then NiNo with
+ * each of the suite's nowcasters at the entry's period.
+ */
+export function benchMethods(suite: Suite, period: number, o: Pick<BenchOptions, 'nowcastOptions' | 'officialDir'> = {}): [string, MethodSpec][] {
+  const out: [string, MethodSpec][] = [[BASELINE_METHOD, ADAM]];
+  for (const nowcaster of suite.nowcasters) {
+    const spec = ninoMethod({ nowcaster, period, ...(o.nowcastOptions ? { nowcastOptions: o.nowcastOptions } : {}), ...(o.officialDir ? { officialDir: o.officialDir } : {}) });
+    out.push([resolveMethod(spec).label, spec]);
+  }
+  return out;
 }
 
 /** The task a suite entry runs: its definition (name or task file) with the entry's target override. */
@@ -133,25 +148,22 @@ export function resolvedTask(t: SuiteTask): TaskSpec {
 
 export function expandRuns(suite: Suite, o: BenchOptions): BenchRunSpec[] {
   const specs: BenchRunSpec[] = [];
-  const methods: [string, string | null][] = [['adam', null], ...suite.nowcasters.map((n): [string, string] => [nowcasterLabel(n), n])];
   for (const t of suite.tasks) {
     const task = resolvedTask(t);
-    for (const [method, nowcaster] of methods)
+    for (const [method, optimizer] of benchMethods(suite, t.period ?? task.period, o))
       for (const seed of t.seeds)
         specs.push({
           task: task.name,
           taskDef: task,
           seed,
           method,
-          nowcaster,
+          optimizer,
           budget: t.budget ?? task.steps,
           evalEvery: t.evalEvery ?? task.evalEvery,
-          period: t.period ?? task.period,
           stopAtTarget: suite.stopAtTarget ?? true,
           outDir: o.outDir,
           cacheDir: o.cacheDir ?? join(o.outDir, '..', '.adam-cache'),
           data: { ...o.data, evalLimit: t.evalLimit ?? o.data?.evalLimit },
-          nowcastOptions: o.nowcastOptions,
         });
   }
   return specs;
@@ -170,7 +182,7 @@ export function checkBenchShard(suite: Suite, o: BenchOptions): void {
 export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchReport> {
   const logger = o.logger ?? silentLogger;
   const shard = o.shard ?? NO_SHARD;
-  validateBench(suite, { reportOnly: o.reportOnly });
+  validateBench(suite, { reportOnly: o.reportOnly, officialDir: o.officialDir });
   if (o.reportOnly && shard.count > 1) throw new BenchInputError('--report-only merges every shard; give it without --shard');
   const all = expandRuns(suite, o);
   checkBenchShard(suite, o);
@@ -178,7 +190,8 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
   const specs = o.reportOnly ? all : selectShard(all, runJobKey, shard);
   if (shard !== NO_SHARD) logger.info({ shard: `${shard.index}/${shard.count}`, from: shard.source, runs: specs.length, of: all.length }, `shard ${shard.index}/${shard.count}: ${specs.length} of ${all.length} runs`);
   // longest runs first (Adam) so both workers stay busy to the end
-  const order = specs.map((s, i) => i).sort((a, b) => Number(specs[b].nowcaster === null) - Number(specs[a].nowcaster === null));
+  const isBaseline = (s: BenchRunSpec) => Number(s.optimizer.name === BASELINE_METHOD);
+  const order = specs.map((s, i) => i).sort((a, b) => isBaseline(specs[b]) - isBaseline(specs[a]));
   logger.info({ suite: suite.name, runs: specs.length, workers: o.workers }, 'bench starting');
   let runs: BenchRunResult[];
   const missing: string[] = [];
@@ -196,9 +209,9 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
     }
     if (missing.length) logger.warn({ missing: missing.length, of: specs.length }, `${missing.length} of ${specs.length} runs are not stored in ${o.outDir} yet`);
   } else {
-    const mod = jobModule('./run.ts', import.meta.url);
-    const ordered = await runJobs<BenchRunResult>(
-      order.map((i) => ({ module: mod, fn: 'benchRun', args: specs[i] })),
+    const ordered = await runJobs(
+      benchRunJob,
+      order.map((i) => specs[i]),
       { workers: o.workers, backend: o.backend, logger, progress: o.progress },
     );
     runs = new Array(specs.length);

@@ -1,9 +1,10 @@
 /**
  * One benchmark run: (task, seed, method) trained from the seed's initial parameters with the seed's
  * data order, evaluated every `evalEvery` steps, until the target is reached (or the budget ends).
- * Adam and Adam+nowcaster runs differ only in the optimizer object; the loop never asks which.
+ * The optimizer comes from the method registry (methods/registry.ts): the run knows a method only by
+ * its spec, label and cache-key contribution, and the loop never asks which optimizer it holds.
  *
- * Adam baselines are cached by (task spec, seed, budget, eval protocol, code version), so adding a
+ * Adam baselines (the 'adam' method) are cached by (task spec, seed, budget, eval protocol, code version), so adding a
  * nowcaster does not re-run Adam; a change to any of those misses the cache. The code version is a hash
  * of every module the run imports, found by walking the module graph (no hand-kept folder list). Finished runs are also stored under the output folder, so an interrupted bench resumes.
  *
@@ -21,9 +22,10 @@ import { silentLogger } from '../core/logger.ts';
 import { InputError } from '../core/errors.ts';
 import { acquireLock } from '../core/lock.ts';
 import { closureFingerprint } from '../core/version.ts';
-import { NiNo, type NowcastEvent } from '../nowcast/nino.ts';
-import { nowcasterPath, resolveNowcaster } from '../nowcast/resolve.ts';
-import { AdamW } from '../optim/adamw.ts';
+import { workerJob } from '../core/workers.ts';
+import { clearNowcasterFingerprints, NOWCASTER_MODULES } from '../methods/nino.ts';
+import { resolveMethod, type MethodSpec } from '../methods/registry.ts';
+import type { NowcastEvent } from '../nowcast/nino.ts';
 import { getTask, type TaskSpec } from '../tasks/registry.ts';
 import { loadTaskRuntime, type RuntimeOptions } from '../tasks/runtime.ts';
 import { trainRun } from '../training/loop.ts';
@@ -35,22 +37,22 @@ export interface BenchRunSpec {
   /** the resolved task (a task file's, a target override); default: the built-in named `task` */
   taskDef?: TaskSpec;
   seed: number;
-  /** label of the method in tables ('adam', 'linefit', 'nino_no_posw', ...) */
+  /** label of the method in tables and run folders ('adam', 'linefit', 'nino_no_posw', ...) */
   method: string;
-  /** nowcaster reference (see resolveNowcaster), null for plain Adam */
-  nowcaster: string | null;
+  /** the method that makes the run's optimizer (methods/registry.ts), e.g. ADAM or ninoMethod({...}) */
+  optimizer: MethodSpec;
   budget: number;
   evalEvery: number;
-  period: number;
   /** stop as soon as the target is reached (steps-to-target only); false runs the whole budget */
   stopAtTarget: boolean;
   outDir: string;
   /** Adam cache folder (default <outDir>/../.adam-cache) */
   cacheDir: string;
   data?: RuntimeOptions;
-  /** nowcaster inference options (transformer block-by-block, edge sampling, edge chunks) */
-  nowcastOptions?: { subgraph?: boolean; edgeSampleRatio?: number; chunkEdges?: number };
 }
+
+/** The method whose runs are the baseline (cached in cacheDir, run first). */
+export const BASELINE_METHOD = 'adam';
 
 export interface BenchRunResult {
   task: string;
@@ -83,10 +85,10 @@ const RUN_ENTRIES = ['bench/run', 'core/backend', 'core/worker-run'];
 /**
  * Left out of the module walk: the task registry is data (the whole spec of the run's task is in the run
  * key, so editing another task keeps this one's cached runs), and only a nowcaster run calls into
- * nowcast/resolve (the nowcaster fingerprint covers it), so retraining code does not re-run Adam.
+ * nowcast/resolve and the 'nino' method (the nowcaster fingerprint, methods/nino.ts, covers them), so
+ * retraining code does not re-run Adam.
  */
 const DATA_MODULES = ['tasks/registry'];
-const NOWCASTER_MODULES = ['nowcast/resolve'];
 
 const fingerprints = new Map<string, string>();
 function memo(id: string, f: () => string): string {
@@ -100,28 +102,12 @@ export function codeVersion(root: string = CODE_ROOT): string {
   return memo(`adam\0${root}`, () => closureFingerprint(root, RUN_ENTRIES, { stopAt: [...DATA_MODULES, ...NOWCASTER_MODULES] }));
 }
 
-/** Fingerprint of the modules a nowcaster run adds: resolution, graphs, models, scaling, everything they import. */
-export function nowcasterCodeVersion(root: string = CODE_ROOT): string {
-  return memo(`nowcaster\0${root}`, () => closureFingerprint(root, NOWCASTER_MODULES, { stopAt: DATA_MODULES }));
-}
-
-/**
- * What a nowcaster run depends on beyond the Adam run: the nowcasting code and the bytes of the checkpoint
- * the reference points to, so a retrained checkpoint (same name) or a change to any module the nowcaster
- * imports re-runs the method instead of reusing a stored result.
- */
-export function nowcasterVersion(ref: string): string {
-  const path = nowcasterPath(ref);
-  return memo(`ref\0${ref}\0${path ?? ''}`, () => {
-    const h = createHash('sha256').update(nowcasterCodeVersion());
-    if (path) h.update(readFileSync(path));
-    return h.digest('hex').slice(0, 16);
-  });
-}
+export { nowcasterCodeVersion, nowcasterVersion } from '../methods/nino.ts';
 
 /** Forgets the fingerprints (a checkpoint or module file was rewritten in this process). */
 export function clearNowcasterVersions(): void {
   fingerprints.clear();
+  clearNowcasterFingerprints();
 }
 
 export function runKey(s: BenchRunSpec, withCode = true): string {
@@ -133,10 +119,7 @@ export function runKey(s: BenchRunSpec, withCode = true): string {
     evalEvery: s.evalEvery,
     stopAtTarget: s.stopAtTarget,
     evalLimit: s.data?.evalLimit ?? null,
-    method:
-      s.nowcaster === null
-        ? 'adam'
-        : { nowcaster: s.nowcaster, period: s.period, options: s.nowcastOptions ?? null, ...(withCode ? { version: nowcasterVersion(s.nowcaster) } : {}) },
+    method: resolveMethod(s.optimizer).key(withCode),
     code: withCode ? codeVersion() : null,
   };
   return createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 20);
@@ -189,6 +172,9 @@ export async function benchRun(s: BenchRunSpec, o: { logger?: Logger; progress?:
   }
 }
 
+/** benchRun as a worker job (core/workers.ts runJobs): `runJobs(benchRunJob, specs, pool)`. */
+export const benchRunJob = workerJob(import.meta.url, benchRun);
+
 async function benchRunLocked(s: BenchRunSpec, id: string, logger: Logger, progress?: ProgressFn): Promise<BenchRunResult> {
   const o = { progress };
   const key = runKey(s);
@@ -198,8 +184,10 @@ async function benchRunLocked(s: BenchRunSpec, id: string, logger: Logger, progr
     o.progress?.({ id, done: done.stepsRun, total: done.stepsRun, info: { cached: 'yes' } });
     return done;
   }
+  const method = resolveMethod(s.optimizer);
+  const baseline = method.name === BASELINE_METHOD;
   const cachePath = join(s.cacheDir, `adam-${key}.json`);
-  if (s.nowcaster === null) {
+  if (baseline) {
     const c = readIfValid(cachePath, key);
     if (c) {
       logger.info({ id }, 'Adam baseline from cache');
@@ -213,9 +201,8 @@ async function benchRunLocked(s: BenchRunSpec, id: string, logger: Logger, progr
   const spec = getTask(s.taskDef ?? s.task);
   const rt = await loadTaskRuntime(spec, { ...s.data, logger });
   const params = rt.initVariables(s.seed);
-  const base = new AdamW({ lr: spec.lr, weightDecay: spec.weightDecay });
-  const nowcaster = s.nowcaster === null ? null : await resolveNowcaster(s.nowcaster, { model: rt.model, logger, ...s.nowcastOptions });
-  const opt = new NiNo({ baseOpt: base, nowcaster, period: s.period, maxTrainSteps: s.budget, logger });
+  const opt = await method.create({ task: spec, model: rt.model, budget: s.budget, logger });
+  const events = (): readonly NowcastEvent[] => opt.events ?? [];
   const curve: [number, number][] = [];
   const higher = spec.target.metric === 'acc';
   const t0 = performance.now();
@@ -249,8 +236,8 @@ async function benchRunLocked(s: BenchRunSpec, id: string, logger: Logger, progr
     finalMetric: curve[curve.length - 1][1],
     stepsRun: res.steps,
     wallSeconds,
-    nowcastSeconds: opt.events.reduce((a, e) => a + e.ms, 0) / 1000,
-    nowcasts: opt.events,
+    nowcastSeconds: events().reduce((a, e) => a + e.ms, 0) / 1000,
+    nowcasts: [...events()],
     fromCache: false,
     key,
     protocolKey: runKey(s, false),
@@ -260,7 +247,7 @@ async function benchRunLocked(s: BenchRunSpec, id: string, logger: Logger, progr
   params.forEach((p) => p.dispose());
   opt.dispose();
   writeFileAtomic(outPath, JSON.stringify(result));
-  if (s.nowcaster === null) writeFileAtomic(cachePath, JSON.stringify(result));
+  if (baseline) writeFileAtomic(cachePath, JSON.stringify(result));
   logger.info({ id, stepsToTarget: result.stepsToTarget, seconds: Number(wallSeconds.toFixed(1)) }, 'run finished');
   return result;
 }

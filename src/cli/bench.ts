@@ -12,6 +12,7 @@ import { defaultNowcasterRef } from '../nowcast/index.ts';
 import { resolve } from 'node:path';
 import { getTask, isTaskFileRef } from '../tasks/registry.ts';
 import { checkTaskData } from '../tasks/runtime.ts';
+import { readEnv } from './env.ts';
 import { addInferenceOptions, makeLogger, makeProgress, parsePositiveInt, parsePositiveNumber, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
 
 interface BenchOpts {
@@ -90,16 +91,17 @@ export function registerBench(program: Command): void {
       if (o.requireComplete && !o.reportOnly) throw new UsageError('--require-complete goes with --report-only');
       // the merge runs once, after (or while) the shards run: a scheduler's shard variables do not apply to it
       const envShard = o.reportOnly && (process.env.JOB_COMPLETION_INDEX !== undefined || process.env.SLURM_ARRAY_TASK_ID !== undefined);
-      const shard = o.reportOnly ? NO_SHARD : resolveShard(o.shard);
+      const shard = o.reportOnly ? NO_SHARD : resolveShard(o.shard, process.env);
+      const env = readEnv();
       // everything is checked before a backend starts, a folder is made or a run is trained
       try {
-        validateBench(suite, { reportOnly: o.reportOnly });
+        validateBench(suite, { reportOnly: o.reportOnly, officialDir: env.officialDir });
       } catch (e) {
         if (e instanceof BenchInputError) throw new UsageError(e.message);
         throw e;
       }
       // a task file's own data is read and checked against its model before anything is written
-      if (!o.reportOnly) for (const t of suite.tasks) await checkTaskData(getTask(t.task));
+      if (!o.reportOnly) for (const t of suite.tasks) await checkTaskData(getTask(t.task), env.source);
       checkBenchShard(suite, { outDir: o.out, workers: o.workers, backend: '', reportOnly: o.reportOnly, shard });
       const logger = makeLogger(g);
       if (envShard) logger.info('--report-only merges every shard: JOB_COMPLETION_INDEX / SLURM_ARRAY_TASK_ID are ignored');
@@ -107,7 +109,7 @@ export function registerBench(program: Command): void {
       const bars = makeProgress(g.progress !== false);
       let report;
       try {
-        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir }, nowcastOptions: { subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges }, reportOnly: o.reportOnly, shard, logger, progress: bars.progress });
+        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir, ...env.source }, officialDir: env.officialDir, nowcastOptions: { subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges }, reportOnly: o.reportOnly, shard, logger, progress: bars.progress });
       } finally {
         bars.stop();
       }

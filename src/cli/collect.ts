@@ -6,10 +6,11 @@ import { initBackend } from '../core/backend.ts';
 import { ensureDir } from '../core/fsutil.ts';
 import { SEED_MAX } from '../core/rng.ts';
 import { checkShardLayout, NO_SHARD, resolveShard, selectShard } from '../core/shard.ts';
-import { jobModule, runJobs } from '../core/workers.ts';
+import { runJobs } from '../core/workers.ts';
 import { getTask } from '../tasks/registry.ts';
 import { checkTaskData } from '../tasks/runtime.ts';
-import type { CollectJob, CollectResult } from '../trajectories/collect.ts';
+import { collectJob, type CollectJob } from '../trajectories/collect.ts';
+import { readEnv } from './env.ts';
 import { makeLogger, makeProgress, parsePositiveInt, parseSeeds, UsageError, type GlobalOpts } from './common.ts';
 
 interface CollectOpts {
@@ -50,8 +51,9 @@ export function registerCollect(program: Command): void {
       const specs = o.task.map(getTask);
       const seeds = parseSeeds(o.seeds);
       // a task file's own data is read and checked against its model before anything is written
-      for (const spec of specs) await checkTaskData(spec);
-      const shard = resolveShard(o.shard);
+      const env = readEnv();
+      for (const spec of specs) await checkTaskData(spec, env.source);
+      const shard = resolveShard(o.shard, process.env);
       try {
         ensureDir(o.out);
         accessSync(o.out, constants.W_OK);
@@ -69,7 +71,7 @@ export function registerCollect(program: Command): void {
             steps: o.steps ?? spec.steps,
             every: o.every ?? Math.max(1, Math.floor(spec.period / 5)),
             outDir: o.out,
-            data: { dataDir: o.dataDir, evalLimit: o.evalLimit },
+            data: { dataDir: o.dataDir, ...env.source, evalLimit: o.evalLimit },
           });
       const key = (j: CollectJob) => [j.task, j.seed];
       checkShardLayout(o.out, shard, 'collect', allJobs.map(key));
@@ -79,9 +81,9 @@ export function registerCollect(program: Command): void {
       logger.info({ jobs: jobs.length, workers: o.workers, backend: backend.name }, 'collecting trajectories');
       const bars = makeProgress(g.progress !== false);
       try {
-        const mod = jobModule('../trajectories/collect.ts', import.meta.url);
-        const results = await runJobs<CollectResult>(
-          jobs.map((args) => ({ module: mod, fn: 'collectTrajectory', args })),
+        const results = await runJobs(
+          collectJob,
+          jobs,
           { workers: o.workers, backend: backend.name, logger, progress: bars.progress },
         );
         bars.stop();

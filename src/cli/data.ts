@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { fetchDataset, fetchableDatasets } from '../data/install.ts';
 import { datasetManifest, manifestNames } from '../data/manifest.ts';
+import { readEnv } from './env.ts';
 import { makeLogger, type GlobalOpts } from './common.ts';
 
 export function registerData(program: Command): void {
@@ -14,7 +15,7 @@ export function registerData(program: Command): void {
     .addHelpText('after', '\nExample:\n  nino data fetch fashion-mnist     # what `nino bench --suite ci` reads')
     .action(async (names: string[], o: { dataDir?: string }, cmd: Command) => {
       const logger = makeLogger(cmd.optsWithGlobals() as GlobalOpts);
-      for (const name of names) await fetchDataset(name, { dataDir: o.dataDir, say: (line) => logger.info(line) });
+      for (const name of names) await fetchDataset(name, { dataDir: o.dataDir, ...readEnv().source, say: (line) => logger.info(line) });
     });
   data
     .command('list')

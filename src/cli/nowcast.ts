@@ -6,6 +6,7 @@ import { TOOL_VERSION } from '../core/version.ts';
 import { graphBuilderNames } from '../graph/index.ts';
 import { NowcastInputError, nowcastStates, readStateFiles, writeParams } from '../nowcast/offline.ts';
 import { readTrajectory } from '../trajectories/arrow.ts';
+import { readEnv } from './env.ts';
 import { addInferenceOptions, makeLogger, parsePositiveInt, UsageError, type GlobalOpts } from './common.ts';
 
 interface NowcastOpts {
@@ -70,7 +71,7 @@ export function registerNowcast(program: Command): void {
       }
       let r;
       try {
-        r = nowcastStates({ ...loaded, nowcaster: o.nowcaster, k: o.k, arch: o.arch, numHeads: o.numHeads, numKvHeads: o.numKvHeads, subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges, logger });
+        r = nowcastStates({ ...loaded, nowcaster: o.nowcaster, k: o.k, arch: o.arch, numHeads: o.numHeads, numKvHeads: o.numKvHeads, subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges, officialDir: readEnv().officialDir, logger });
       } catch (e) {
         if (e instanceof NowcastInputError) throw new UsageError(e.message);
         throw e;

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { getTask, listTasks } from '../tasks/registry.ts';
 import { checkTaskData } from '../tasks/runtime.ts';
 import { loadTaskFile, taskToFile } from '../tasks/taskfile.ts';
+import { readEnv } from './env.ts';
 import { UsageError } from './common.ts';
 
 export function registerTasks(program: Command): void {
@@ -25,7 +26,7 @@ export function registerTasks(program: Command): void {
       }
       if (o.check) {
         const spec = loadTaskFile(o.check);
-        await checkTaskData(spec);
+        await checkTaskData(spec, readEnv().source);
         process.stdout.write(JSON.stringify(spec, null, 2) + '\n');
         return;
       }

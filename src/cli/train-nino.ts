@@ -5,6 +5,7 @@ import { initBackend } from '../core/backend.ts';
 import { ensureDir } from '../core/fsutil.ts';
 import { SEED_MAX } from '../core/rng.ts';
 import { DEFAULT_TRAIN_CONFIG, MAX_ROLLBACKS_PER_SNAPSHOT, OutputExistsError, trainNino, TrajectoryDataError, type TrainConfig } from '../metatrain/index.ts';
+import { readEnv } from './env.ts';
 import { makeLogger, makeProgress, parsePositiveInt, parsePositiveNumber, parseSeed, UsageError, type GlobalOpts } from './common.ts';
 
 interface TrainNinoOpts {
@@ -137,7 +138,7 @@ export function registerTrainNino(program: Command): void {
       logger.info({ backend: backend.name, out: o.out }, 'train-nino');
       const bars = makeProgress(g.progress !== false);
       try {
-        const r = await trainNino({ data: o.data, out: o.out, config, resume: o.resume, overwrite: o.overwrite, logger, progress: bars.progress });
+        const r = await trainNino({ data: o.data, out: o.out, config, resume: o.resume, overwrite: o.overwrite, officialDir: readEnv().officialDir, logger, progress: bars.progress });
         bars.stop();
         const v = r.val;
         const valTxt = v ? `val l1 ${v.l1.toFixed(4)} | last ${v.last.toFixed(4)} | linefit ${v.linefit.toFixed(4)} | beats linefit: ${v.beatsLinefit ? 'yes' : 'no'} | beats last: ${v.beatsLast ? 'yes' : 'no'}` : 'no validation (--val 0)';

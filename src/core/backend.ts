@@ -298,7 +298,7 @@ export function resetBackendChoice(): void {
 
 /** Initialises the chosen backend once per process (idempotent). */
 export async function initBackend(
-  requested: BackendName | string = process.env.NINO_BACKEND ?? 'auto',
+  requested: BackendName | string = 'auto',
   logger: Logger = silentLogger,
   opts: InitOptions = {},
 ): Promise<{ name: ConcreteBackend; reason: string }> {

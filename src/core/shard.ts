@@ -64,8 +64,8 @@ function envInt(env: NodeJS.ProcessEnv, name: string, fix: string): number {
   return Number(v);
 }
 
-/** The shard given by a scheduler's variables, or null when none is set. */
-export function shardFromEnv(env: NodeJS.ProcessEnv = process.env): Shard | null {
+/** The shard given by a scheduler's variables (the CLI passes process.env), or null when none is set. */
+export function shardFromEnv(env: NodeJS.ProcessEnv): Shard | null {
   if (env.JOB_COMPLETION_INDEX !== undefined) {
     const fix = 'set NINO_SHARD_COUNT to the Indexed Job\'s completions (see examples/), or give --shard i/n';
     const index = envInt(env, 'JOB_COMPLETION_INDEX', fix);
@@ -90,8 +90,8 @@ export function shardFromEnv(env: NodeJS.ProcessEnv = process.env): Shard | null
   return null;
 }
 
-/** --shard when given, else the scheduler's variables, else one shard. */
-export function resolveShard(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): Shard {
+/** --shard when given, else the scheduler's variables in `env` (the CLI passes process.env), else one shard. */
+export function resolveShard(flag: string | undefined, env: NodeJS.ProcessEnv): Shard {
   if (flag !== undefined) return parseShardFlag(flag);
   return shardFromEnv(env) ?? NO_SHARD;
 }

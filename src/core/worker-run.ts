@@ -18,8 +18,8 @@ await initBackend(workerData.backend);
 port.on('message', async (m: JobMessage) => {
   try {
     const mod = await import(m.module);
-    const fn = mod[m.fn];
-    if (typeof fn !== 'function') throw new Error(`${m.module} has no function ${m.fn}`);
+    const fn = mod[m.name];
+    if (typeof fn !== 'function') throw new Error(`${m.module} exports no function ${m.name} (declare jobs with workerJob(import.meta.url, fn) in fn's own module)`);
     const result = await fn(m.args, { logger: makeLogger(m.jobId), progress: (p: unknown) => post({ type: 'progress', jobId: m.jobId, p }) });
     post({ type: 'done', jobId: m.jobId, result });
   } catch (e) {

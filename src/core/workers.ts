@@ -1,13 +1,22 @@
 /**
  * A small job pool over worker_threads: each worker has its own compute backend (tfjs wasm is
- * single-threaded in Node, so two workers use both cores). A job names an exported async function
- * `fn(args, { logger, progress })` of a module; logs and progress are forwarded to the parent.
- * With workers = 1 jobs run in this thread (no worker start-up cost, easier to debug); they stop at their
- * safe points (interrupt.ts) on Ctrl-C / SIGTERM, and worker threads are terminated, so an interrupt
- * always ends runJobs with InterruptedError.
+ * single-threaded in Node, so two workers use both cores). A job is an exported async function
+ * `fn(args, { logger, progress })`, declared once in its own module with `workerJob`; logs and progress
+ * are forwarded to the parent, results come back in the order of the arguments. With workers = 1 jobs
+ * run in this thread (no worker start-up cost, easier to debug); they stop at their safe points
+ * (interrupt.ts) on Ctrl-C / SIGTERM, and worker threads are terminated, so an interrupt always ends
+ * runJobs with InterruptedError.
  *
- *   const mod = jobModule('./collect.ts', import.meta.url);
- *   const results = await runJobs(jobs.map(j => ({ module: mod, fn: 'collectJob', args: j })), { workers: 2, backend: 'wasm', logger, progress });
+ * Adding a job: export the function, and next to it its descriptor (typed args and result; go-to-definition
+ * and rename follow the function, whose own name is how a worker finds it):
+ *
+ *   export async function collectTrajectory(job: CollectJob, o: JobContext): Promise<CollectResult> { ... }
+ *   export const collectJob = workerJob(import.meta.url, collectTrajectory);
+ *   // caller:
+ *   const results = await runJobs(collectJob, jobs, { workers: 2, backend: 'wasm', logger, progress });   // CollectResult[]
+ *
+ * Arguments and results cross threads by structured clone (plain data: no functions, class instances
+ * lose their prototype).
  *
  * Sources (tests, tsx) and the compiled package (dist/, plain node) both work: a worker runs
  * worker-run.js directly when this module is compiled, and worker-boot.mjs (tsx's loader, then
@@ -18,16 +27,40 @@ import { InterruptedError, onInterrupt, throwIfInterrupted } from './interrupt.t
 import type { Logger, ProgressFn } from './logger.ts';
 import { silentLogger } from './logger.ts';
 
-export interface JobSpec {
-  /** module URL (from jobModule, so it names the .js file in the compiled package) */
-  module: string;
-  /** exported function name */
-  fn: string;
-  /** structured-cloneable arguments */
-  args: unknown;
+/** What a job function gets besides its arguments. */
+export interface JobContext {
+  logger: Logger;
+  progress?: ProgressFn;
 }
-export interface JobMessage extends JobSpec {
+
+/** A job function: structured-cloneable arguments in, a structured-cloneable result out. */
+export type JobFn<A, R> = (args: A, o: JobContext) => Promise<R>;
+
+/** A job descriptor (workerJob): the function, and where a worker thread finds it. */
+export interface WorkerJob<A, R> {
+  /** URL of the module that exports the function (its import.meta.url) */
+  readonly module: string;
+  /** the function's own name, under which that module exports it */
+  readonly name: string;
+  readonly run: JobFn<A, R>;
+}
+
+/**
+ * Declares `fn` as a worker job. Call it in the module that exports `fn` (under its own name), with that
+ * module's import.meta.url: `export const fooJob = workerJob(import.meta.url, foo)`. The URL names the
+ * .ts source or the compiled .js file, whichever is running, so no path is spelled out.
+ */
+export function workerJob<A, R>(moduleUrl: string, fn: JobFn<A, R>): WorkerJob<A, R> {
+  if (!fn.name) throw new Error('workerJob: the job function needs a name (export it as a named function)');
+  return Object.freeze({ module: moduleUrl, name: fn.name, run: fn });
+}
+
+/** What the parent posts to a worker for one job. */
+export interface JobMessage {
   jobId: number;
+  module: string;
+  name: string;
+  args: unknown;
 }
 export type WorkerReply =
   | { type: 'ready' }
@@ -61,9 +94,10 @@ export function isSourceModule(url: string): boolean {
 }
 
 /**
- * URL of a job module given by its source path relative to `base` (the caller's import.meta.url):
+ * URL of a module given by its source path relative to `base` (the caller's import.meta.url):
  * './run.ts' from src/bench/bench.ts, './run.js' from dist/bench/bench.js. Import specifiers are
- * rewritten by the build; URLs computed at run time are not, hence this helper.
+ * rewritten by the build; URLs computed at run time are not, hence this helper. (Jobs do not need it:
+ * workerJob takes the job module's own import.meta.url.)
  */
 export function jobModule(relSource: string, base: string): string {
   const rel = isSourceModule(base) ? relSource : relSource.replace(/\.([cm]?)ts$/, '.$1js');
@@ -75,17 +109,22 @@ function workerEntry(): URL {
   return isSourceModule(import.meta.url) ? new URL('./worker-boot.mjs', import.meta.url) : new URL('./worker-run.js', import.meta.url);
 }
 
-export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> {
+/**
+ * Runs `job` once per element of `args` (in worker threads when o.workers > 1) and returns the results
+ * in the order of `args`. The first failure is thrown (a JobError carrying its exit code across the
+ * thread); with failFast (default) no further jobs are handed out.
+ */
+export async function runJobs<A, R>(job: WorkerJob<A, R>, args: readonly A[], o: PoolOptions): Promise<R[]> {
   const logger = o.logger ?? silentLogger;
-  const results: R[] = new Array(jobs.length);
-  if (o.workers <= 1 || jobs.length <= 1) {
-    for (let i = 0; i < jobs.length; i++) {
+  const results: R[] = new Array(args.length);
+  if (o.workers <= 1 || args.length <= 1) {
+    for (let i = 0; i < args.length; i++) {
       throwIfInterrupted();
-      const mod = await import(jobs[i].module);
-      results[i] = await mod[jobs[i].fn](jobs[i].args, { logger, progress: o.progress });
+      results[i] = await job.run(args[i], { logger, progress: o.progress });
     }
     return results;
   }
+  const jobs = args;
   const n = Math.min(o.workers, jobs.length);
   let next = 0;
   let failure: Error | null = null;
@@ -114,7 +153,7 @@ export async function runJobs<R>(jobs: JobSpec[], o: PoolOptions): Promise<R[]> 
               return;
             }
             const jobId = next++;
-            w.postMessage({ ...jobs[jobId], jobId } satisfies JobMessage);
+            w.postMessage({ jobId, module: job.module, name: job.name, args: jobs[jobId] } satisfies JobMessage);
           };
           w.on('message', (m: WorkerReply) => {
             if (m.type === 'ready') give();

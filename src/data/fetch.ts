@@ -2,14 +2,17 @@
  * Where dataset files come from: lookup order, cache folder, checksummed downloads, and the error that
  * lists every place looked when a dataset is missing and cannot be fetched.
  *
+ * Everything comes from the caller's options (SourceOptions); this module reads no environment
+ * variables: the CLI turns $NINO_DATA_DIR, $NINO_CACHE_DIR and $NINO_OFFLINE into these options
+ * (cli/env.ts), so a library call is not changed by the shell it runs in.
+ *
  * An explicit location is the only one tried: the `dataDir` option (the CLI's --data-dir), else
- * $NINO_DATA_DIR (itself and <it>/<name>). When it lacks the files (or does not exist) the loader throws
- * `DataDirError` naming it, with exit code 2: nothing else is searched and nothing is downloaded.
- * Without an explicit location, the search list for a dataset `name` is:
+ * `dataDirFromEnv` (the CLI's $NINO_DATA_DIR: itself and <it>/<name>). When it lacks the files (or does
+ * not exist) the loader throws `DataDirError` naming it, with exit code 2: nothing else is searched and
+ * nothing is downloaded. Without an explicit location, the search list for a dataset `name` is:
  *   1. /usr/share/datasets/<name> (Debian `dataset-*` packages, e.g. dataset-fashion-mnist)
- *   2. the cache: $NINO_CACHE_DIR/<name> or ~/.cache/nino/<name>
- *   3. download from the official URL into the cache (checksum-verified), unless `download: false` or
- *      NINO_OFFLINE=1.
+ *   2. the cache: <cacheDir>/<name>, default ~/.cache/nino/<name>
+ *   3. download from the official URL into the cache (checksum-verified), unless `download: false`.
  * Each place is also looked at with the dataset's layout subfolders (from its manifest, datasets/).
  *
  *   const dir = findDir('fashion-mnist', [['train-images-idx3-ubyte.gz', 'train-images-idx3-ubyte']], opts);
@@ -25,17 +28,22 @@ import { InputError } from '../core/errors.ts';
 export interface SourceOptions {
   /** explicit folder holding the dataset files: when given, the only place tried (see the module comment) */
   dataDir?: string;
-  /** cache folder root (default $NINO_CACHE_DIR or ~/.cache/nino) */
+  /**
+   * the value of $NINO_DATA_DIR as the CLI read it: used when `dataDir` is not given, looked in as itself
+   * and <it>/<dataset>, and named '$NINO_DATA_DIR' in errors
+   */
+  dataDirFromEnv?: string;
+  /** cache folder root (default ~/.cache/nino; the CLI passes $NINO_CACHE_DIR) */
   cacheDir?: string;
-  /** allow downloading into the cache (default: true unless NINO_OFFLINE=1) */
+  /** allow downloading into the cache (default true; the CLI passes false for NINO_OFFLINE=1) */
   download?: boolean;
   /** root of system-installed datasets (default /usr/share/datasets); tests point it elsewhere */
   systemRoot?: string;
 }
 
-/** Root of nino's cache: NINO_CACHE_DIR, else ~/.cache/nino. */
+/** Root of nino's cache: the cacheDir option, else ~/.cache/nino. */
 export function cacheRoot(opts: SourceOptions = {}): string {
-  return opts.cacheDir ?? process.env.NINO_CACHE_DIR ?? join(homedir(), '.cache', 'nino');
+  return opts.cacheDir ?? join(homedir(), '.cache', 'nino');
 }
 
 /** Cache folder for one dataset (not created). */
@@ -44,15 +52,13 @@ export function cacheDirFor(name: string, opts: SourceOptions = {}): string {
 }
 
 export function downloadAllowed(opts: SourceOptions = {}): boolean {
-  if (opts.download !== undefined) return opts.download;
-  const off = process.env.NINO_OFFLINE;
-  return !(off && off !== '0' && off.toLowerCase() !== 'false');
+  return opts.download ?? true;
 }
 
-/** The folder the user named (the dataDir option, else $NINO_DATA_DIR) and how it was given, or null. */
+/** The folder the user named (the dataDir option, else dataDirFromEnv) and how it was given, or null. */
 export function explicitDataDir(opts: SourceOptions = {}): { dir: string; via: string } | null {
   if (opts.dataDir) return { dir: opts.dataDir, via: '--data-dir' };
-  const env = process.env.NINO_DATA_DIR;
+  const env = opts.dataDirFromEnv;
   return env ? { dir: env, via: '$NINO_DATA_DIR' } : null;
 }
 

@@ -148,6 +148,8 @@ export interface TrainOptions {
   logger?: Logger;
   progress?: ProgressFn;
   hooks?: TrainHooks;
+  /** folder looked in first for an --init 'official:<name>' (the CLI passes $NINO_OFFICIAL_DIR) */
+  officialDir?: string;
 }
 
 export interface TrainResult {
@@ -664,7 +666,7 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   validateTrainConfig(tc);
   let initCk: ReturnType<typeof loadCheckpoint> | null = null;
   if (!resumeCk && tc.init) {
-    const initPath = nowcasterPath(tc.init);
+    const initPath = nowcasterPath(tc.init, { officialDir: o.officialDir });
     if (!initPath) throw new Error(`--init ${tc.init}: linefit has no weights`);
     initCk = loadCheckpoint(initPath);
     const want = tc.model === 'mlp' ? 'mlp' : 'gnn';

@@ -64,6 +64,8 @@ export interface OfflineNowcastOptions {
   chunkEdges?: number;
   edgeSampleRatio?: number;
   subgraph?: boolean;
+  /** folder looked in first for 'official:<name>' (the CLI passes $NINO_OFFICIAL_DIR) */
+  officialDir?: string;
   logger?: Logger;
 }
 
@@ -75,7 +77,7 @@ export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array;
   if (o.arch !== undefined && !graphBuilderNames().includes(o.arch)) {
     throw new NowcastInputError(`unknown --arch '${o.arch}'; known: ${graphBuilderNames().join(', ')}`);
   }
-  const model = loadNowcaster(nowcasterPath(o.nowcaster) ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
+  const model = loadNowcaster(nowcasterPath(o.nowcaster, o) ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
   if (o.states.length !== model.ctx) throw new Error(`nowcaster '${o.nowcaster}' needs ${model.ctx} states, got ${o.states.length}`);
   const arch = o.arch ?? guessArch(o.specs);
   if ((arch === 'gpt2' || arch === 'llama') && !o.numHeads) throw new Error(`a ${arch} graph needs --num-heads`);

@@ -2,7 +2,8 @@
  * Turns a nowcaster reference into a ParamNowcaster for a given model:
  *   'linefit'                  least-squares line through the states (no weights)
  *   'official:<name>'          an official checkpoint (nino_no_posw, nino_mlp, nino_mlp_h32), shipped in
- *                              checkpoints/official ($NINO_OFFICIAL_DIR is looked in first)
+ *                              checkpoints/official (the `officialDir` option is looked in first; the
+ *                              CLI passes $NINO_OFFICIAL_DIR)
  *   'project', 'project-mlp'   nino's own meta-trained checkpoints (checkpoints/nino-project.safetensors, the
  *                              GNN; checkpoints/nino-project-mlp.safetensors, the graph-free baseline)
  *   <path>                     a checkpoint file: nino .safetensors, official .safetensors (+ .json) or .pt
@@ -28,13 +29,19 @@ const PROJECT_REFS: Record<string, string> = {
   'project-mlp': join(repoRoot, 'checkpoints', 'nino-project-mlp.safetensors'),
 };
 
-/** The official checkpoints ship in checkpoints/official; $NINO_OFFICIAL_DIR, when set, is looked in first. */
-export function officialDirs(): string[] {
-  return [process.env.NINO_OFFICIAL_DIR, join(repoRoot, 'checkpoints', 'official')].filter((x): x is string => !!x);
+/** Where references are looked up (the caller's configuration; the library reads no environment variables). */
+export interface NowcasterPathOptions {
+  /** folder looked in first for 'official:<name>' (the CLI passes $NINO_OFFICIAL_DIR); default: none */
+  officialDir?: string;
+}
+
+/** The official checkpoints ship in checkpoints/official; `officialDir`, when given, is looked in first. */
+export function officialDirs(o: NowcasterPathOptions = {}): string[] {
+  return [o.officialDir, join(repoRoot, 'checkpoints', 'official')].filter((x): x is string => !!x);
 }
 
 /** The checkpoint path a reference points to (null for linefit). */
-export function nowcasterPath(ref: string): string | null {
+export function nowcasterPath(ref: string, o: NowcasterPathOptions = {}): string | null {
   if (ref === 'linefit') return null;
   if (Object.hasOwn(PROJECT_REFS, ref)) {
     const p = PROJECT_REFS[ref];
@@ -43,13 +50,13 @@ export function nowcasterPath(ref: string): string | null {
   }
   if (ref.startsWith('official:')) {
     const name = ref.slice('official:'.length);
-    for (const d of officialDirs()) {
+    for (const d of officialDirs(o)) {
       for (const ext of ['.safetensors', '.pt']) {
         const p = join(d, name + ext);
         if (existsSync(p)) return p;
       }
     }
-    throw new Error(`official checkpoint '${name}' not found in ${officialDirs().join(', ')}; set NINO_OFFICIAL_DIR or pass a file path`);
+    throw new Error(`official checkpoint '${name}' not found in ${officialDirs(o).join(', ')}; set NINO_OFFICIAL_DIR (officialDir in the library) or pass a file path`);
   }
   if (!existsSync(ref)) throw new Error(`nowcaster '${ref}' is neither 'linefit', 'project', 'official:<name>' nor an existing checkpoint file`);
   return ref;
@@ -67,7 +74,7 @@ export function graphArchOf(model: ModelDef): string {
   return model.arch === 'convnet' ? 'conv' : model.arch;
 }
 
-export interface ResolveNowcasterOptions {
+export interface ResolveNowcasterOptions extends NowcasterPathOptions {
   model: ModelDef;
   logger?: Logger;
   /** seed of the LPE sign flips (per-subgraph LPEs derive theirs from it) */
@@ -81,7 +88,7 @@ export interface ResolveNowcasterOptions {
 }
 
 export async function resolveNowcaster(ref: string, o: ResolveNowcasterOptions): Promise<GraphNowcaster> {
-  const path = nowcasterPath(ref);
+  const path = nowcasterPath(ref, o);
   const nc = loadNowcaster(path ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
   const graph = buildNeuralGraph(graphArchOf(o.model), o.model.specs, {
     numHeads: o.model.graphInfo.numHeads as number | undefined,

@@ -81,7 +81,7 @@ export function makeModel(spec: TaskSpec): ModelDef {
 const dataCache = new Map<string, Promise<VisionSplit | TokenData>>();
 
 async function loadData(spec: TaskSpec, o: RuntimeOptions): Promise<VisionSplit | TokenData> {
-  const key = spec.dataset === 'files' ? `files:${JSON.stringify(spec.files)}` : `${spec.dataset}:${o.dataDir ?? ''}`;
+  const key = spec.dataset === 'files' ? `files:${JSON.stringify(spec.files)}` : `${spec.dataset}:${o.dataDir ?? ''}:${o.dataDirFromEnv ?? ''}`;
   if (!dataCache.has(key)) {
     const p = (async () => {
       const f = spec.files;
@@ -91,7 +91,7 @@ async function loadData(spec: TaskSpec, o: RuntimeOptions): Promise<VisionSplit 
         checkDataFits(spec, d);
         return d;
       }
-      const d = await loadDataset(spec.dataset, { dataDir: o.dataDir, cacheDir: o.cacheDir, download: o.download });
+      const d = await loadDataset(spec.dataset, { dataDir: o.dataDir, dataDirFromEnv: o.dataDirFromEnv, cacheDir: o.cacheDir, download: o.download });
       return d.kind === 'vision' ? d.split : d.tokens;
     })();
     dataCache.set(key, p);

@@ -1,5 +1,6 @@
 /**
- * Collects one parameter trajectory: trains (task, seed) with the task's AdamW settings and records the
+ * Collects one parameter trajectory: trains (task, seed) with the 'adam' method (methods/registry.ts:
+ * AdamW with the task's settings) and records the
  * full parameter vector and metrics every `every` steps into an Arrow file (schema.ts).
  *
  * Resumable and atomic. While running, `<out>/<task>/.seed-<seed>.partial/` holds one Arrow file per
@@ -27,7 +28,8 @@ import { makeLayout } from '../core/params.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
 import { checkSeed } from '../core/rng.ts';
 import { TOOL_VERSION } from '../core/version.ts';
-import { AdamW } from '../optim/adamw.ts';
+import { workerJob, type JobContext } from '../core/workers.ts';
+import { ADAM, resolveMethod } from '../methods/registry.ts';
 import { getTask, type TaskSpec } from '../tasks/registry.ts';
 import { loadTaskRuntime, type RuntimeOptions } from '../tasks/runtime.ts';
 import { trainRun } from '../training/loop.ts';
@@ -76,14 +78,18 @@ export function recordedSteps(steps: number, every: number): number[] {
   return out;
 }
 
-function resolvedConfig(job: CollectJob) {
+/** The method a trajectory is collected with. */
+const COLLECT_METHOD = ADAM;
+
+/** The settings a trajectory is made with (stored in its metadata; a rerun with other settings is refused). */
+export function resolvedConfig(job: CollectJob) {
   const spec = getTask(job.taskDef ?? job.task);
   return {
     task: spec.name,
     seed: job.seed,
     steps: job.steps,
     every: job.every,
-    optimizer: { kind: 'adamw', lr: spec.lr, weightDecay: spec.weightDecay, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    optimizer: resolveMethod(COLLECT_METHOD).settings(spec),
     batchSize: spec.batchSize,
     contextLen: spec.contextLen ?? null,
     model: spec.model,
@@ -95,7 +101,7 @@ function resolvedConfig(job: CollectJob) {
 
 export async function collectTrajectory(
   job: CollectJob,
-  o: { logger?: Logger; progress?: ProgressFn } = {},
+  o: Partial<JobContext> = {},
 ): Promise<CollectResult> {
   const logger = o.logger ?? silentLogger;
   const spec = getTask(job.taskDef ?? job.task);
@@ -111,6 +117,9 @@ export async function collectTrajectory(
     lock.release();
   }
 }
+
+/** collectTrajectory as a worker job (core/workers.ts runJobs): `runJobs(collectJob, jobs, pool)`. */
+export const collectJob = workerJob(import.meta.url, collectTrajectory);
 
 async function collectLocked(job: CollectJob, spec: TaskSpec, id: string, logger: Logger, progress?: ProgressFn): Promise<CollectResult> {
   const config = resolvedConfig(job);
@@ -146,7 +155,7 @@ async function collectLocked(job: CollectJob, spec: TaskSpec, id: string, logger
   const resumePath = join(pdir, 'resume.safetensors');
 
   const params = rt.initVariables(job.seed);
-  const opt = new AdamW({ lr: spec.lr, weightDecay: spec.weightDecay });
+  const opt = await resolveMethod(COLLECT_METHOD).create({ task: spec, model: rt.model, budget: job.steps, logger });
   const sampler = rt.makeSampler(job.seed);
   let startStep = 0;
   let status: CollectResult['status'] = 'done';

@@ -1,0 +1,110 @@
+/**
+ * The 'nino' method: the NiNo wrapper (nowcast/nino.ts) around the 'adam' method's AdamW, with a
+ * nowcaster reference (nowcast/resolve.ts: 'project', 'official:<name>', 'linefit', a checkpoint path).
+ *
+ * Options: { nowcaster: string, period: number, nowcastOptions?: { subgraph?, edgeSampleRatio?,
+ * chunkEdges? }, officialDir?: string }. officialDir is where 'official:<name>' is looked for first
+ * (the CLI passes $NINO_OFFICIAL_DIR); it is not part of the cache key, the checkpoint's bytes are.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError } from '../core/errors.ts';
+import { closureFingerprint } from '../core/version.ts';
+import { NiNo } from '../nowcast/nino.ts';
+import { nowcasterLabel, nowcasterPath, resolveNowcaster } from '../nowcast/resolve.ts';
+import { loadCheckpoint } from '../model/checkpoint.ts';
+import { adamMethodDef } from './adam.ts';
+import type { MethodDef, MethodSpec } from './types.ts';
+
+export interface NowcastInferenceOptions {
+  /** nowcast transformer graphs one block at a time */
+  subgraph?: boolean;
+  edgeSampleRatio?: number;
+  chunkEdges?: number;
+}
+
+export interface NiNoMethodOptions {
+  nowcaster: string;
+  period: number;
+  nowcastOptions?: NowcastInferenceOptions;
+  officialDir?: string;
+}
+
+/** The MethodSpec of NiNo around the task's AdamW. */
+export function ninoMethod(o: NiNoMethodOptions): MethodSpec {
+  return { name: 'nino', options: { ...o } };
+}
+
+/** The source root this module runs from (src/, or the emitted build's folder); not a `new URL` literal,
+ * which the module walk (core/version.ts) would read as an import of src/index. */
+const CODE_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+/** Where a nowcaster run's extra code starts (bench/run.ts leaves these out of the Adam code version). */
+export const NOWCASTER_MODULES = ['nowcast/resolve', 'methods/nino'];
+const DATA_MODULES = ['tasks/registry'];
+
+const fingerprints = new Map<string, string>();
+function memo(id: string, f: () => string): string {
+  let v = fingerprints.get(id);
+  if (v === undefined) fingerprints.set(id, (v = f()));
+  return v;
+}
+
+/** Fingerprint of the modules a nowcaster run adds: resolution, graphs, models, scaling, everything they import. */
+export function nowcasterCodeVersion(root: string = CODE_ROOT): string {
+  return memo(`nowcaster\0${root}`, () => closureFingerprint(root, NOWCASTER_MODULES, { stopAt: DATA_MODULES }));
+}
+
+/**
+ * What a nowcaster run depends on beyond the Adam run: the nowcasting code and the bytes of the checkpoint
+ * the reference points to, so a retrained checkpoint (same name) or a change to any module the nowcaster
+ * imports re-runs the method instead of reusing a stored result.
+ */
+export function nowcasterVersion(ref: string, o: { officialDir?: string } = {}): string {
+  const path = nowcasterPath(ref, o);
+  return memo(`ref\0${ref}\0${path ?? ''}`, () => {
+    const h = createHash('sha256').update(nowcasterCodeVersion());
+    if (path) h.update(readFileSync(path));
+    return h.digest('hex').slice(0, 16);
+  });
+}
+
+/** Forgets the nowcaster fingerprints (a checkpoint or module file was rewritten in this process). */
+export function clearNowcasterFingerprints(): void {
+  fingerprints.clear();
+}
+
+const OPTION_KEYS = new Set(['nowcaster', 'period', 'nowcastOptions', 'officialDir']);
+
+export const ninoMethodDef: MethodDef<NiNoMethodOptions> = {
+  name: 'nino',
+  description: 'NiNo around AdamW: a nowcast every `period` steps (options: nowcaster, period, nowcastOptions, officialDir)',
+  parse(options) {
+    const o = options ?? {};
+    const extra = Object.keys(o).filter((k) => !OPTION_KEYS.has(k));
+    if (extra.length) throw new InputError(`method 'nino': unknown option(s) ${extra.join(', ')} (known: ${[...OPTION_KEYS].join(', ')})`);
+    if (typeof o.nowcaster !== 'string' || !o.nowcaster) throw new InputError(`method 'nino' needs a nowcaster reference (got ${JSON.stringify(o.nowcaster)})`);
+    if (!(Number.isInteger(o.period) && (o.period as number) > 0)) throw new InputError(`method 'nino': period must be a positive integer (got ${JSON.stringify(o.period)})`);
+    if (o.officialDir !== undefined && typeof o.officialDir !== 'string') throw new InputError(`method 'nino': officialDir must be a folder path`);
+    if (o.nowcastOptions !== undefined && (typeof o.nowcastOptions !== 'object' || o.nowcastOptions === null)) throw new InputError(`method 'nino': nowcastOptions must be an object`);
+    return o as unknown as NiNoMethodOptions;
+  },
+  label: (o) => nowcasterLabel(o.nowcaster),
+  // the same JSON as before methods existed, so --report-only keeps accepting runs stored then
+  key: (o, withCode) => ({
+    nowcaster: o.nowcaster,
+    period: o.period,
+    options: o.nowcastOptions ?? null,
+    ...(withCode ? { version: nowcasterVersion(o.nowcaster, o) } : {}),
+  }),
+  check(o) {
+    const path = nowcasterPath(o.nowcaster, o);
+    if (path) loadCheckpoint(path);
+  },
+  async create(o, ctx) {
+    const baseOpt = await adamMethodDef.create({}, ctx);
+    const nowcaster = await resolveNowcaster(o.nowcaster, { model: ctx.model, logger: ctx.logger, officialDir: o.officialDir, ...o.nowcastOptions });
+    return new NiNo({ baseOpt, nowcaster, period: o.period, maxTrainSteps: ctx.budget, logger: ctx.logger });
+  },
+};
