@@ -130,3 +130,25 @@ describe('configuration comes from the caller', () => {
     }
   });
 });
+
+describe('verified jumps as their own bench method', () => {
+  it('--check-jumps adds "<nowcaster>+check" after each nowcaster, with its own cache key', () => {
+    const suite = { name: 't', tasks: [{ task: 'FM-16-3k', seeds: [1000] }], nowcasters: ['linefit'] };
+    expect(benchMethods(suite as never, 300).map(([l]) => l)).toEqual(['adam', 'linefit']);
+    const m = benchMethods(suite as never, 300, { checkJumps: true });
+    expect(m.map(([l]) => l)).toEqual(['adam', 'linefit', 'linefit+check']);
+    const plain = resolveMethod(m[1][1]);
+    const checked = resolveMethod(m[2][1]);
+    expect(JSON.stringify(checked.key(false))).not.toEqual(JSON.stringify(plain.key(false)));
+    // the plain method's key is what it was before checked jumps existed
+    expect(plain.key(false)).toEqual({ nowcaster: 'linefit', period: 300, options: null });
+    expect(() => resolveMethod(ninoMethod({ nowcaster: 'linefit', period: 300, checkJumps: 'yes' as never }))).toThrow(/checkJumps/);
+  });
+
+  it('a checked NiNo needs the task runtime (a method context without one is refused)', async () => {
+    await initBackend('wasm');
+    const task = getTask('FM-16-3k');
+    const method = resolveMethod(ninoMethod({ nowcaster: 'linefit', period: 300, checkJumps: true }));
+    await expect(method.create({ task, model: makeModel(task), budget: 3000 })).rejects.toThrow(/runtime/);
+  });
+});

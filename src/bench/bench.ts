@@ -35,6 +35,8 @@ export interface BenchOptions {
   nowcastOptions?: NowcastInferenceOptions;
   /** folder looked in first for 'official:<name>' nowcasters (the CLI passes $NINO_OFFICIAL_DIR) */
   officialDir?: string;
+  /** also run each nowcaster with verified jumps (method label '<nowcaster>+check') */
+  checkJumps?: boolean;
   /**
    * Render the reports from the run files already in `outDir` without training anything. Runs made by
    * another code version are accepted (their protocol key minus the code version must match) and the
@@ -132,11 +134,13 @@ export function validateBench(suite: Suite, o: { reportOnly?: boolean; officialD
  * The methods of a bench, as [label, spec] for one suite entry: the baseline (Adam) first, then NiNo with
  * each of the suite's nowcasters at the entry's period.
  */
-export function benchMethods(suite: Suite, period: number, o: Pick<BenchOptions, 'nowcastOptions' | 'officialDir'> = {}): [string, MethodSpec][] {
+export function benchMethods(suite: Suite, period: number, o: Pick<BenchOptions, 'nowcastOptions' | 'officialDir' | 'checkJumps'> = {}): [string, MethodSpec][] {
   const out: [string, MethodSpec][] = [[BASELINE_METHOD, ADAM]];
   for (const nowcaster of suite.nowcasters) {
-    const spec = ninoMethod({ nowcaster, period, ...(o.nowcastOptions ? { nowcastOptions: o.nowcastOptions } : {}), ...(o.officialDir ? { officialDir: o.officialDir } : {}) });
-    out.push([resolveMethod(spec).label, spec]);
+    for (const checkJumps of o.checkJumps ? [false, true] : [false]) {
+      const spec = ninoMethod({ nowcaster, period, ...(o.nowcastOptions ? { nowcastOptions: o.nowcastOptions } : {}), ...(o.officialDir ? { officialDir: o.officialDir } : {}), ...(checkJumps ? { checkJumps } : {}) });
+      out.push([resolveMethod(spec).label, spec]);
+    }
   }
   return out;
 }

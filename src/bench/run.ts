@@ -201,7 +201,7 @@ async function benchRunLocked(s: BenchRunSpec, id: string, logger: Logger, progr
   const spec = getTask(s.taskDef ?? s.task);
   const rt = await loadTaskRuntime(spec, { ...s.data, logger });
   const params = rt.initVariables(s.seed);
-  const opt = await method.create({ task: spec, model: rt.model, budget: s.budget, logger });
+  const opt = await method.create({ task: spec, model: rt.model, budget: s.budget, runtime: rt, logger });
   const events = (): readonly NowcastEvent[] => opt.events ?? [];
   const curve: [number, number][] = [];
   const higher = spec.target.metric === 'acc';

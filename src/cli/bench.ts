@@ -32,6 +32,7 @@ interface BenchOpts {
   full?: boolean;
   subgraph?: boolean;
   reportOnly?: boolean;
+  checkJumps?: boolean;
   edgeSampleRatio?: number;
   chunkEdges?: number;
   shard?: string;
@@ -51,6 +52,7 @@ export function registerBench(program: Command): void {
     .option('--eval-every <steps>', "evaluate every n steps (default: the task's)", parsePositiveInt('eval-every'))
     .option('--period <steps>', "NiNo period (default: the task's)", parsePositiveInt('period'))
     .option('--eval-limit <n>', 'evaluate on the first n held-out examples only', parsePositiveInt('eval-limit'))
+    .option('--check-jumps', 'also run each nowcaster with verified jumps ("<nowcaster>+check"): a fixed check batch decides whether each jump is taken whole, shrunk (1/2, 1/4) or skipped')
     .option('--report-only', 'render the reports from the runs already stored in --out (no training): merges the runs of every shard and lists the missing ones')
     .option('--full', 'run every method to the full budget instead of stopping at the target')
     .option('-o, --out <dir>', 'report folder (summary.md/json, curves.csv, <task>.svg, runs/)', 'runs/bench')
@@ -109,7 +111,7 @@ export function registerBench(program: Command): void {
       const bars = makeProgress(g.progress !== false);
       let report;
       try {
-        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir, ...env.source }, officialDir: env.officialDir, nowcastOptions: { subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges }, reportOnly: o.reportOnly, shard, logger, progress: bars.progress });
+        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir, ...env.source }, officialDir: env.officialDir, nowcastOptions: { subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges }, checkJumps: o.checkJumps, reportOnly: o.reportOnly, shard, logger, progress: bars.progress });
       } finally {
         bars.stop();
       }

@@ -15,6 +15,7 @@ import { closureFingerprint } from '../core/version.ts';
 import { NiNo } from '../nowcast/nino.ts';
 import { nowcasterLabel, nowcasterPath, resolveNowcaster } from '../nowcast/resolve.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
+import { jumpCheckFor } from '../training/check.ts';
 import { adamMethodDef } from './adam.ts';
 import type { MethodDef, MethodSpec } from './types.ts';
 
@@ -30,6 +31,8 @@ export interface NiNoMethodOptions {
   period: number;
   nowcastOptions?: NowcastInferenceOptions;
   officialDir?: string;
+  /** verified jumps: a check-batch loss takes each nowcast whole, shrinks it or skips it (nowcast/nino.ts JumpCheck) */
+  checkJumps?: boolean;
 }
 
 /** The MethodSpec of NiNo around the task's AdamW. */
@@ -75,7 +78,7 @@ export function clearNowcasterFingerprints(): void {
   fingerprints.clear();
 }
 
-const OPTION_KEYS = new Set(['nowcaster', 'period', 'nowcastOptions', 'officialDir']);
+const OPTION_KEYS = new Set(['nowcaster', 'period', 'nowcastOptions', 'officialDir', 'checkJumps']);
 
 export const ninoMethodDef: MethodDef<NiNoMethodOptions> = {
   name: 'nino',
@@ -86,16 +89,18 @@ export const ninoMethodDef: MethodDef<NiNoMethodOptions> = {
     if (extra.length) throw new InputError(`method 'nino': unknown option(s) ${extra.join(', ')} (known: ${[...OPTION_KEYS].join(', ')})`);
     if (typeof o.nowcaster !== 'string' || !o.nowcaster) throw new InputError(`method 'nino' needs a nowcaster reference (got ${JSON.stringify(o.nowcaster)})`);
     if (!(Number.isInteger(o.period) && (o.period as number) > 0)) throw new InputError(`method 'nino': period must be a positive integer (got ${JSON.stringify(o.period)})`);
+    if (o.checkJumps !== undefined && typeof o.checkJumps !== 'boolean') throw new InputError(`method 'nino': checkJumps must be true or false`);
     if (o.officialDir !== undefined && typeof o.officialDir !== 'string') throw new InputError(`method 'nino': officialDir must be a folder path`);
     if (o.nowcastOptions !== undefined && (typeof o.nowcastOptions !== 'object' || o.nowcastOptions === null)) throw new InputError(`method 'nino': nowcastOptions must be an object`);
     return o as unknown as NiNoMethodOptions;
   },
-  label: (o) => nowcasterLabel(o.nowcaster),
+  label: (o) => nowcasterLabel(o.nowcaster) + (o.checkJumps ? '+check' : ''),
   // the same JSON as before methods existed, so --report-only keeps accepting runs stored then
   key: (o, withCode) => ({
     nowcaster: o.nowcaster,
     period: o.period,
     options: o.nowcastOptions ?? null,
+    ...(o.checkJumps ? { checkJumps: true } : {}),
     ...(withCode ? { version: nowcasterVersion(o.nowcaster, o) } : {}),
   }),
   check(o) {
@@ -105,6 +110,8 @@ export const ninoMethodDef: MethodDef<NiNoMethodOptions> = {
   async create(o, ctx) {
     const baseOpt = await adamMethodDef.create({}, ctx);
     const nowcaster = await resolveNowcaster(o.nowcaster, { model: ctx.model, logger: ctx.logger, officialDir: o.officialDir, ...o.nowcastOptions });
-    return new NiNo({ baseOpt, nowcaster, period: o.period, maxTrainSteps: ctx.budget, logger: ctx.logger });
+    if (o.checkJumps && !ctx.runtime) throw new Error(`method 'nino' with checkJumps needs the task runtime in its context`);
+    const check = o.checkJumps ? jumpCheckFor(ctx.runtime!) : undefined;
+    return new NiNo({ baseOpt, nowcaster, period: o.period, maxTrainSteps: ctx.budget, check, logger: ctx.logger });
   },
 };

@@ -11,6 +11,7 @@ import type { Logger } from '../core/logger.ts';
 import type { NowcastEvent } from '../nowcast/nino.ts';
 import type { Optimizer } from '../optim/types.ts';
 import type { TaskSpec } from '../tasks/registry.ts';
+import type { TaskRuntime } from '../tasks/runtime.ts';
 import type { ModelDef } from '../tasks/types.ts';
 
 /** A method and its options, as stored in a run spec (structured-cloneable JSON). */
@@ -27,6 +28,8 @@ export interface MethodContext {
   model: ModelDef;
   /** steps the run trains at most (NiNo spreads its horizon schedule over it) */
   budget: number;
+  /** the task runtime, for methods that evaluate a loss themselves (NiNo's jump check) */
+  runtime?: TaskRuntime;
   logger?: Logger;
 }
 
