@@ -2,7 +2,9 @@
  * Parity of the nino nowcasters against the official PyTorch NiNo golden data
  * (shared/reference/README.md §5, §6): both cases, all three checkpoints, k = 1, 10, 40, starting from
  * the golden edge_attr and pos. Plus intermediates (GNN k1) to localize errors, tensor-leak checks,
- * chunking and linefit. Backend: cpu (NINO_TEST_BACKEND=wasm to run on wasm).
+ * chunking and linefit. Both op sets of the one model definition (src/model/nino-layer.ts) are checked:
+ * inference (the nowcasters) and training (gnnTrainForward / mlpTrainForward, what meta-training
+ * differentiates), and against each other. Backend: cpu (NINO_TEST_BACKEND=wasm to run on wasm).
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,9 +12,13 @@ import { join } from 'node:path';
 import { initBackend } from '../src/core/backend.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { nowcasterFromCheckpoint, createNowcaster } from '../src/model/registry.ts';
-import { NiNoGnn } from '../src/model/gnn.ts';
+import { Rng } from '../src/core/rng.ts';
+import { NiNoGnn, sampleMessageEdges } from '../src/model/gnn.ts';
 import { NiNoMlp } from '../src/model/mlp.ts';
-import type { NowcastInput } from '../src/model/types.ts';
+import { gnnTrainForward, mlpTrainForward, type TrainForwardOptions } from '../src/model/train-ops.ts';
+import type { NiNoConfig } from '../src/model/config.ts';
+import type { Weights } from '../src/model/weights.ts';
+import { applyResidual, type NowcastInput } from '../src/model/types.ts';
 import { REF, maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
 
 const CASES = [
@@ -55,6 +61,26 @@ function maxAbs(a: ArrayLike<number>): number {
   return m;
 }
 
+/** the training forward (whole graph, all horizons) on a golden case: [E*F] host delta per horizon 1..S */
+function trainForward(cfg: NiNoConfig, ws: Weights, inp: NowcastInput, opts: TrainForwardOptions & { messageEdges?: Int32Array | null } = {}): (k: number) => Float32Array {
+  const E = inp.edgeType.length;
+  const S = cfg.seqLen;
+  const before = tf.memory().numTensors;
+  const all = tf.tidy(() => {
+    const ea = tf.tensor2d(inp.edgeAttr, [E, inp.F * inp.ctx]);
+    const out = cfg.kind === 'gnn'
+      ? gnnTrainForward(ws, cfg, {
+          edgeAttr: ea, F: inp.F, edgeIndex: inp.edgeIndex, edgeType: inp.edgeType, pos: tf.tensor2d(inp.pos!, [inp.numNodes, cfg.lpe]),
+          posW: inp.posW, numNodes: inp.numNodes, messageEdges: opts.messageEdges,
+        }, S, opts)
+      : mlpTrainForward(ws, cfg, ea, inp.edgeType, inp.F, S, opts);
+    expect(out.shape).toEqual([E, inp.F, S]);
+    return out.dataSync() as Float32Array;
+  });
+  expect(tf.memory().numTensors).toBe(before);
+  return (k) => Float32Array.from({ length: E * inp.F }, (_, i) => all[i * S + k - 1]);
+}
+
 beforeAll(async () => {
   await initBackend(process.env.NINO_TEST_BACKEND ?? 'cpu');
 });
@@ -82,6 +108,54 @@ describe.each(CASES)('$dir', ({ dir, F }) => {
         nc.dispose();
       }
     });
+  });
+
+  describe.each(CKPTS)('%s, training op set', (ck) => {
+    it('delta and edge_out match golden at k = 1, 10, 40 (atol 2e-5), and equal inference (atol 1e-5)', () => {
+      const c = loadCheckpoint(refCheckpoint(`${ck}.safetensors`));
+      const nc = nowcasterFromCheckpoint(c) as NiNoGnn | NiNoMlp;
+      const out = refSt(`${dir}/outputs_${ck}.safetensors`).tensors;
+      try {
+        const delta = trainForward(c.config, nc.weights, caseInput(dir, F, 1));
+        for (const k of KS) {
+          const inp = caseInput(dir, F, k);
+          const d = delta(k);
+          expect(maxAbsDiff(d, out[`delta_k${k}`].data as Float32Array), `delta k${k}`).toBeLessThan(2e-5);
+          expect(maxAbsDiff(applyResidual(inp, d, c.config.updScale), out[`edge_out_k${k}`].data as Float32Array), `edge_out k${k}`).toBeLessThan(2e-5);
+          expect(maxAbsDiff(d, nc.predictDelta(inp)), `training vs inference k${k}`).toBeLessThan(1e-5);
+        }
+      } finally {
+        nc.dispose();
+      }
+    });
+  });
+
+  it('training op set: GNN intermediates (nino_no_posw, k1) within 1e-5 relative', () => {
+    const ck = loadCheckpoint(refCheckpoint('nino_no_posw.safetensors'));
+    const nc = new NiNoGnn(ck.config, ck.weights);
+    const trace: Record<string, Float32Array[]> = {};
+    trainForward(ck.config, nc.weights, caseInput(dir, F, 1), { trace });
+    nc.dispose();
+    const ref = refSt(`${dir}/intermediates_nino_no_posw_k1.safetensors`).tensors;
+    const names = ['gnn_in_x', 'gnn_in_edge', 'conv0_messages', 'conv0_aggr', 'conv0_x_out', 'edge_update0_out',
+      'conv1_messages', 'conv1_aggr', 'conv1_x_out', 'edge_update1_out', 'edge_out_hidden'];
+    for (const n of names) {
+      const r = ref[n].data as Float32Array;
+      expect(trace[n].length, n).toBe(1);
+      expect(maxAbsDiff(trace[n][0], r) / maxAbs(r), n).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it('edge sampling: training op set on the sampled message edges equals inference (atol 1e-5)', () => {
+    const ck = loadCheckpoint(refCheckpoint('nino_no_posw.safetensors'));
+    const nc = new NiNoGnn(ck.config, ck.weights, { edgeSampleRatio: 0.5, seed: 7, chunkEdges: 500 });
+    const inp = caseInput(dir, F, 10);
+    const messageEdges = sampleMessageEdges(inp.edgeType, 0.5, new Rng(7));
+    const sampled = trainForward(ck.config, nc.weights, inp, { messageEdges })(10);
+    const full = trainForward(ck.config, nc.weights, inp)(10);
+    expect(maxAbsDiff(sampled, nc.predictDelta(inp))).toBeLessThan(1e-5);
+    expect(maxAbsDiff(sampled, full)).toBeGreaterThan(1e-4);
+    nc.dispose();
   });
 
   it('GNN intermediates (nino_no_posw, k1) within 1e-5 relative', () => {
@@ -121,6 +195,19 @@ describe.each(CASES)('$dir', ({ dir, F }) => {
 });
 
 describe('MLP intermediates (case B, nino_mlp k1)', () => {
+  it('training op set: within 1e-5 relative', () => {
+    const ck = loadCheckpoint(refCheckpoint('nino_mlp.safetensors'));
+    const nc = new NiNoMlp(ck.config, ck.weights);
+    const trace: Record<string, Float32Array[]> = {};
+    trainForward(ck.config, nc.weights, caseInput('case_b_gpt2', 1, 1), { trace });
+    nc.dispose();
+    const ref = refSt('case_b_gpt2/intermediates_nino_mlp_k1.safetensors').tensors;
+    for (const n of ['mlp_edge_proj_out', 'mlp_hidden_1', 'mlp_hidden_3', 'mlp_hidden_5']) {
+      const r = ref[n].data as Float32Array;
+      expect(trace[n].length, n).toBe(1);
+      expect(maxAbsDiff(trace[n][0], r) / maxAbs(r), n).toBeLessThanOrEqual(1e-5);
+    }
+  });
   it('within 1e-5 relative', () => {
     const ck = loadCheckpoint(refCheckpoint('nino_mlp.safetensors'));
     const nc = new NiNoMlp(ck.config, ck.weights);

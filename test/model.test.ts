@@ -1,6 +1,6 @@
 /**
  * Model-level behaviour beyond golden parity: linefit exactness, the differentiable all-horizon
- * forwards (used by meta-training) agree with inference and have correct gradients, input validation.
+ * (training-op) forwards used by meta-training agree with inference and have correct gradients, input validation.
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -8,9 +8,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { makeConfig } from '../src/model/config.ts';
-import { gnnForwardAll, NiNoGnn, sampleMessageEdges } from '../src/model/gnn.ts';
+import { NiNoGnn, sampleMessageEdges } from '../src/model/gnn.ts';
 import { LineFit } from '../src/model/linefit.ts';
-import { mlpForwardAll, NiNoMlp } from '../src/model/mlp.ts';
+import { NiNoMlp } from '../src/model/mlp.ts';
+import { gnnTrainForward, mlpTrainForward } from '../src/model/train-ops.ts';
 import type { NowcastInput } from '../src/model/types.ts';
 import { initHostWeights, toTensors } from '../src/model/weights.ts';
 import { Rng } from '../src/core/rng.ts';
@@ -61,13 +62,13 @@ describe('linefit', () => {
 });
 
 describe('differentiable forwards (meta-training)', () => {
-  it('gnnForwardAll horizon k equals inference predictDelta (golden weights, case B)', () => {
+  it('gnnTrainForward horizon k equals inference predictDelta (golden weights, case B)', () => {
     const ck = loadCheckpoint(refCheckpoint('nino_no_posw.safetensors'));
     const nc = new NiNoGnn(ck.config, ck.weights);
     const inp = caseB(1);
     const before = tf.memory().numTensors;
     const all = tf.tidy(() => {
-      const out = gnnForwardAll(nc.weights, ck.config, {
+      const out = gnnTrainForward(nc.weights, ck.config, {
         edgeAttr: tf.tensor2d(inp.edgeAttr, [inp.edgeType.length, 5]), F: 1, edgeIndex: inp.edgeIndex,
         edgeType: inp.edgeType, pos: tf.tensor2d(inp.pos!, [inp.numNodes, 8]), numNodes: inp.numNodes,
       });
@@ -83,7 +84,7 @@ describe('differentiable forwards (meta-training)', () => {
     nc.dispose();
   });
 
-  it('gnnForwardAll gradients match finite differences (float64-free check on a tiny model)', () => {
+  it('gnnTrainForward gradients match finite differences (float64-free check on a tiny model)', () => {
     const cfg = makeConfig('gnn', { hid: 8, wtePosEnc: false, maxFeat: 2, seqLen: 3, lpe: 2 });
     const host = initHostWeights(cfg, 5);
     // bigger weights so the check is not dominated by tiny values
@@ -98,7 +99,7 @@ describe('differentiable forwards (meta-training)', () => {
     for (const [k, t] of Object.entries(toTensors(host, cfg))) { vars[k] = tf.variable(t, true, `fdcheck/${k}`); t.dispose(); }
     const target = tf.tensor3d(Float32Array.from({ length: E * F * 3 }, () => rng.normal()), [E, F, 3]);
     const loss = () => tf.tidy(() => {
-      const out = gnnForwardAll(vars, cfg, { edgeAttr: tf.tensor2d(ea, [E, F * 5]), F, edgeIndex, edgeType, pos: tf.tensor2d(pos, [N, 2]), numNodes: N });
+      const out = gnnTrainForward(vars, cfg, { edgeAttr: tf.tensor2d(ea, [E, F * 5]), F, edgeIndex, edgeType, pos: tf.tensor2d(pos, [N, 2]), numNodes: N });
       return tf.sum(tf.square(tf.sub(out, target))) as tf.Scalar;
     });
     const { grads, value } = tf.variableGrads(loss);
@@ -124,11 +125,11 @@ describe('differentiable forwards (meta-training)', () => {
     target.dispose();
   });
 
-  it('mlpForwardAll horizon k equals inference (golden weights, case B)', () => {
+  it('mlpTrainForward horizon k equals inference (golden weights, case B)', () => {
     const ck = loadCheckpoint(refCheckpoint('nino_mlp_h32.safetensors'));
     const nc = new NiNoMlp(ck.config, ck.weights);
     const inp = caseB(10);
-    const all = tf.tidy(() => mlpForwardAll(nc.weights, ck.config, tf.tensor2d(inp.edgeAttr, [inp.edgeType.length, 5]), inp.edgeType, 1).arraySync() as number[][][]);
+    const all = tf.tidy(() => mlpTrainForward(nc.weights, ck.config, tf.tensor2d(inp.edgeAttr, [inp.edgeType.length, 5]), inp.edgeType, 1).arraySync() as number[][][]);
     const col = Float32Array.from(all.map((r) => r[0][9]));
     expect(maxAbsDiff(col, nc.predictDelta(inp))).toBeLessThan(1e-5);
     nc.dispose();

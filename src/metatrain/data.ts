@@ -25,6 +25,7 @@ import { buildNeuralGraph, laplacianPE, toEdges, type NeuralGraph } from '../gra
 import { getTask } from '../tasks/registry.ts';
 import { readTrajectory, TrajectoryFormatError } from '../trajectories/arrow.ts';
 import { InputError } from '../core/errors.ts';
+import { LineFitter } from '../model/linefit.ts';
 import type { ParamLayout } from '../core/params.ts';
 import { scaleStates } from '../trajectories/scale.ts';
 
@@ -488,23 +489,14 @@ export function baselineErrors(set: TrajectorySet, s: Sample, ctx: number, seqLe
   const last = new Float64Array(seqLen);
   const linefit = new Float64Array(seqLen);
   const count = new Float64Array(seqLen);
-  const tm = (ctx - 1) / 2;
-  let stt = 0;
-  for (let t = 0; t < ctx; t++) stt += (t - tm) * (t - tm);
+  const fit = new LineFitter(ctx);
   for (let sl = 0; sl < SL; sl++) {
     if (g.edgeParamIndex[sl] < 0) continue;
-    const o = sl * ctx;
-    let ym = 0;
-    for (let t = 0; t < ctx; t++) ym += s.edgeAttr[o + t];
-    ym /= ctx;
-    let sty = 0;
-    for (let t = 0; t < ctx; t++) sty += (t - tm) * (s.edgeAttr[o + t] - ym);
-    const slope = sty / stt;
-    const y4 = s.edgeAttr[o + ctx - 1];
+    fit.fit(s.edgeAttr, sl * ctx);
     for (let h = 1; h <= s.horizons; h++) {
       const tg = s.target[sl * s.horizons + h - 1];
       last[h - 1] += Math.abs(tg);
-      linefit[h - 1] += Math.abs(ym + slope * (ctx - 1 + h - tm) - y4 - tg);
+      linefit[h - 1] += Math.abs(fit.delta(h) - tg);
       count[h - 1] += 1;
     }
   }

@@ -30,7 +30,7 @@ import { Rng } from '../core/rng.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
 import { loadCheckpoint, serializeCheckpoint } from '../model/checkpoint.ts';
 import { makeConfig, weightSpecs, type NiNoConfig } from '../model/config.ts';
-import { gnnTrainForward, mlpTrainForward } from './forward.ts';
+import { gnnTrainForward, mlpTrainForward } from '../model/train-ops.ts';
 import { nowcasterPath } from '../nowcast/resolve.ts';
 import { initHostWeights, type HostWeights, type Weights } from '../model/weights.ts';
 import { AdamW } from '../optim/adamw.ts';
