@@ -108,7 +108,7 @@ export {
   type ParamNowcaster,
 } from './nowcast/index.ts';
 export { nowcasterPath, officialDirs, PROJECT_CHECKPOINT, type NowcasterPathOptions, type ResolveNowcasterOptions } from './nowcast/resolve.ts';
-export type { NowcastEvent } from './nowcast/nino.ts';
+export { DEFAULT_JUMP_SCALES, type JumpCheck, type NowcastEvent } from './nowcast/nino.ts';
 export type { GraphNowcasterOptions } from './nowcast/graph-nowcaster.ts';
 
 // Offline nowcasting of saved parameter states (the official nino_step.py use case).
