@@ -21,9 +21,9 @@ import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { InputError } from '../core/errors.ts';
 import { acquireLock } from '../core/lock.ts';
-import { closureFingerprint } from '../core/version.ts';
+import { clearFingerprints, closureFingerprint, fingerprintOnce } from '../core/version.ts';
 import { workerJob } from '../core/workers.ts';
-import { clearNowcasterFingerprints, NOWCASTER_MODULES } from '../methods/nino.ts';
+import { DATA_MODULES, NOWCASTER_MODULES } from '../methods/nino.ts';
 import { resolveMethod, type MethodSpec } from '../methods/registry.ts';
 import type { NowcastEvent } from '../nowcast/nino.ts';
 import { getTask, type TaskSpec } from '../tasks/registry.ts';
@@ -83,31 +83,21 @@ const CODE_ROOT = fileURLToPath(new URL('..', import.meta.url));
  */
 const RUN_ENTRIES = ['bench/run', 'core/backend', 'core/worker-run'];
 /**
- * Left out of the module walk: the task registry is data (the whole spec of the run's task is in the run
- * key, so editing another task keeps this one's cached runs), and only a nowcaster run calls into
- * nowcast/resolve and the 'nino' method (the nowcaster fingerprint, methods/nino.ts, covers them), so
- * retraining code does not re-run Adam.
+ * Left out of the module walk: the task registry (DATA_MODULES, data), and nowcast/resolve and the 'nino'
+ * method, which only a nowcaster run calls into (the nowcaster fingerprint, methods/nino.ts, covers
+ * them), so retraining code does not re-run Adam.
  */
-const DATA_MODULES = ['tasks/registry'];
-
-const fingerprints = new Map<string, string>();
-function memo(id: string, f: () => string): string {
-  let v = fingerprints.get(id);
-  if (v === undefined) fingerprints.set(id, (v = f()));
-  return v;
-}
 
 /** Fingerprint of every module an Adam run executes (the run, training loop, tasks, data, optimizer, backend). */
 export function codeVersion(root: string = CODE_ROOT): string {
-  return memo(`adam\0${root}`, () => closureFingerprint(root, RUN_ENTRIES, { stopAt: [...DATA_MODULES, ...NOWCASTER_MODULES] }));
+  return fingerprintOnce(`adam\0${root}`, () => closureFingerprint(root, RUN_ENTRIES, { stopAt: [...DATA_MODULES, ...NOWCASTER_MODULES] }));
 }
 
 export { nowcasterCodeVersion, nowcasterVersion } from '../methods/nino.ts';
 
 /** Forgets the fingerprints (a checkpoint or module file was rewritten in this process). */
 export function clearNowcasterVersions(): void {
-  fingerprints.clear();
-  clearNowcasterFingerprints();
+  clearFingerprints();
 }
 
 export function runKey(s: BenchRunSpec, withCode = true): string {

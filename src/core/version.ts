@@ -84,6 +84,23 @@ export function importClosure(root: string, entries: readonly string[], o: Closu
   return [...seen].sort();
 }
 
+const fingerprints = new Map<string, string>();
+
+/**
+ * A fingerprint computed once per process under `id` (walking a module graph or hashing a checkpoint is
+ * too slow to repeat per run); `clearFingerprints` forgets them all when a file was rewritten.
+ */
+export function fingerprintOnce(id: string, compute: () => string): string {
+  let v = fingerprints.get(id);
+  if (v === undefined) fingerprints.set(id, (v = compute()));
+  return v;
+}
+
+/** Forgets every fingerprint `fingerprintOnce` remembered. */
+export function clearFingerprints(): void {
+  fingerprints.clear();
+}
+
 /** sha256 (16 hex digits) over the path and bytes of every module in the closure, plus TOOL_VERSION. */
 export function closureFingerprint(root: string, entries: readonly string[], o: ClosureOptions = {}): string {
   const h = createHash('sha256').update(TOOL_VERSION);

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors.ts';
-import { closureFingerprint } from '../core/version.ts';
+import { closureFingerprint, fingerprintOnce } from '../core/version.ts';
 import { NiNo } from '../nowcast/nino.ts';
 import { nowcasterLabel, nowcasterPath, resolveNowcaster } from '../nowcast/resolve.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
@@ -45,18 +45,15 @@ export function ninoMethod(o: NiNoMethodOptions): MethodSpec {
 const CODE_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Where a nowcaster run's extra code starts (bench/run.ts leaves these out of the Adam code version). */
 export const NOWCASTER_MODULES = ['nowcast/resolve', 'methods/nino'];
-const DATA_MODULES = ['tasks/registry'];
-
-const fingerprints = new Map<string, string>();
-function memo(id: string, f: () => string): string {
-  let v = fingerprints.get(id);
-  if (v === undefined) fingerprints.set(id, (v = f()));
-  return v;
-}
+/**
+ * Left out of every run's module walk: the task registry is data (the whole spec of the run's task is in
+ * the run key, so editing another task keeps this one's stored runs).
+ */
+export const DATA_MODULES = ['tasks/registry'];
 
 /** Fingerprint of the modules a nowcaster run adds: resolution, graphs, models, scaling, everything they import. */
 export function nowcasterCodeVersion(root: string = CODE_ROOT): string {
-  return memo(`nowcaster\0${root}`, () => closureFingerprint(root, NOWCASTER_MODULES, { stopAt: DATA_MODULES }));
+  return fingerprintOnce(`nowcaster\0${root}`, () => closureFingerprint(root, NOWCASTER_MODULES, { stopAt: DATA_MODULES }));
 }
 
 /**
@@ -66,16 +63,11 @@ export function nowcasterCodeVersion(root: string = CODE_ROOT): string {
  */
 export function nowcasterVersion(ref: string, o: { officialDir?: string } = {}): string {
   const path = nowcasterPath(ref, o);
-  return memo(`ref\0${ref}\0${path ?? ''}`, () => {
+  return fingerprintOnce(`ref\0${ref}\0${path ?? ''}`, () => {
     const h = createHash('sha256').update(nowcasterCodeVersion());
     if (path) h.update(readFileSync(path));
     return h.digest('hex').slice(0, 16);
   });
-}
-
-/** Forgets the nowcaster fingerprints (a checkpoint or module file was rewritten in this process). */
-export function clearNowcasterFingerprints(): void {
-  fingerprints.clear();
 }
 
 const OPTION_KEYS = new Set(['nowcaster', 'period', 'nowcastOptions', 'officialDir', 'checkJumps']);
