@@ -85,9 +85,10 @@ cat > job.mjs <<'EOF'
 export async function square(n) { return n * n; }
 EOF
 cat > workers.mjs <<'EOF'
-import { runJobs } from './node_modules/nino/dist/core/workers.js';
-const mod = new URL('./job.mjs', import.meta.url).href;
-const r = await runJobs([2, 3, 4].map((n) => ({ module: mod, fn: 'square', args: n })), { workers: 2, backend: 'cpu' });
+import { runJobs, workerJob } from './node_modules/nino/dist/core/workers.js';
+import { square } from './job.mjs';
+const job = workerJob(new URL('./job.mjs', import.meta.url).href, square);
+const r = await runJobs(job, [2, 3, 4], { workers: 2, backend: 'cpu' });
 if (JSON.stringify(r) !== '[4,9,16]') { console.error(`workers.mjs: got ${JSON.stringify(r)}`); process.exit(1); }
 console.log('workers.mjs: 2 worker threads ran the jobs');
 EOF
