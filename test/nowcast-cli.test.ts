@@ -4,8 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { InputError } from '../src/core/errors.ts';
 import { makeLayout } from '../src/core/params.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../src/core/safetensors.ts';
+import { nowcastStates } from '../src/nowcast/offline.ts';
 import { writeTrajectory } from '../src/trajectories/arrow.ts';
 import { refJson, refSt } from './helpers/reference.ts';
 
@@ -100,5 +102,19 @@ describe('nino nowcast', () => {
     const r = spawnSync(BIN, ['--backend', 'cpu', 'nowcast', '--states', ...files.slice(0, 4), other, '-k', '1', '--out', join(dir, 'x.safetensors')], { encoding: 'utf8' });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/other\.safetensors: parameter names\/shapes differ/);
+  });
+
+  it('the wrong number of states is a usage error (exit 2) naming both counts', () => {
+    const r = spawnSync(BIN, ['--backend', 'cpu', 'nowcast', '--states', ...files.slice(0, 4), '--nowcaster', 'linefit', '-k', '1', '--out', join(dir, 'y.safetensors')], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/needs 5 states, got 4/);
+    expect(existsSync(join(dir, 'y.safetensors'))).toBe(false);
+  });
+
+  it('library: a transformer graph without its head count throws InputError before predicting', () => {
+    const specs = [{ name: 'transformer.h.0.attn.c_attn.weight', shape: [4, 12] }];
+    const st = Array.from({ length: 5 }, () => new Float32Array(48));
+    expect(() => nowcastStates({ specs, states: st, nowcaster: 'linefit', k: 1 })).toThrow(InputError);
+    expect(() => nowcastStates({ specs, states: st, nowcaster: 'linefit', k: 1 })).toThrow(/gpt2 graph needs its attention head count/);
   });
 });

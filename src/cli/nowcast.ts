@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { initBackend } from '../core/backend.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { graphBuilderNames } from '../graph/index.ts';
-import { NowcastInputError, nowcastStates, readStateFiles, writeParams } from '../nowcast/offline.ts';
+import { nowcastStates, readStateFiles, writeParams } from '../nowcast/offline.ts';
 import { readTrajectory } from '../trajectories/arrow.ts';
 import { readEnv } from './env.ts';
 import { addInferenceOptions, makeLogger, parsePositiveInt, UsageError, type GlobalOpts } from './common.ts';
@@ -69,13 +69,7 @@ export function registerNowcast(program: Command): void {
           o.numHeads = m.nHead;
         }
       }
-      let r;
-      try {
-        r = nowcastStates({ ...loaded, nowcaster: o.nowcaster, k: o.k, arch: o.arch, numHeads: o.numHeads, numKvHeads: o.numKvHeads, subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges, officialDir: readEnv().officialDir, logger });
-      } catch (e) {
-        if (e instanceof NowcastInputError) throw new UsageError(e.message);
-        throw e;
-      }
+      const r = nowcastStates({ ...loaded, nowcaster: o.nowcaster, k: o.k, arch: o.arch, numHeads: o.numHeads, numKvHeads: o.numKvHeads, subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges, officialDir: readEnv().officialDir, logger });
       writeParams(o.out, r.layout, r.params, { producer: `nino ${TOOL_VERSION} nowcast`, nowcaster: o.nowcaster, k: String(o.k) });
       process.stdout.write(`wrote ${o.out}: ${r.layout.total} parameters predicted ${o.k} intervals ahead in ${r.ms.toFixed(0)} ms\n`);
     });
