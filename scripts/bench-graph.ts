@@ -5,12 +5,13 @@
  *   npx tsx scripts/bench-graph.ts [--repeat 3]
  */
 import { Rng } from '../src/core/rng.ts';
-import { buildNeuralGraph, gpt2Specs, laplacianPE, toEdges, toVector } from '../src/graph/index.ts';
+import { buildNeuralGraph, laplacianPE, toEdges, toVector } from '../src/graph/index.ts';
+import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
 import { scaleStates } from '../src/trajectories/scale.ts';
 
 const repeat = Number(process.argv[process.argv.indexOf('--repeat') + 1]) || 3;
 const ms = (t: number) => (performance.now() - t).toFixed(1);
-const specs = gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 });
+const specs = gpt2Specs({ vocabSize: 50257, nPositions: 1024, nEmbd: 24, nLayer: 3 });
 const rss0 = process.memoryUsage.rss();
 
 const t0 = performance.now();

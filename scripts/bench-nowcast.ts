@@ -72,7 +72,7 @@ if (!flag('small-only')) {
     console.log(`large graph skipped: src/graph not available (${(e as Error).message.split('\n')[0]})`);
   }
   if (graphMod) {
-    const specs = graphMod.gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 });
+    const specs = (await import('../src/tasks/models/gpt2.ts')).gpt2Specs({ vocabSize: 50257, nPositions: 1024, nEmbd: 24, nLayer: 3 });
     const g = graphMod.buildNeuralGraph('gpt2', specs, { numHeads: 3 });
     const ctx = 5;
     const rng = new Rng(1);

@@ -149,7 +149,7 @@ async function main(): Promise<void> {
 
   run.nowcast = async () => {
     const graphMod = await import('../src/graph/index.ts');
-    const specs = graphMod.gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 });
+    const specs = (await import('../src/tasks/models/gpt2.ts')).gpt2Specs({ vocabSize: 50257, nPositions: 1024, nEmbd: 24, nLayer: 3 });
     const g = graphMod.buildNeuralGraph('gpt2', specs, { numHeads: 3 });
     const ck = loadCheckpoint(join(import.meta.dirname, '..', 'checkpoints', 'official', 'nino_no_posw.safetensors'));
     const ctx = 5;

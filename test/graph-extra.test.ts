@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ParamSpec } from '../src/core/params.ts';
 import { Rng } from '../src/core/rng.ts';
-import { buildNeuralGraph, gpt2Specs, toEdges, toVector } from '../src/graph/index.ts';
+import { buildNeuralGraph, toEdges, toVector } from '../src/graph/index.ts';
+import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
 import { refJson } from './helpers/reference.ts';
 
 describe('neuron permutation (conv net, case A specs)', () => {
@@ -48,7 +49,7 @@ describe('neuron permutation (conv net, case A specs)', () => {
 
 describe('LM1B-3-24-sized GPT-2 graph', () => {
   it('has 1,252,464 params, 51,922 nodes and 1,304,674 edges', () => {
-    const g = buildNeuralGraph('gpt2', gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 }), { numHeads: 3 });
+    const g = buildNeuralGraph('gpt2', gpt2Specs({ vocabSize: 50257, nPositions: 1024, nEmbd: 24, nLayer: 3 }), { numHeads: 3 });
     expect(g.layout.total).toBe(1_252_464);
     expect(g.numNodes).toBe(51_922);
     expect(g.numEdges).toBe(1_304_674);

@@ -1,7 +1,8 @@
 /** Laplacian eigenvector PE: properties vs the golden spectrum (values of degenerate columns are not unique). */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
-import { buildNeuralGraph, gpt2Specs, type NeuralGraph } from '../src/graph/index.ts';
+import { buildNeuralGraph, type NeuralGraph } from '../src/graph/index.ts';
+import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
 import { denseLaplacian, laplacianMatvec, laplacianPE, normalizedLaplacian, smallestEigenpairs } from '../src/graph/lpe.ts';
 import { maxAbsDiff, refJson, refSt } from './helpers/reference.ts';
 
@@ -82,7 +83,7 @@ for (const c of CASES) {
 
 describe('LPE at LM1B-3-24 size (Lanczos)', () => {
   it('converges: residuals and orthonormality on 51,922 nodes', () => {
-    const g = buildNeuralGraph('gpt2', gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 }), { numHeads: 3 });
+    const g = buildNeuralGraph('gpt2', gpt2Specs({ vocabSize: 50257, nPositions: 1024, nEmbd: 24, nLayer: 3 }), { numHeads: 3 });
     const sp = smallestEigenpairs(normalizedLaplacian(g), 9, {});
     expect(sp.method).toBe('lanczos');
     expect(sp.values[0]).toBeCloseTo(0, 12);

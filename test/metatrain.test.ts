@@ -9,7 +9,7 @@ import { Rng } from '../src/core/rng.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { gnnTrainForward, mlpTrainForward } from '../src/model/train-ops.ts';
 import { initHostWeights } from '../src/model/weights.ts';
-import { gpt2Specs } from '../src/graph/index.ts';
+import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
 import { NiNo } from '../src/nowcast/nino.ts';
 import { resolveNowcaster } from '../src/nowcast/resolve.ts';
 import { AdamW } from '../src/optim/adamw.ts';
@@ -211,7 +211,7 @@ function trainerFor(dir: string, over: Partial<TrainConfig> = {}) {
 
 describe('metatrain LM graphs', () => {
   it('subsamples word-embedding rows per training sample (wte subgraph)', () => {
-    const specs = gpt2Specs({ vocab: 20, positions: 4, width: 4, layers: 1 });
+    const specs = gpt2Specs({ vocabSize: 20, nPositions: 4, nEmbd: 4, nLayer: 1 });
     const lay = makeLayout(specs);
     const d = tmp();
     for (const seed of [1, 2]) {

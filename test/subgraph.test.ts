@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
-import { buildNeuralGraph, gpt2Specs, llamaSpecs, toEdges, type NeuralGraph } from '../src/graph/index.ts';
+import { buildNeuralGraph, llamaSpecs, toEdges, type NeuralGraph } from '../src/graph/index.ts';
+import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
 import { makeConfig } from '../src/model/config.ts';
 import { createNowcaster } from '../src/model/registry.ts';
 import { initHostWeights } from '../src/model/weights.ts';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const gpt = (layers: number) => buildNeuralGraph('gpt2', gpt2Specs({ vocab: 11, positions: 5, width: 8, layers, inner: 32 }), { numHeads: 2 });
+const gpt = (layers: number) => buildNeuralGraph('gpt2', gpt2Specs({ vocabSize: 11, nPositions: 5, nEmbd: 8, nLayer: layers }), { numHeads: 2 });
 const llama = () =>
   buildNeuralGraph('llama', llamaSpecs({ vocab: 11, width: 8, layers: 3, heads: 2, kvHeads: 1, inner: 16, untiedHead: true }), { numHeads: 2, numKvHeads: 1 });
 

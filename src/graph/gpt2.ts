@@ -17,26 +17,6 @@ import { makeLayout, type ParamEntry, type ParamSpec } from '../core/params.ts';
 import { GraphAssembler } from './assemble.ts';
 import { EdgeType, type GraphBuildOptions, type NeuralGraph } from './types.ts';
 
-/** HF GPT-2 `named_parameters()` specs (tied lm_head) for a config; inner defaults to 4*width. */
-export function gpt2Specs(c: { vocab: number; positions: number; width: number; layers: number; inner?: number }): ParamSpec[] {
-  const { vocab: V, positions: P, width: d, layers: L } = c;
-  const inner = c.inner ?? 4 * d;
-  const s: ParamSpec[] = [{ name: 'transformer.wte.weight', shape: [V, d] }, { name: 'transformer.wpe.weight', shape: [P, d] }];
-  for (let i = 0; i < L; i++) {
-    const h = `transformer.h.${i}.`;
-    s.push(
-      { name: `${h}ln_1.weight`, shape: [d] }, { name: `${h}ln_1.bias`, shape: [d] },
-      { name: `${h}attn.c_attn.weight`, shape: [d, 3 * d] }, { name: `${h}attn.c_attn.bias`, shape: [3 * d] },
-      { name: `${h}attn.c_proj.weight`, shape: [d, d] }, { name: `${h}attn.c_proj.bias`, shape: [d] },
-      { name: `${h}ln_2.weight`, shape: [d] }, { name: `${h}ln_2.bias`, shape: [d] },
-      { name: `${h}mlp.c_fc.weight`, shape: [d, inner] }, { name: `${h}mlp.c_fc.bias`, shape: [inner] },
-      { name: `${h}mlp.c_proj.weight`, shape: [inner, d] }, { name: `${h}mlp.c_proj.bias`, shape: [d] },
-    );
-  }
-  s.push({ name: 'transformer.ln_f.weight', shape: [d] }, { name: 'transformer.ln_f.bias', shape: [d] });
-  return s;
-}
-
 export function buildGpt2Graph(specs: readonly ParamSpec[], opts: GraphBuildOptions = {}): NeuralGraph {
   const layout = makeLayout(specs);
   const byName = new Map(layout.entries.map((e) => [e.name, e]));

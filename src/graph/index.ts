@@ -18,7 +18,7 @@ import type { GraphBuilder, GraphBuildOptions, NeuralGraph } from './types.ts';
 export * from './types.ts';
 export { toEdges, toVector, lastState } from './edges.ts';
 export { buildMlpGraph } from './mlp.ts';
-export { buildGpt2Graph, gpt2Specs } from './gpt2.ts';
+export { buildGpt2Graph } from './gpt2.ts';
 export { buildLlamaGraph, llamaSpecs, type LlamaConfig } from './llama.ts';
 export { laplacianPE, normalizedLaplacian, smallestEigenpairs, laplacianMatvec, denseLaplacian, symEig, type LpeOptions, type LpeResult, type SymLaplacian } from './lpe.ts';
 export { buildLayersGraph, SUPPORTED_LAYERS, type LayersGraph, type LayerParam } from './layers.ts';

@@ -48,8 +48,11 @@ export interface Gpt2Config {
   attention?: 'auto' | 'loops' | 'tensor';
 }
 
-/** Parameter specs in HF GPT2LMHeadModel.named_parameters() order. */
-export function gpt2Specs(c: Gpt2Config): ParamSpec[] {
+/**
+ * Parameter specs in HF GPT2LMHeadModel.named_parameters() order (tied lm_head, so absent; MLP width 4 x
+ * nEmbd). The one definition: the model family and the neural-graph tests/benchmarks all build from it.
+ */
+export function gpt2Specs(c: Pick<Gpt2Config, 'vocabSize' | 'nPositions' | 'nEmbd' | 'nLayer'>): ParamSpec[] {
   const d = c.nEmbd;
   const s: ParamSpec[] = [
     { name: 'transformer.wte.weight', shape: [c.vocabSize, d] },
