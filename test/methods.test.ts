@@ -145,6 +145,15 @@ describe('verified jumps as their own bench method', () => {
     expect(() => resolveMethod(ninoMethod({ nowcaster: 'linefit', period: 300, checkJumps: 'yes' as never }))).toThrow(/checkJumps/);
   });
 
+  it('--jump-lookahead adds "<nowcaster>+lookahead<L>", keyed by L, and refuses an L not shorter than the period', () => {
+    const suite = { name: 't', tasks: [{ task: 'FM-16-3k', seeds: [1000] }], nowcasters: ['linefit'] };
+    const m = benchMethods(suite as never, 300, { checkJumps: true, lookahead: 60 });
+    expect(m.map(([l]) => l)).toEqual(['adam', 'linefit', 'linefit+check', 'linefit+lookahead60']);
+    expect(resolveMethod(m[3][1]).key(false)).toEqual({ nowcaster: 'linefit', period: 300, options: null, lookahead: 60 });
+    expect(() => resolveMethod(ninoMethod({ nowcaster: 'linefit', period: 300, lookahead: 300 }))).toThrow(/lookahead must be a whole number of steps in 1\.\.299/);
+    expect(() => resolveMethod(ninoMethod({ nowcaster: 'linefit', period: 300, lookahead: 60, checkJumps: true }))).toThrow(/choose one/);
+  });
+
   it('a checked NiNo needs the task runtime (a method context without one is refused)', async () => {
     await initBackend('wasm');
     const task = getTask('FM-16-3k');

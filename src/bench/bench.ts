@@ -18,7 +18,7 @@ import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { runJobs } from '../core/workers.ts';
-import { ADAM, ninoMethod, resolveMethod, type MethodSpec, type NowcastInferenceOptions } from '../methods/registry.ts';
+import { ADAM, ninoMethod, resolveMethod, type MethodSpec, type NiNoMethodOptions, type NowcastInferenceOptions } from '../methods/registry.ts';
 import { getTask, withTarget, type TaskSpec } from '../tasks/registry.ts';
 import type { RuntimeOptions } from '../tasks/runtime.ts';
 import { curvesCsv, markdownTable, summarize, taskSvg, type SummaryRow } from './report.ts';
@@ -37,6 +37,8 @@ export interface BenchOptions {
   officialDir?: string;
   /** also run each nowcaster with verified jumps (method label '<nowcaster>+check') */
   checkJumps?: boolean;
+  /** also run each nowcaster with jumps judged this many steps later (method label '<nowcaster>+lookahead<L>') */
+  lookahead?: number;
   /**
    * Render the reports from the run files already in `outDir` without training anything. Runs made by
    * another code version are accepted (their protocol key minus the code version must match) and the
@@ -134,11 +136,14 @@ export function validateBench(suite: Suite, o: { reportOnly?: boolean; officialD
  * The methods of a bench, as [label, spec] for one suite entry: the baseline (Adam) first, then NiNo with
  * each of the suite's nowcasters at the entry's period.
  */
-export function benchMethods(suite: Suite, period: number, o: Pick<BenchOptions, 'nowcastOptions' | 'officialDir' | 'checkJumps'> = {}): [string, MethodSpec][] {
+export function benchMethods(suite: Suite, period: number, o: Pick<BenchOptions, 'nowcastOptions' | 'officialDir' | 'checkJumps' | 'lookahead'> = {}): [string, MethodSpec][] {
   const out: [string, MethodSpec][] = [[BASELINE_METHOD, ADAM]];
+  const checks: Pick<NiNoMethodOptions, 'checkJumps' | 'lookahead'>[] = [{}];
+  if (o.checkJumps) checks.push({ checkJumps: true });
+  if (o.lookahead) checks.push({ lookahead: o.lookahead });
   for (const nowcaster of suite.nowcasters) {
-    for (const checkJumps of o.checkJumps ? [false, true] : [false]) {
-      const spec = ninoMethod({ nowcaster, period, ...(o.nowcastOptions ? { nowcastOptions: o.nowcastOptions } : {}), ...(o.officialDir ? { officialDir: o.officialDir } : {}), ...(checkJumps ? { checkJumps } : {}) });
+    for (const check of checks) {
+      const spec = ninoMethod({ nowcaster, period, ...(o.nowcastOptions ? { nowcastOptions: o.nowcastOptions } : {}), ...(o.officialDir ? { officialDir: o.officialDir } : {}), ...check });
       out.push([resolveMethod(spec).label, spec]);
     }
   }

@@ -33,6 +33,7 @@ interface BenchOpts {
   subgraph?: boolean;
   reportOnly?: boolean;
   checkJumps?: boolean;
+  jumpLookahead?: number;
   edgeSampleRatio?: number;
   chunkEdges?: number;
   shard?: string;
@@ -53,6 +54,7 @@ export function registerBench(program: Command): void {
     .option('--period <steps>', "NiNo period (default: the task's)", parsePositiveInt('period'))
     .option('--eval-limit <n>', 'evaluate on the first n held-out examples only', parsePositiveInt('eval-limit'))
     .option('--check-jumps', 'also run each nowcaster with verified jumps ("<nowcaster>+check"): a fixed check batch decides whether each jump is taken whole, shrunk (1/2, 1/4) or skipped')
+    .option('--jump-lookahead <steps>', 'also run each nowcaster with look-ahead verified jumps ("<nowcaster>+lookahead<steps>"): each jump is judged <steps> Adam steps later on the check batch and undone if the loss has not come back below its value before the jump', parsePositiveInt('jump-lookahead'))
     .option('--report-only', 'render the reports from the runs already stored in --out (no training): merges the runs of every shard and lists the missing ones')
     .option('--full', 'run every method to the full budget instead of stopping at the target')
     .option('-o, --out <dir>', 'report folder (summary.md/json, curves.csv, <task>.svg, runs/)', 'runs/bench')
@@ -111,7 +113,7 @@ export function registerBench(program: Command): void {
       const bars = makeProgress(g.progress !== false);
       let report;
       try {
-        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir, ...env.source }, officialDir: env.officialDir, nowcastOptions: { subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges }, checkJumps: o.checkJumps, reportOnly: o.reportOnly, shard, logger, progress: bars.progress });
+        report = await runBench(suite, { outDir: o.out, workers: o.workers, backend: backend.name, data: { dataDir: o.dataDir, ...env.source }, officialDir: env.officialDir, nowcastOptions: { subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges }, checkJumps: o.checkJumps, lookahead: o.jumpLookahead, reportOnly: o.reportOnly, shard, logger, progress: bars.progress });
       } finally {
         bars.stop();
       }

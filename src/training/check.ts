@@ -9,7 +9,7 @@ import { makeLayout } from '../core/params.ts';
 import type { JumpCheck } from '../nowcast/nino.ts';
 import type { TaskRuntime } from '../tasks/runtime.ts';
 
-export function jumpCheckFor(rt: TaskRuntime, o: { scales?: readonly number[]; tolerance?: number } = {}): JumpCheck {
+export function jumpCheckFor(rt: TaskRuntime, o: Pick<JumpCheck, 'scales' | 'tolerance' | 'lookahead'> = {}): JumpCheck {
   const layout = makeLayout(rt.model.specs);
   return {
     ...o,
