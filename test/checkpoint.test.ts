@@ -11,7 +11,7 @@ import { configFromOfficialArgs, configToOfficialArgs, makeConfig } from '../src
 import { listZip } from '../src/core/zip.ts';
 import { readTorchCheckpoint, unpickle } from '../src/model/torch-pt.ts';
 import { initHostWeights } from '../src/model/weights.ts';
-import { REF, refJson, refSt, refCheckpoint } from './helpers/reference.ts';
+import { refJson, refSt, refCheckpoint } from './helpers/reference.ts';
 
 const CKPTS = ['nino_no_posw', 'nino_mlp', 'nino_mlp_h32'];
 

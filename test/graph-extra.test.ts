@@ -4,14 +4,14 @@ import type { ParamSpec } from '../src/core/params.ts';
 import { Rng } from '../src/core/rng.ts';
 import { buildNeuralGraph, toEdges, toVector } from '../src/graph/index.ts';
 import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
-import { refJson } from './helpers/reference.ts';
+import { refJson, type RefGraphMeta } from './helpers/reference.ts';
 
 describe('neuron permutation (conv net, case A specs)', () => {
   it('permuting hidden neurons of fc.2 permutes graph edges and their features consistently', () => {
-    const meta = refJson('case_a_fm16/meta.json');
-    const specs: ParamSpec[] = meta.model_dict.map((e: any) => ({ name: e.name, shape: e.shape }));
+    const meta = refJson<RefGraphMeta>('case_a_fm16/meta.json');
+    const specs: ParamSpec[] = meta.model_dict.map((e) => ({ name: e.name, shape: e.shape }));
     const g = buildNeuralGraph('cnn', specs, {});
-    const off = Object.fromEntries(meta.model_dict.map((e: any) => [e.name, e.offset]));
+    const off = Object.fromEntries(meta.model_dict.map((e) => [e.name, e.offset]));
     const rng = new Rng(11);
     const n = g.layout.total;
     const x = new Float32Array(n);
@@ -27,7 +27,7 @@ describe('neuron permutation (conv net, case A specs)', () => {
     }
     expect(y).not.toEqual(x);
     // fc.2 output neurons are nodes 19..50 (meta dst range)
-    const ent = meta.model_dict_expanded.find((e: any) => e.name === 'fc.2.weight');
+    const ent = meta.model_dict_expanded.find((e) => e.name === 'fc.2.weight')!;
     const first = ent.dst_nodes_min_max[0];
     const pi = (v: number) => (v >= first && v < first + C ? first + perm[v - first] : v);
     const F = g.maxFeat, E = g.numEdges;

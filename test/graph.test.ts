@@ -4,7 +4,7 @@ import { makeLayout } from '../src/core/params.ts';
 import { Rng } from '../src/core/rng.ts';
 import { buildNeuralGraph, toEdges, toVector, type NeuralGraph } from '../src/graph/index.ts';
 import { scaleStates, unscaleVector } from '../src/trajectories/scale.ts';
-import { maxAbsDiff, refJson, refSt } from './helpers/reference.ts';
+import { maxAbsDiff, refJson, refSt, type RefGraphMeta } from './helpers/reference.ts';
 
 interface Case { dir: string; arch: string; opts: { numHeads?: number } }
 const CASES: Case[] = [
@@ -12,9 +12,9 @@ const CASES: Case[] = [
   { dir: 'case_b_gpt2', arch: 'gpt2', opts: { numHeads: 2 } },
 ];
 
-function build(c: Case): { g: NeuralGraph; meta: any } {
-  const meta = refJson(`${c.dir}/meta.json`);
-  const g = buildNeuralGraph(c.arch, meta.model_dict.map((e: any) => ({ name: e.name, shape: e.shape })), c.opts);
+function build(c: Case): { g: NeuralGraph; meta: RefGraphMeta } {
+  const meta = refJson<RefGraphMeta>(`${c.dir}/meta.json`);
+  const g = buildNeuralGraph(c.arch, meta.model_dict.map((e) => ({ name: e.name, shape: e.shape })), c.opts);
   return { g, meta };
 }
 
@@ -56,7 +56,7 @@ for (const c of CASES) {
         name: e.name, shape: e.shape, param_type: e.paramType, edge_range: [e.edgeStart, e.edgeEnd], has_params: e.hasParams,
         src_nodes_min_max: [e.srcMin, e.srcMax], dst_nodes_min_max: [e.dstMin, e.dstMax],
       }));
-      const ref = meta.model_dict_expanded.map((e: any) => ({
+      const ref = meta.model_dict_expanded.map((e) => ({
         name: e.name, shape: e.shape, param_type: e.param_type, edge_range: e.edge_range, has_params: e.has_params,
         src_nodes_min_max: e.src_nodes_min_max, dst_nodes_min_max: e.dst_nodes_min_max,
       }));

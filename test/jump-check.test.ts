@@ -194,7 +194,10 @@ describe('jump check on a real task runtime', () => {
     const init = rt.initParams(3);
     const flat = new Float32Array(init.reduce((a, p) => a + p.length, 0));
     let off = 0;
-    for (const p of init) (flat.set(p, off), (off += p.length));
+    for (const p of init) {
+      flat.set(p, off);
+      off += p.length;
+    }
     const ps = rt.model.specs.map((s, i) => tf.tensor(init[i], s.shape));
     const want = rt.model.loss(ps, b).dataSync()[0];
     const check = jumpCheckFor(rt);

@@ -8,7 +8,6 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { initBackend } from '../src/core/backend.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { nowcasterFromCheckpoint, createNowcaster } from '../src/model/registry.ts';
@@ -19,7 +18,7 @@ import { gnnTrainForward, mlpTrainForward, type TrainForwardOptions } from '../s
 import type { NiNoConfig } from '../src/model/config.ts';
 import type { Weights } from '../src/model/weights.ts';
 import { applyResidual, type NowcastInput } from '../src/model/types.ts';
-import { REF, maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
+import { maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
 
 const CASES = [
   { dir: 'case_a_fm16', F: 9 },

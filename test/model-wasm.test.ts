@@ -4,14 +4,13 @@
  * tensor-count invariant and GNN intermediates for case A.
  */
 import * as tf from '@tensorflow/tfjs';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { NiNoGnn } from '../src/model/gnn.ts';
 import { nowcasterFromCheckpoint } from '../src/model/registry.ts';
 import type { NowcastInput } from '../src/model/types.ts';
-import { REF, maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
+import { maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
 
 function caseInput(dir: string, F: number, k: number): NowcastInput {
   const g = refSt(`${dir}/graph.safetensors`).tensors;

@@ -3,7 +3,6 @@
  * (training-op) forwards used by meta-training agree with inference and have correct gradients, input validation.
  */
 import * as tf from '@tensorflow/tfjs';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
@@ -15,7 +14,7 @@ import { gnnTrainForward, mlpTrainForward } from '../src/model/train-ops.ts';
 import type { NowcastInput } from '../src/model/types.ts';
 import { initHostWeights, toTensors } from '../src/model/weights.ts';
 import { Rng } from '../src/core/rng.ts';
-import { REF, maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
+import { maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
 
 beforeAll(async () => {
   await initBackend(process.env.NINO_TEST_BACKEND ?? 'cpu');

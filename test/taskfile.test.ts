@@ -66,6 +66,7 @@ describe('task file format', () => {
     delete f.paper;
     const s = parse(f);
     expect([s.description, s.weightDecay, s.paper]).toEqual(['', 0, false]);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the mutations write deliberately ill-typed task JSON
     const bad = (mut: (f: Record<string, any>) => void) => {
       const g = base();
       mut(g);

@@ -84,7 +84,7 @@ export function loadSuite(nameOrPath: string): Suite {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
+    throw new Error(`${path}: invalid JSON (${(e as Error).message})`, { cause: e });
   }
   // task file paths are relative to the suite file
   const base = dirname(resolve(path));

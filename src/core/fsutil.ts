@@ -67,7 +67,7 @@ export function ensureDir(dir: string): void {
       st = statSync(cur);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`cannot create folder '${dir}': ${cur} is not accessible (${code})`);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`cannot create folder '${dir}': ${cur} is not accessible (${code})`, { cause: e });
     }
     if (st) {
       if (!st.isDirectory()) throw new Error(`cannot create folder '${dir}': ${cur} exists and is not a folder`);
@@ -84,7 +84,7 @@ export function ensureDir(dir: string): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && statSync(d).isDirectory()) continue;
-      throw new Error(`cannot create folder '${dir}': mkdir ${d} failed (${code ?? (e as Error).message})`);
+      throw new Error(`cannot create folder '${dir}': mkdir ${d} failed (${code ?? (e as Error).message})`, { cause: e });
     }
   }
 }

@@ -96,7 +96,7 @@ function tryCreate(path: string, owner: LockOwner): boolean {
   try {
     return createFileExclusive(path, JSON.stringify(owner));
   } catch (e) {
-    throw new Error(`cannot create lock ${path}: ${(e as Error).message}`);
+    throw new Error(`cannot create lock ${path}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -38,7 +38,7 @@ export function readSafetensors(buf: Uint8Array, source = 'safetensors buffer'):
   try {
     header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + n)));
   } catch (e) {
-    throw new Error(`${source}: safetensors header is not valid JSON (${(e as Error).message})`);
+    throw new Error(`${source}: safetensors header is not valid JSON (${(e as Error).message})`, { cause: e });
   }
   const dataStart = 8 + n;
   const tensors: Record<string, StTensor> = {};
@@ -75,7 +75,7 @@ export function writeSafetensors(tensors: Record<string, StTensor>, metadata?: R
     header[k] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + bytes] };
     off += bytes;
   }
-  let json = JSON.stringify(header);
+  const json = JSON.stringify(header);
   const enc = new TextEncoder();
   let hb = enc.encode(json);
   const pad = (8 - (hb.byteLength % 8)) % 8;

@@ -98,7 +98,7 @@ export function listZip(buf: Uint8Array, source = 'zip'): ZipEntry[] {
         let q = e + 4;
         if (size === 0xffffffff) { size = u64(buf, q, source); q += 8; }
         if (compressedSize === 0xffffffff) { compressedSize = u64(buf, q, source); q += 8; }
-        if (localHeaderOffset === 0xffffffff) { localHeaderOffset = u64(buf, q, source); q += 8; }
+        if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(buf, q, source);
       }
       e += 4 + len;
     }

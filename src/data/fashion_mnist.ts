@@ -45,7 +45,7 @@ export function parseIdx(buf: Uint8Array, what = 'IDX'): IdxArray {
     try {
       buf = gunzipSync(buf);
     } catch (e) {
-      throw new Error(`${what}: truncated or corrupt gzip data (${(e as Error).message})`);
+      throw new Error(`${what}: truncated or corrupt gzip data (${(e as Error).message})`, { cause: e });
     }
   }
   if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new Error(`${what}: not an IDX file (bad magic)`);

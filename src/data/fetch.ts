@@ -203,7 +203,7 @@ export async function downloadFile(url: string, dest: string, digest: Digest = {
   } catch (e) {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
     const why = abort.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : `${(e as Error).message}${cause ? ` (${cause})` : ''}`;
-    throw new Error(`cannot fetch ${url}: ${why}`);
+    throw new Error(`cannot fetch ${url}: ${why}`, { cause: e });
   } finally {
     clearTimeout(timer);
   }
@@ -212,7 +212,7 @@ export async function downloadFile(url: string, dest: string, digest: Digest = {
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(part));
   } catch (e) {
     if (existsSync(part)) unlinkSync(part);
-    throw new Error(`downloading ${url} to ${part}: ${(e as Error).message}`);
+    throw new Error(`downloading ${url} to ${part}: ${(e as Error).message}`, { cause: e });
   }
   try {
     await verifyDigest(part, digest);

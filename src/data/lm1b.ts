@@ -120,7 +120,7 @@ export async function loadLm1b(opts: Lm1bOptions = {}): Promise<TokenData> {
     for (const p of ps) for (const line of bufferLines(readFileSync(p), false)) yield line + suffix;
   }
   let trainRows: Iterable<string> = rows(paths.slice(0, nTrain));
-  let valRowsCount = 0;
+  let valRowsCount: number;
   let val: Int32Array;
   if (valSplit === 'train-head') {
     // count rows first (cheap: newline count), then the first ceil(valFraction * rows) rows are validation

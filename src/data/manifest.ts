@@ -87,7 +87,7 @@ export function datasetManifest(name: string, dir: string = DATASETS_DIR): Datas
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`dataset manifest ${file}: not valid JSON (${(e as Error).message})`);
+    throw new Error(`dataset manifest ${file}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
   const m = checkManifest(parsed, file);
   if (m.name !== name) throw new Error(`dataset manifest ${file}: 'name' is '${m.name}', expected '${name}' (the file name)`);

@@ -112,7 +112,7 @@ export class GraphAssembler {
     let e = 0;
     for (const b of this.blocks) {
       const start = e;
-      let sMin = Infinity, sMax = -Infinity, dMin = Infinity, dMax = -Infinity;
+      let sMin: number, sMax: number, dMin: number, dMax: number;
       if (b.kind === 'diag') {
         for (let j = 0; j < b.nIn; j++, e++) {
           edgeIndex[e] = b.rowStart + j;

@@ -199,8 +199,6 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
       let torchShape: number[];
       let K: number;
       let type: number;
-      let nIn: number;
-      let rowStart: number;
       if (cls === 'Dense') {
         if (g.flat && g.flat.positions <= maxFeat) {
           // folded: a conv over the whole map, P spatial weights per (channel, output) edge
@@ -244,8 +242,8 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
         type = EdgeType.conv;
         if (K > maxFeat) fail(layer, `its ${ks.join('x')} kernel needs ${K} feature slots per edge, the nowcaster's checkpoint has ${maxFeat}; use kernels of at most ${maxFeat} elements or a checkpoint with a larger feature size`);
       }
-      nIn = g.size;
-      rowStart = g.start;
+      const nIn = g.size;
+      const rowStart = g.start;
       if (bias) check(bias, [units], 'bias');
       const wi = addParam({ variable: kernel, view, perm, torchShape }, kernel.name);
       const bi = bias ? addParam({ variable: bias, view: [units], perm: [0], torchShape: [units] }, bias.name) : -1;

@@ -31,7 +31,6 @@ export function buildMlpGraph(specs: readonly ParamSpec[], opts: GraphBuildOptio
     const nIn = firstOut ? w.shape[1] : w.shape[0];
     if (curStart < 0) {
       curStart = g.alloc(nIn);
-      curSize = nIn;
     } else if (nIn !== curSize) {
       throw new Error(`${arch} graph: '${w.name}' expects ${nIn} inputs but the previous layer has ${curSize} outputs (non-sequential models need a dedicated builder)`);
     }
