@@ -11,7 +11,7 @@ import { loadavg } from 'node:os';
 import { initBackend } from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
 import { sampleWindows } from '../src/data/batching.ts';
-import { loadSotu } from '../src/data/text.ts';
+import { loadSotu } from '../src/data/sotu.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import { makeGpt2 } from '../src/tasks/models/gpt2.ts';
 

@@ -79,7 +79,7 @@ for (const hid of values.hid!.split(',').map(Number)) {
   console.log(
     `${tf.getBackend()} ${tc.model} hid ${hid} | FM-16 graph: ${g.numEdges} edges, ${g.numNodes} nodes, ${slots} slots (F ${g.maxFeat}) | batch ${tc.batch}: ` +
       `${(sec / steps).toFixed(3)} s/step, ${((steps * tc.batch) / sec).toFixed(1)} graphs/s (host batch prep ${(prepMs / 5).toFixed(1)} ms/batch) | ` +
-      `val (${t['valSamples'].length} windows) ${valMs.toFixed(0)} ms | tensor growth over ${steps} steps: ${leak}`,
+      `val (${t.validator.samples.length} windows) ${valMs.toFixed(0)} ms | tensor growth over ${steps} steps: ${leak}`,
   );
   t.dispose();
 }

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { DatasetNotFoundError, downloadFile } from '../src/data/fetch.ts';
 import { LM1B_ROOT, lm1bHeldoutShard, lm1bTrainShard, loadLm1b } from '../src/data/lm1b.ts';
 import { writeTar } from '../src/data/tar.ts';
-import { getTokenizer } from '../src/data/text.ts';
+import { getTokenizer } from '../src/data/tokenize.ts';
 import { loadWikitext103 } from '../src/data/wikitext.ts';
 import { crc32, listZip, readZipEntry, writeZip } from '../src/core/zip.ts';
 

@@ -5,7 +5,9 @@ import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { encodeDocuments, getTokenizer, loadSotu, sotuFiles, valDocCount } from '../src/data/text.ts';
+import { loadSotu, sotuFiles } from '../src/data/sotu.ts';
+import { valDocCount } from '../src/data/token-data.ts';
+import { encodeDocuments, getTokenizer } from '../src/data/tokenize.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'nino-text-'));
 

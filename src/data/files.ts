@@ -11,7 +11,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatasetFileError } from './fetch.ts';
 import { parseIdx } from './fashion_mnist.ts';
-import { buildTokenData, tokenCacheKey, valDocCount, type CacheOptions, type TokenData, type TokenizerName } from './text.ts';
+import { buildTokenData, tokenCacheKey, valDocCount, type CacheOptions, type TokenData } from './token-data.ts';
+import type { TokenizerName } from './tokenize.ts';
 import { normalizeU8, resolveNorm, splitHoldout, type VisionData, type VisionSplit } from './vision.ts';
 
 /** The four files of an IDX folder (each also accepted with a .gz suffix). */

@@ -11,7 +11,7 @@
  * shards instead.
  *
  * The full corpus is ~0.8B GPT-2 tokens; `trainShards` (default 1) and `maxTrainTokens` bound how much is
- * read and tokenized on a CPU. Results are cached (text.ts).
+ * read and tokenized on a CPU. Results are cached (token-data.ts).
  *
  * URL and layout from datasets/lm1b.json. Lookup as in fetch.ts (dataset name 'lm1b'); download (1.7 GB, http://www.statmt.org/lm-benchmark/) is
  * streamed to the cache and only the needed shards are extracted. No checksum is published for the
@@ -33,7 +33,8 @@ import {
 } from './fetch.ts';
 import { datasetManifest } from './manifest.ts';
 import { extractTar } from './tar.ts';
-import { bufferLines, encodeRows, getTokenizer, readTokenCache, tokenCacheKey, writeTokenCache, type CacheOptions, type TokenData, type TokenizerName } from './text.ts';
+import { readTokenCache, tokenCacheKey, writeTokenCache, type CacheOptions, type TokenData } from './token-data.ts';
+import { bufferLines, encodeRows, getTokenizer, type TokenizerName } from './tokenize.ts';
 
 const MANIFEST = datasetManifest('lm1b');
 const LAYOUT = MANIFEST.layout as { root: string; trainDir: string; heldoutDir: string };

@@ -7,7 +7,7 @@
  * Rows follow Hugging Face's `wikitext` builder as used by the official train_lm.py: every line is a row
  * *with* its trailing "\n", blank lines become empty rows; each row is GPT-2-encoded on its own and the ids
  * are concatenated (no EOS). Byte-level: the same rows' UTF-8 bytes. Train = wiki.train.*, val = wiki.valid.*.
- * `maxTrainTokens` bounds the (~120M-token) training stream on a CPU. Results are cached (text.ts).
+ * `maxTrainTokens` bounds the (~120M-token) training stream on a CPU. Results are cached (token-data.ts).
  *
  * URLs and layouts from datasets/wikitext103.json. Download: the zip (HF mirror of the Salesforce release, 191,984,949 bytes for raw-v1) into the cache,
  * then the three files are extracted with src/core/zip.ts (CRC-checked). Pin a checksum with `archiveSha256`.
@@ -18,7 +18,8 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { DatasetNotFoundError, cacheDirFor, candidateDirs, downloadAllowed, downloadFile, failIfExplicit, findDir, verifyDigest } from './fetch.ts';
 import { datasetManifest } from './manifest.ts';
-import { bufferLines, encodeRows, getTokenizer, readTokenCache, tokenCacheKey, writeTokenCache, type CacheOptions, type TokenData, type TokenizerName } from './text.ts';
+import { readTokenCache, tokenCacheKey, writeTokenCache, type CacheOptions, type TokenData } from './token-data.ts';
+import { bufferLines, encodeRows, getTokenizer, type TokenizerName } from './tokenize.ts';
 import { listZip, readZipEntry } from '../core/zip.ts';
 
 type Variant = { url: string; folder: string; ext: string };

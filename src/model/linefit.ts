@@ -4,7 +4,7 @@
  *   slope = sum((t - tm)(y - ym)) / sum((t - tm)^2),  pred = ym + slope * (ctx-1+k - tm)
  *   delta = pred - y[ctx-1]                                        [E, F]
  * Computed in float64 on the host; predict() = last + delta (updScale 1). `LineFitter` is the one
- * implementation; the meta-training baseline (metatrain/data.ts) uses it too.
+ * implementation; the meta-training baseline (metatrain/windows.ts) uses it too.
  */
 import type { Nowcaster, NowcastInput } from './types.ts';
 import { applyResidual, validateInput } from './types.ts';

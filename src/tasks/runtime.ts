@@ -12,7 +12,7 @@ import { Rng } from '../core/rng.ts';
 import { EpochSampler, evalWindows, sampleWindows, type TokenBatch } from '../data/batching.ts';
 import type { SourceOptions } from '../data/fetch.ts';
 import { loadDataset } from '../data/index.ts';
-import type { TokenData } from '../data/text.ts';
+import type { TokenData } from '../data/token-data.ts';
 import type { VisionSplit } from '../data/vision.ts';
 import { makeConvNet } from './models/convnet.ts';
 import { makeGpt2 } from './models/gpt2.ts';

@@ -1,0 +1,125 @@
+/**
+ * The model being meta-trained: its NiNoConfig (fresh or from an init checkpoint), the weights as tfjs
+ * variables (and which of them are trained), and the training forward / L1 loss / gradients on a batch.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { makeConfig, weightSpecs, type NiNoConfig } from '../model/config.ts';
+import { gnnTrainForward, mlpTrainForward } from '../model/train-ops.ts';
+import type { HostWeights, Weights } from '../model/weights.ts';
+import type { Batch } from './batch.ts';
+import type { TrainConfig } from './config.ts';
+import type { TrajectorySet } from './trajectories.ts';
+
+/** The NiNoConfig for a fresh model (or the init checkpoint's). */
+export function modelConfigFor(tc: TrainConfig, set: TrajectorySet | null, initCfg?: NiNoConfig): NiNoConfig {
+  if (initCfg) return initCfg;
+  const kind = tc.model === 'mlp' ? 'mlp' : 'gnn';
+  const gpt = set ? set.graphs.some((g) => g.arch === 'gpt2') : false;
+  return makeConfig(kind, {
+    hid: tc.hid,
+    layers: tc.layers,
+    ctx: tc.ctx,
+    seqLen: tc.seqLen,
+    lpe: kind === 'gnn' ? tc.lpe : 0,
+    wtePosEnc: kind === 'gnn' && gpt,
+    maxFeat: Math.max(9, set?.maxFeat ?? 9),
+  });
+}
+
+/** Weights that receive gradients (torch skips params with grad None, so AdamW must too). */
+export function trainableNames(cfg: NiNoConfig): string[] {
+  return weightSpecs(cfg)
+    .map((s) => s.name)
+    .filter((n) => {
+      if (cfg.kind !== 'gnn') return true;
+      if (!cfg.finalEdgeUpdate && n.startsWith(`gnn.convs.${cfg.layers - 1}.`)) return false;
+      if (cfg.lpe === 0 && n.startsWith('node_proj.')) return false;
+      return true;
+    });
+}
+
+/** The weights (tfjs variables) of the model being trained, and its forward, loss and gradients. */
+export class TrainModel {
+  readonly vars: tf.Variable[];
+  readonly names: string[];
+  readonly trainable: tf.Variable[];
+  readonly trainNames: string[];
+  /** LPE columns the batches carry (0 for the MLP) */
+  readonly lpe: number;
+
+  constructor(
+    readonly cfg: NiNoConfig,
+    host: HostWeights,
+  ) {
+    this.lpe = cfg.kind === 'gnn' ? cfg.lpe : 0;
+    this.names = weightSpecs(cfg).map((s) => s.name);
+    this.vars = this.names.map((n) => tf.variable(tf.tensor(host[n].data, host[n].shape, 'float32'), true));
+    this.trainNames = trainableNames(cfg);
+    const tn = new Set(this.trainNames);
+    this.trainable = this.vars.filter((_, i) => tn.has(this.names[i]));
+  }
+
+  get weights(): Weights {
+    const w: Weights = {};
+    this.names.forEach((n, i) => (w[n] = this.vars[i]));
+    return w;
+  }
+
+  hostWeights(): HostWeights {
+    const out: HostWeights = {};
+    this.names.forEach((n, i) => (out[n] = { shape: [...this.vars[i].shape], data: Float32Array.from(this.vars[i].dataSync() as Float32Array) }));
+    return out;
+  }
+
+  /** copies of all weights, in `names` order */
+  weightArrays(): Float32Array[] {
+    return this.vars.map((v) => Float32Array.from(v.dataSync() as Float32Array));
+  }
+
+  /** sets all weights (in `names` order) */
+  setWeightArrays(arrays: readonly Float32Array[]): void {
+    this.vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(arrays[i], v.shape, 'float32'))));
+  }
+
+  /** [E, F, hmax] predicted delta (horizons 1..hmax, default b.hmax) times updScale (call inside a tidy / grad scope) */
+  forward(b: Batch, ws: Weights = this.weights, hmax = b.hmax): tf.Tensor3D {
+    const cfg = this.cfg;
+    const ea = tf.tensor2d(b.edgeAttr, [b.E, b.F * cfg.ctx]);
+    const out =
+      cfg.kind === 'gnn'
+        ? gnnTrainForward(ws, cfg, {
+            edgeAttr: ea,
+            F: b.F,
+            edgeIndex: b.edgeIndex,
+            edgeType: b.edgeType,
+            pos: b.pos ? tf.tensor2d(b.pos, [b.numNodes, this.lpe]) : undefined,
+            posW: cfg.wtePosEnc ? b.posW : undefined,
+            numNodes: b.numNodes,
+          }, hmax)
+        : mlpTrainForward(ws, cfg, ea, b.edgeType, b.F, hmax);
+    return (cfg.updScale === 1 ? out : tf.mul(out, cfg.updScale)) as tf.Tensor3D;
+  }
+
+  /** mean L1 over the batch's valid targets */
+  loss(b: Batch): tf.Scalar {
+    const pred = this.forward(b);
+    const tgt = tf.tensor3d(b.target, [b.E, b.F, b.hmax]);
+    const mask = tf.tensor3d(b.mask, [b.E, b.F, b.hmax]);
+    return tf.div(tf.sum(tf.mul(tf.abs(tf.sub(pred, tgt)), mask)), Math.max(1, b.count)) as tf.Scalar;
+  }
+
+  /** the loss and the gradients of the trainable weights (in `trainable` order); the caller disposes both */
+  lossAndGrads(b: Batch): { loss: tf.Scalar; grads: tf.Tensor[] } {
+    const { value, grads } = tf.variableGrads(() => this.loss(b), this.trainable);
+    const gl = this.trainable.map((v, i) => {
+      const g = grads[v.name];
+      if (!g) throw new Error(`no gradient for a trainable weight (${this.trainNames[i]})`);
+      return g;
+    });
+    return { loss: value, grads: gl };
+  }
+
+  dispose(): void {
+    this.vars.forEach((v) => v.dispose());
+  }
+}
