@@ -53,7 +53,7 @@ if (!dir) {
 const steps = Number(values.steps);
 for (const hid of values.hid!.split(',').map(Number)) {
   const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, model: values.model as 'nino' | 'mlp', hid, batch: Number(values.batch), steps: 1000 };
-  const set = loadTrajectorySet(expandDataPaths([dir]), { ctx: tc.ctx, seqLen: tc.seqLen, lpe: tc.model === 'nino' ? tc.lpe : 0 });
+  const set = loadTrajectorySet(expandDataPaths([dir]), { ctx: tc.ctx, maxHorizon: tc.maxHorizon, lpe: tc.model === 'nino' ? tc.lpe : 0 });
   const { train, val } = splitByTrajectory(set, 1);
   const cfg = modelConfigFor(tc, set);
   const t = new MetaTrainer(set, train, val, cfg, tc, initHostWeights(cfg, 0));

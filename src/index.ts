@@ -42,7 +42,7 @@ export {
   buildNeuralGraph,
   registerGraphBuilder,
   graphBuilderNames,
-  buildMlpGraph,
+  buildSequentialGraph,
   buildGpt2Graph,
   buildLlamaGraph,
   llamaSpecs,
@@ -62,11 +62,11 @@ export {
   type GraphBuilder,
 } from './graph/index.ts';
 
-// Nowcaster models (NiNo GNN, per-parameter MLP, linefit) and checkpoints (official .pt /
+// NowcastModel models (NiNo GNN, per-parameter MLP, linefit) and checkpoints (official .pt /
 // safetensors+JSON, nino's safetensors format).
 export {
-  loadNowcaster,
-  createNowcaster,
+  loadNowcastModel,
+  createNowcastModel,
   nowcasterFromCheckpoint,
   nowcasterNames,
   loadCheckpoint,
@@ -81,10 +81,10 @@ export {
   NiNoGnn,
   NiNoMlp,
   LineFit,
-  type Nowcaster,
-  type NowcasterKind,
+  type NowcastModel,
+  type NowcastModelKind,
   type NowcastInput,
-  type NowcasterOptions,
+  type NowcastModelOptions,
   type Checkpoint,
   type NiNoConfig,
   type HostTensor,
@@ -105,7 +105,7 @@ export {
   nowcastSteps,
   type CreateNiNoOptions,
   type NiNoOptions,
-  type ParamNowcaster,
+  type Nowcaster,
 } from './nowcast/index.ts';
 export { nowcasterPath, officialDirs, PROJECT_CHECKPOINT, type NowcasterPathOptions, type ResolveNowcasterOptions } from './nowcast/resolve.ts';
 export { DEFAULT_JUMP_SCALES, type JumpCheck, type NowcastEvent } from './nowcast/nino.ts';

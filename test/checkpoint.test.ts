@@ -57,13 +57,30 @@ describe.each(CKPTS)('official %s', (name) => {
   });
 });
 
+describe('checkpoints written under the old names', () => {
+  it("the shipped project checkpoints store the horizon as 'seqLen'; they load with maxHorizon and nothing else changed", () => {
+    const root = join(__dirname, '..', 'checkpoints');
+    for (const f of ['nino-project.safetensors', 'nino-project-mlp.safetensors']) {
+      const buf = readFileSync(join(root, f));
+      const n = Number(buf.readBigUInt64LE(0));
+      const stored = JSON.parse(JSON.parse(buf.subarray(8, 8 + n).toString('utf8')).__metadata__.config);
+      const ck = loadCheckpoint(join(root, f));
+      expect(ck.config.maxHorizon).toBe(stored.seqLen ?? stored.maxHorizon);
+      expect(ck.config.maxHorizon).toBe(40);
+      expect('seqLen' in ck.config).toBe(false);
+      const { seqLen: _s, maxHorizon: _m, ...rest } = stored;
+      expect(ck.config).toMatchObject(rest);
+    }
+  });
+});
+
 describe('config mapping', () => {
   it('official args <-> config round trip; resolved hyper-parameters agree', () => {
     for (const name of CKPTS) {
       const js = refJson(`checkpoints/${name}.json`);
       const c = configFromOfficialArgs(js.model_args_raw);
       expect(configFromOfficialArgs(configToOfficialArgs(c))).toEqual(c);
-      expect(c.seqLen).toBe(js.hyperparameters_resolved.seq_len);
+      expect(c.maxHorizon).toBe(js.hyperparameters_resolved.seq_len);
       expect(c.maxFeat).toBe(js.hyperparameters_resolved.max_feat_size);
     }
     expect(configFromOfficialArgs({}).wtePosEnc).toBe(true); // official default (nino.pt)

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { NiNo, NiNoCore, type NowcastEvent, type ParamNowcaster } from '../src/nowcast/nino.ts';
+import { NiNo, NiNoCore, type NowcastEvent, type Nowcaster } from '../src/nowcast/nino.ts';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/core/backend.ts';
 import { InputError } from '../src/core/errors.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 
 /** Predicts a fixed target vector, whatever the states. */
-class FixedNowcaster implements ParamNowcaster {
+class FixedNowcaster implements Nowcaster {
   readonly name = 'fixed';
   readonly ctx = 5;
   readonly maxHorizon = 40;

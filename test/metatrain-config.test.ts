@@ -26,7 +26,7 @@ describe('train config schema', () => {
     const flags = new Map(trainConfigFlags().map((f) => [f.key, f]));
     expect(flags.has('snapshotEvery')).toBe(false);
     expect(flags.size).toBe(TRAIN_CONFIG_KEYS.length - 1);
-    expect(flags.get('seqLen')!.flags).toBe('--seq-len <n>');
+    expect(flags.get('maxHorizon')!.flags).toBe('--max-horizon <n>');
     expect(flags.get('hid')!.description).toBe('hidden size (default 32; official 128)');
     expect(flags.get('lr')!.description).toBe('peak AdamW learning rate, cosine decay (default 0.003)');
     expect(flags.get('stride')!.description).not.toMatch(/default null/);

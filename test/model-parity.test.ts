@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
-import { nowcasterFromCheckpoint, createNowcaster } from '../src/model/registry.ts';
+import { nowcasterFromCheckpoint, createNowcastModel } from '../src/model/registry.ts';
 import { Rng } from '../src/core/rng.ts';
 import { NiNoGnn, sampleMessageEdges } from '../src/model/gnn.ts';
 import { NiNoMlp } from '../src/model/mlp.ts';
@@ -76,7 +76,7 @@ function maxAbs(a: ArrayLike<number>): number {
 /** the training forward (whole graph, all horizons) on a golden case: [E*F] host delta per horizon 1..S */
 function trainForward(cfg: NiNoConfig, ws: Weights, inp: NowcastInput, opts: TrainForwardOptions & { messageEdges?: Int32Array | null } = {}): (k: number) => Float32Array {
   const E = inp.edgeType.length;
-  const S = cfg.seqLen;
+  const S = cfg.maxHorizon;
   const before = tf.memory().numTensors;
   const all = tf.tidy(() => {
     const ea = tf.tensor2d(inp.edgeAttr, [E, inp.F * inp.ctx]);
@@ -243,12 +243,12 @@ describe('edge sampling', () => {
 
 describe('registry', () => {
   it('unknown names list the valid ones', () => {
-    expect(() => createNowcaster('nope')).toThrow(/valid: nino, nino_mlp, linefit/);
+    expect(() => createNowcastModel('nope')).toThrow(/valid: nino, nino_mlp, linefit/);
   });
   it('builds fresh models of each kind behind the same interface', () => {
     const inp = caseInput('case_b_gpt2', 1, 3);
     for (const name of ['nino', 'nino_mlp', 'linefit']) {
-      const nc = createNowcaster(name, { config: { wtePosEnc: false, hid: 16 }, seed: 1 });
+      const nc = createNowcastModel(name, { config: { wtePosEnc: false, hid: 16 }, seed: 1 });
       const p = nc.predict(inp);
       expect(p.length).toBe(inp.edgeType.length);
       expect(Number.isFinite(maxAbs(p))).toBe(true);

@@ -84,7 +84,7 @@ describe('differentiable forwards (meta-training)', () => {
   });
 
   it('gnnTrainForward gradients match finite differences (float64-free check on a tiny model)', () => {
-    const cfg = makeConfig('gnn', { hid: 8, wtePosEnc: false, maxFeat: 2, seqLen: 3, lpe: 2 });
+    const cfg = makeConfig('gnn', { hid: 8, wtePosEnc: false, maxFeat: 2, maxHorizon: 3, lpe: 2 });
     const host = initHostWeights(cfg, 5);
     // bigger weights so the check is not dominated by tiny values
     for (const v of Object.values(host)) for (let i = 0; i < v.data.length; i++) v.data[i] = v.data[i] * 20 + 0.01 * ((i % 7) - 3);

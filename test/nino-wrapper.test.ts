@@ -3,12 +3,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
 import { exitCodeOf } from '../src/core/errors.ts';
 import { AdamW } from '../src/optim/adamw.ts';
-import { NiNo, type ParamNowcaster } from '../src/nowcast/nino.ts';
+import { NiNo, type Nowcaster } from '../src/nowcast/nino.ts';
 import { nowcastSteps } from '../src/nowcast/schedule.ts';
 import { refJson } from './helpers/reference.ts';
 
 /** Predicts last state + k * (last - previous): easy to check by hand. */
-class RecordingNowcaster implements ParamNowcaster {
+class RecordingNowcaster implements Nowcaster {
   readonly name = 'recording';
   readonly ctx = 5;
   readonly maxHorizon = 40;
@@ -28,7 +28,7 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-function run(maxTrainSteps: number, period: number, nc: ParamNowcaster | null) {
+function run(maxTrainSteps: number, period: number, nc: Nowcaster | null) {
   const params = [tf.variable(tf.tensor1d([1, 2, 3])), tf.variable(tf.tensor2d([[0.5, -0.5]]))];
   const base = new AdamW({ lr: 0.01, weightDecay: 0 });
   const opt = new NiNo({ baseOpt: base, nowcaster: nc, period, maxTrainSteps });

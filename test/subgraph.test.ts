@@ -9,7 +9,7 @@ import { Rng } from '../src/core/rng.ts';
 import { buildNeuralGraph, llamaSpecs, toEdges, type NeuralGraph } from '../src/graph/index.ts';
 import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
 import { makeConfig } from '../src/model/config.ts';
-import { createNowcaster } from '../src/model/registry.ts';
+import { createNowcastModel } from '../src/model/registry.ts';
 import { initHostWeights } from '../src/model/weights.ts';
 import type { NowcastInput } from '../src/model/types.ts';
 import { GraphNowcaster } from '../src/nowcast/graph-nowcaster.ts';
@@ -102,13 +102,13 @@ describe('partitionTransformerGraph', () => {
     ]);
     expect(partitionTransformerGraph(g)).toBeNull();
     const warnings: unknown[] = [];
-    const nc = new GraphNowcaster(createNowcaster('linefit'), g, { subgraph: true, logger: { warn: (o) => warnings.push(o) } });
+    const nc = new GraphNowcaster(createNowcastModel('linefit'), g, { subgraph: true, logger: { warn: (o) => warnings.push(o) } });
     expect(nc.partition).toBeNull();
     const states = makeStates(g.layout.total, 3);
     const a = nc.nowcast(states, 5);
     nc.nowcast(states, 5);
     expect(warnings).toHaveLength(1);
-    expect(a).toEqual(new GraphNowcaster(createNowcaster('linefit'), g).nowcast(states, 5));
+    expect(a).toEqual(new GraphNowcaster(createNowcastModel('linefit'), g).nowcast(states, 5));
   });
 });
 
@@ -116,8 +116,8 @@ describe('subgraph nowcasts', () => {
   it('linefit (per edge, no message passing): identical to the full-graph nowcast', () => {
     for (const g of [gpt(3), llama()]) {
       const states = makeStates(g.layout.total, 1);
-      const full = new GraphNowcaster(createNowcaster('linefit'), g).nowcast(states, 10);
-      const sub = new GraphNowcaster(createNowcaster('linefit'), g, { subgraph: true });
+      const full = new GraphNowcaster(createNowcastModel('linefit'), g).nowcast(states, 10);
+      const sub = new GraphNowcaster(createNowcastModel('linefit'), g, { subgraph: true });
       expect(sub.partition!.groups).toHaveLength(3);
       expect(sub.nowcast(states, 10)).toEqual(full);
     }
@@ -129,7 +129,7 @@ describe('subgraph nowcasts', () => {
     const config = makeConfig('gnn', { hid: 16 });
     const weights = initHostWeights(config, 1);
     for (const w of Object.values(weights)) for (let i = 0; i < w.data.length; i++) w.data[i] *= 20;
-    const gnn = createNowcaster('nino', { checkpoint: { config, weights } });
+    const gnn = createNowcastModel('nino', { checkpoint: { config, weights } });
     const part = partitionOf(g);
     const ctx = gnn.ctx, k = 7;
     const { scaled } = scaleStates(makeStates(g.layout.total, 2), g.layout, ctx);
@@ -190,7 +190,7 @@ describe('subgraph nowcasts', () => {
     expect(gr.edgeIndex).toEqual(g.edgeIndex);
     expect(gr.edgeType).toEqual(g.edgeType);
     expect(gr.posW).toEqual(g.posW);
-    const gnn = createNowcaster('nino', { config: { hid: 16 }, seed: 1 });
+    const gnn = createNowcastModel('nino', { config: { hid: 16 }, seed: 1 });
     const states = makeStates(g.layout.total, 4);
     // same per-graph LPE either way: the full graph's LPE, injected (subgraph mode slices it)
     const pos = new GraphNowcaster(gnn, g, { lpeSeed: 3 }).positions()!;
@@ -208,7 +208,7 @@ describe('subgraph nowcasts', () => {
 
   it('per-subgraph LPE is computed once and is seeded; no tensor leaks across subgraph nowcasts', () => {
     const g = gpt(3);
-    const gnn = createNowcaster('nino', { config: { hid: 16 }, seed: 1 });
+    const gnn = createNowcastModel('nino', { config: { hid: 16 }, seed: 1 });
     const a = new GraphNowcaster(gnn, g, { subgraph: true, lpeSeed: 7 });
     const b = new GraphNowcaster(gnn, g, { subgraph: true, lpeSeed: 7 });
     const pa = a.subgraphPositions()!;

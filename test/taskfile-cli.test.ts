@@ -82,7 +82,7 @@ describe('task files through the CLI', () => {
     expect(acc[acc.length - 1]).toBeGreaterThan(acc[0] + 20); // the data is learnable and the MLP learns it
 
     const ck = join(root, 'ck');
-    const m = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--seq-len', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
+    const m = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--max-horizon', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
     expect(m.status, m.stderr).toBe(0);
     expect(existsSync(join(ck, 'nino.safetensors'))).toBe(true);
 
@@ -138,7 +138,7 @@ describe('task files through the CLI', () => {
     const ppl = t.records.map((r) => r.metrics.val_ppl!);
     expect(ppl[ppl.length - 1]).toBeLessThan(ppl[0]);
     const ck = join(root, 'ck');
-    const m = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--seq-len', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
+    const m = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--max-horizon', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
     expect(m.status, m.stderr).toBe(0);
     const b = join(root, 'b');
     const r = nino(['bench', '--task', taskPath, '--seeds', '1', '--nowcaster', join(ck, 'nino.safetensors'), '--budget', '20', '--target', String(Math.ceil(ppl[3])), '--workers', '1', '--out', b]);

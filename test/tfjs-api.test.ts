@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { initBackend, modelGraph, NiNoCallback, NiNoOptimizer, type ParamNowcaster } from '../src/index.ts';
+import { initBackend, modelGraph, NiNoCallback, NiNoOptimizer, type Nowcaster } from '../src/index.ts';
 import { EdgeType } from '../src/graph/types.ts';
 import { getTorchFlat } from './helpers/tfjs-models.ts';
 
@@ -131,7 +131,7 @@ describe('modelGraph', () => {
 });
 
 /** Predicts last + k * (last - previous). */
-class Extrapolate implements ParamNowcaster {
+class Extrapolate implements Nowcaster {
   readonly name = 'extrapolate';
   readonly ctx = 5;
   readonly maxHorizon = 40;
@@ -190,7 +190,7 @@ describe('NiNoOptimizer', () => {
     expect(opt.events.length).toBe(0);
     // with a nowcaster: the 5th step is the jump, from the 5 states taken before steps 0..4
     const o2 = new NiNoOptimizer({ baseOpt: tf.train.sgd(0.1), model, ckpt: null, period: 5 });
-    (o2.core as unknown as { nowcaster: ParamNowcaster }).nowcaster = new Extrapolate();
+    (o2.core as unknown as { nowcaster: Nowcaster }).nowcaster = new Extrapolate();
     const seen: Float32Array[] = [];
     for (let i = 0; i < 5; i++) {
       seen.push(getTorchFlat(model));
@@ -240,7 +240,7 @@ describe('NiNoOptimizer', () => {
     const model = mlp();
     const warn = vi.fn();
     const opt = new NiNoOptimizer({ baseOpt: tf.train.sgd(0.1), model, ckpt: null, period: 5, logger: { warn, info() {}, debug() {}, error() {} } });
-    (opt.core as unknown as { nowcaster: ParamNowcaster }).nowcaster = new Extrapolate(true);
+    (opt.core as unknown as { nowcaster: Nowcaster }).nowcaster = new Extrapolate(true);
     const { x, y } = tinyData();
     const before = model.getWeights().map((t) => Array.from(t.dataSync()));
     for (let i = 0; i < 5; i++) opt.applyGradients({});

@@ -77,7 +77,7 @@ describe('a tfjs model.json task through the CLI', () => {
     // train-nino from the trajectories alone (the task file is gone: the graph comes from the stored definition)
     rmSync(taskPath);
     const ck = join(root, 'ck');
-    const tn = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--seq-len', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
+    const tn = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--max-horizon', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
     expect(tn.status, tn.stderr).toBe(0);
     expect(existsSync(join(ck, 'nino.safetensors'))).toBe(true);
 

@@ -27,7 +27,7 @@ export function registerTrainNino(program: Command): void {
   train
     .addHelpText(
       'after',
-      '\nWindows of ctx states `stride` records apart predict the next seq-len states (L1 on per-tensor\n' +
+      '\nWindows of ctx states `stride` records apart predict the next max-horizon states (L1 on per-tensor\n' +
         'scaled parameters). Validation reports the model next to "last" (no change) and linefit on the same\n' +
         'held-out windows. The final model is <out>/nino.safetensors (or mlp.safetensors), usable with\n' +
         '`nino bench --nowcaster <path>`. A non-finite loss rolls back to the last snapshot with a new data\n' +

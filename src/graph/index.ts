@@ -12,12 +12,12 @@ import type { ParamSpec } from '../core/params.ts';
 import { buildGpt2Graph } from './gpt2.ts';
 import { buildLlamaGraph } from './llama.ts';
 import { buildLayersGraph } from './layers.ts';
-import { buildMlpGraph } from './mlp.ts';
+import { buildSequentialGraph } from './sequential.ts';
 import type { GraphBuilder, GraphBuildOptions, NeuralGraph } from './types.ts';
 
 export * from './types.ts';
 export { toEdges, toVector, lastState } from './edges.ts';
-export { buildMlpGraph } from './mlp.ts';
+export { buildSequentialGraph } from './sequential.ts';
 export { buildGpt2Graph } from './gpt2.ts';
 export { buildLlamaGraph, llamaSpecs, type LlamaConfig } from './llama.ts';
 export { laplacianPE, normalizedLaplacian, smallestEigenpairs, laplacianMatvec, denseLaplacian, symEig, type LpeOptions, type LpeResult, type SymLaplacian } from './lpe.ts';
@@ -38,12 +38,12 @@ export function buildNeuralGraph(arch: string, specs: readonly ParamSpec[], opts
   const b = registry.get(arch);
   if (b) return b(specs, opts);
   opts.logger?.warn({ arch, known: graphBuilderNames() }, `no graph builder for arch '${arch}'; using the generic sequential (MLP/CNN) builder`);
-  return buildMlpGraph(specs, opts, arch);
+  return buildSequentialGraph(specs, opts, arch);
 }
 
-registerGraphBuilder('mlp', (s, o) => buildMlpGraph(s, o, 'mlp'));
-registerGraphBuilder('cnn', (s, o) => buildMlpGraph(s, o, 'cnn'));
-registerGraphBuilder('conv', (s, o) => buildMlpGraph(s, o, 'conv'));
+registerGraphBuilder('mlp', (s, o) => buildSequentialGraph(s, o, 'mlp'));
+registerGraphBuilder('cnn', (s, o) => buildSequentialGraph(s, o, 'cnn'));
+registerGraphBuilder('conv', (s, o) => buildSequentialGraph(s, o, 'conv'));
 registerGraphBuilder('gpt2', buildGpt2Graph);
 registerGraphBuilder('llama', buildLlamaGraph);
 registerGraphBuilder('tfjs', (specs, o) => {

@@ -68,7 +68,7 @@ export const TRAIN_CONFIG_SCHEMA = {
   hid: field(posInt, 32, 'hidden size', { note: 'official 128' }),
   layers: field(posInt, 3, 'GNN layers'),
   ctx: field(posInt, 5, 'input states per window', { check: (v) => (v < 2 ? 'must be >= 2' : null) }),
-  seqLen: field(posInt, 40, 'predicted horizons (DMS length)'),
+  maxHorizon: field(posInt, 40, 'predicted horizons (DMS length)'),
   /** records between input states (null = per file default) */
   stride: field(nullable(posInt), null, "records between input states (default: task period/ctx steps over the file's record spacing)"),
   /** graphs (windows) per batch */
@@ -118,13 +118,13 @@ export function validateTrainConfig(c: TrainConfig): void {
   }
 }
 
-/** 'seqLen' -> 'seq-len' */
+/** 'maxHorizon' -> 'max-horizon' */
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** A command-line option of one setting (commander: `.option(flags, description, parse)`). */
 export interface TrainConfigFlag {
   key: TrainConfigKey;
-  /** e.g. '--seq-len <n>' (the parsed option's name is the key) */
+  /** e.g. '--max-horizon <n>' (the parsed option's name is the key) */
   flags: string;
   description: string;
   /** the argument's value; an InputError (exit 2) `--hid must be a positive integer (got 'x')` when it breaks the rule */

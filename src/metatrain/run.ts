@@ -3,7 +3,7 @@
  * split, the trainer, the step loop with validation and checkpoints, the final model.
  *
  *   const r = await trainNino({ data: ['runs/traj'], out: 'runs/nino', config: { steps: 2000, hid: 32 } });
- *   // -> runs/nino/nino.safetensors (loadNowcaster / resolveNowcaster), ckpt.safetensors (+ ckpt-adamw-<step>.safetensors)
+ *   // -> runs/nino/nino.safetensors (loadNowcastModel / resolveNowcaster), ckpt.safetensors (+ ckpt-adamw-<step>.safetensors)
  *
  * `resume` continues bit-exactly (checkpoint.ts). A non-finite loss or gradient rolls back to the last
  * in-memory snapshot and continues with a different data order (logged; step.ts).
@@ -19,7 +19,7 @@ import { yieldPoint } from '../core/interrupt.ts';
 import { acquireLock } from '../core/lock.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
-import { loadCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
+import { loadCheckpoint, withStoredNames, type Checkpoint } from '../model/checkpoint.ts';
 import { initHostWeights } from '../model/weights.ts';
 import { nowcasterPath } from '../nowcast/resolve.ts';
 import { loadTrainCheckpoint, previousRunFiles, restoreTrainState, saveFinalModel, saveTrainCheckpoint, type DataRef, type TrainExtra } from './checkpoint.ts';
@@ -96,10 +96,10 @@ function resolveSetup(o: TrainOptions, logger: Logger): RunSetup {
   if (o.resume) {
     const r = loadTrainCheckpoint(o.resume, o.out);
     resume = r;
-    const stored = r.extra.config as unknown as Record<string, unknown>;
+    const stored = withStoredNames(r.extra.config) as unknown as Record<string, unknown>;
     const changed = Object.entries(o.config ?? {}).filter(([k, v]) => k !== 'steps' && v !== undefined && JSON.stringify(v) !== JSON.stringify(stored[k]));
     if (changed.length) logger.warn({ ignored: Object.fromEntries(changed) }, 'resuming: using the checkpoint settings; these options are ignored');
-    tc = { ...DEFAULT_TRAIN_CONFIG, ...r.extra.config };
+    tc = { ...DEFAULT_TRAIN_CONFIG, ...withStoredNames(r.extra.config) };
     if (o.config?.steps !== undefined && o.config.steps !== tc.steps) {
       logger.warn({ from: tc.steps, to: o.config.steps }, 'resuming with a different --steps (the cosine schedule changes from here on)');
       tc.steps = o.config.steps;
@@ -114,8 +114,8 @@ function resolveSetup(o: TrainOptions, logger: Logger): RunSetup {
     init = loadCheckpoint(initPath);
     const want = tc.model === 'mlp' ? 'mlp' : 'gnn';
     if (init.config.kind !== want) throw new Error(`--init ${tc.init} is a ${init.config.kind} checkpoint, but --model ${tc.model} was asked for`);
-    tc = { ...tc, hid: init.config.hid, layers: init.config.layers, ctx: init.config.ctx, seqLen: init.config.seqLen, lpe: init.config.lpe };
-    logger.info({ init: tc.init, hid: tc.hid, layers: tc.layers, ctx: tc.ctx, seqLen: tc.seqLen }, 'initialising from checkpoint (its architecture overrides --hid/--layers/--ctx/--seq-len)');
+    tc = { ...tc, hid: init.config.hid, layers: init.config.layers, ctx: init.config.ctx, maxHorizon: init.config.maxHorizon, lpe: init.config.lpe };
+    logger.info({ init: tc.init, hid: tc.hid, layers: tc.layers, ctx: tc.ctx, maxHorizon: tc.maxHorizon }, 'initialising from checkpoint (its architecture overrides --hid/--layers/--ctx/--max-horizon)');
   }
   return { tc, resume, init };
 }
@@ -131,7 +131,7 @@ interface RunData {
 function loadRunData(o: TrainOptions, s: RunSetup, logger: Logger): RunData {
   const { tc, resume } = s;
   const lpe = tc.model === 'nino' ? (resume?.ck.config.lpe ?? s.init?.config.lpe ?? tc.lpe) : 0;
-  const load = (files: string[]) => loadTrajectorySet(files, { ctx: tc.ctx, seqLen: tc.seqLen, stride: tc.stride ?? undefined, lpe, logger });
+  const load = (files: string[]) => loadTrajectorySet(files, { ctx: tc.ctx, maxHorizon: tc.maxHorizon, stride: tc.stride ?? undefined, lpe, logger });
   if (resume && !o.data?.length) {
     const { train, val } = resume.extra.data;
     const set = load([...train, ...val]);

@@ -9,7 +9,7 @@
  * the draws can be made in one place and the windows built where they are used.
  */
 import { Rng } from '../core/rng.ts';
-import { assembleBatch, batchFeat, type Batch } from './batch.ts';
+import { assembleBatch, batchFeat, type GraphBatch } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 import { groupByTask, type TrajectorySet } from './trajectories.ts';
 import { makeSample, numWindowStarts, wteSubset, type Sample, type Subset } from './windows.ts';
@@ -76,15 +76,15 @@ export class BatchSampler {
 }
 
 /** The window of a draw, with its subgraph and sign flips. */
-export function drawnSample(set: TrajectorySet, d: SampleDraw, ctx: number, seqLen: number): Sample {
-  const s = makeSample(set, d.traj, d.start, ctx, seqLen);
+export function drawnSample(set: TrajectorySet, d: SampleDraw, ctx: number, maxHorizon: number): Sample {
+  const s = makeSample(set, d.traj, d.start, ctx, maxHorizon);
   if (d.subset !== undefined) s.subset = d.subset;
   if (d.lpeSign) s.lpeSign = d.lpeSign;
   return s;
 }
 
 /** The batch of these draws (padded to their largest graph's feature slots). */
-export function drawnBatch(set: TrajectorySet, draws: readonly SampleDraw[], ctx: number, seqLen: number, lpe: number): Batch {
-  const samples = draws.map((d) => drawnSample(set, d, ctx, seqLen));
-  return assembleBatch(set, samples, batchFeat(set, samples), ctx, seqLen, lpe);
+export function drawnBatch(set: TrajectorySet, draws: readonly SampleDraw[], ctx: number, maxHorizon: number, lpe: number): GraphBatch {
+  const samples = draws.map((d) => drawnSample(set, d, ctx, maxHorizon));
+  return assembleBatch(set, samples, batchFeat(set, samples), ctx, maxHorizon, lpe);
 }

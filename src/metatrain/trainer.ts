@@ -1,6 +1,6 @@
 /**
  * The meta-training state machine (official `train_nino.py`): one model, one data split. L1 loss on
- * scaled parameters over valid targets (all seqLen horizons at once, direct multi-step), AdamW (lr 3e-3,
+ * scaled parameters over valid targets (all maxHorizon horizons at once, direct multi-step), AdamW (lr 3e-3,
  * wd 0.01) with cosine decay to 1e-6, global-norm gradient clipping at 5, batches of disjoint graphs with
  * several windows per sampled trajectory, random LPE sign flips per sample. Its parts: the model
  * (model.ts), the data order (sampler.ts), the guarded step (step.ts), validation (validation.ts); a run
@@ -17,7 +17,7 @@ import type { NiNoConfig } from '../model/config.ts';
 import type { HostWeights, Weights } from '../model/weights.ts';
 import type { AdamW } from '../optim/adamw.ts';
 import type { OptimizerState } from '../optim/types.ts';
-import type { Batch } from './batch.ts';
+import type { GraphBatch } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 import { TrainModel } from './model.ts';
 import { BatchSampler, drawnBatch } from './sampler.ts';
@@ -59,7 +59,7 @@ export class MetaTrainer {
     readonly hooks: TrainHooks = {},
   ) {
     if (set.maxFeat > cfg.maxFeat) throw new Error(`the data has graphs with ${set.maxFeat} feature slots, the model supports ${cfg.maxFeat}`);
-    if (cfg.ctx !== tc.ctx || cfg.seqLen !== tc.seqLen) throw new Error(`model ctx/seqLen ${cfg.ctx}/${cfg.seqLen} differ from the training ctx/seqLen ${tc.ctx}/${tc.seqLen}`);
+    if (cfg.ctx !== tc.ctx || cfg.maxHorizon !== tc.maxHorizon) throw new Error(`model ctx/maxHorizon ${cfg.ctx}/${cfg.maxHorizon} differ from the training ctx/maxHorizon ${tc.ctx}/${tc.maxHorizon}`);
     const lpe = cfg.kind === 'gnn' ? cfg.lpe : 0;
     this.sampler = new BatchSampler(set, trainIds, tc, lpe);
     this.validator = new Validator(set, valIds, tc);
@@ -107,16 +107,16 @@ export class MetaTrainer {
   }
 
   /** Draws the next batch (advances the sampler). */
-  sampleBatch(): Batch {
-    return drawnBatch(this.set, this.sampler.drawBatch(), this.tc.ctx, this.tc.seqLen, this.lpe);
+  sampleBatch(): GraphBatch {
+    return drawnBatch(this.set, this.sampler.drawBatch(), this.tc.ctx, this.tc.maxHorizon, this.lpe);
   }
 
-  /** [E, F, hmax] predicted delta (see TrainModel.forward; call inside a tidy / grad scope) */
-  forward(b: Batch, ws?: Weights, hmax?: number): tf.Tensor3D {
-    return this.model.forward(b, ws, hmax);
+  /** [E, F, horizons] predicted delta (see TrainModel.forward; call inside a tidy / grad scope) */
+  forward(b: GraphBatch, ws?: Weights, horizons?: number): tf.Tensor3D {
+    return this.model.forward(b, ws, horizons);
   }
 
-  loss(b: Batch): tf.Scalar {
+  loss(b: GraphBatch): tf.Scalar {
     return this.model.loss(b);
   }
 

@@ -3,7 +3,7 @@
  * (src/trajectories/schema.ts), one neural graph (+ Laplacian PE) per task, the default stride, and the
  * train/validation split by whole trajectory.
  *
- *   const set = loadTrajectorySet(expandDataPaths(['runs/traj']), { ctx: 5, seqLen: 40, lpe: 8 });
+ *   const set = loadTrajectorySet(expandDataPaths(['runs/traj']), { ctx: 5, maxHorizon: 40, lpe: 8 });
  *   const { train, val } = splitByTrajectory(set, 1);
  */
 import { createHash } from 'node:crypto';
@@ -53,7 +53,7 @@ export interface TrajectorySet {
 
 export interface LoadOptions {
   ctx: number;
-  seqLen: number;
+  maxHorizon: number;
   /** records between input states (default: task period/ctx steps divided by the record spacing, >= 1) */
   stride?: number;
   /** LPE columns (0 = none) */

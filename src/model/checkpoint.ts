@@ -76,7 +76,7 @@ export function parseCheckpoint(buf: Uint8Array, source = 'checkpoint', jsonSide
     if (st.metadata.version !== NINO_FORMAT_VERSION) {
       throw new Error(`${source}: nino checkpoint version ${st.metadata.version} not supported (want ${NINO_FORMAT_VERSION})`);
     }
-    const config = JSON.parse(st.metadata.config) as NiNoConfig;
+    const config = withStoredNames(JSON.parse(st.metadata.config));
     const modelArgs = st.metadata.model_args ? JSON.parse(st.metadata.model_args) : configToOfficialArgs(config);
     const extra = st.metadata.extra ? JSON.parse(st.metadata.extra) : undefined;
     return finish({ config, weights, modelArgs, format: 'nino', extra, order: st.order }, source);
@@ -88,11 +88,22 @@ export function parseCheckpoint(buf: Uint8Array, source = 'checkpoint', jsonSide
   const res = meta.hyperparameters_resolved as Record<string, unknown> | undefined;
   if (res) {
     const c2 = configFromOfficialArgs(Object.fromEntries(Object.entries(res).filter(([k]) => k !== 'pna' && k !== 'is_mlp' && k !== 'n_msg_layers')));
-    for (const key of ['ctx', 'hid', 'layers', 'seqLen', 'maxFeat', 'edgeTypes', 'lpe', 'kind'] as const) {
+    for (const key of ['ctx', 'hid', 'layers', 'maxHorizon', 'maxFeat', 'edgeTypes', 'lpe', 'kind'] as const) {
       if (c2[key] !== config[key]) throw new Error(`${source}: model_args_raw and hyperparameters_resolved disagree on ${key} (${config[key]} vs ${c2[key]})`);
     }
   }
   return finish({ config, weights, modelArgs, format: 'official-safetensors', order: st.order }, source);
+}
+
+/**
+ * A stored NiNoConfig under today's names: checkpoints written before the vocabulary of issue #13 (the
+ * shipped nino-project*.safetensors among them) call the largest horizon `seqLen`.
+ */
+export function withStoredNames<T extends object>(stored: T): T {
+  const c = { ...stored } as T & { seqLen?: number; maxHorizon?: number };
+  if (c.maxHorizon === undefined && c.seqLen !== undefined) c.maxHorizon = c.seqLen;
+  delete c.seqLen;
+  return c;
 }
 
 /**

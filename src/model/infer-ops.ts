@@ -147,7 +147,7 @@ export class InferenceOps implements LayerOps {
   outHead(x: tf.Tensor2D, name: string, _maxFeat: number, F: number): tf.Tensor2D {
     let h = this.heads.get(name);
     if (!h) {
-      const S = this.cfg.seqLen;
+      const S = this.cfg.maxHorizon;
       const k = this.k;
       const [WT, b] = tf.tidy(() => {
         const rows = tf.tensor1d(Int32Array.from({ length: F }, (_, f) => f * S + (k - 1)), 'int32');

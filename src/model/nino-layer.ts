@@ -7,7 +7,7 @@
  *   - inference ops (infer-ops.ts): pre-transposed and folded weights, edge chunks, host gathers and
  *     host mean aggregation, edge sampling, one horizon; what `NiNoGnn` / `NiNoMlp` run.
  *
- * GNN (shapes: N nodes, E edges, H = hid, F feature slots, S = seqLen):
+ * GNN (shapes: N nodes, E edges, H = hid, F feature slots, S = maxHorizon):
  *   x  = pos @ node_proj^T (+ wte_pos_enc[pos_w])                         [N,H]
  *   e  = edge_attr @ edge_proj[:, :F*ctx]^T + layer_embed[edge_type]       [E,H]
  *   per layer l with an edge update:
@@ -41,7 +41,7 @@ export interface LayerOps {
   embed(name: string, idx: Int32Array): tf.Tensor2D;
   /**
    * Output Linear `name` (weight [maxFeat*S, H]) restricted to rows f*S + (h-1), f < F, for the op set's
-   * horizons h (training: 1..hmax; inference: k): [M, F*nh], column f*nh + j.
+   * horizons h (training: 1..horizons; inference: k): [M, F*nh], column f*nh + j.
    */
   outHead(x: tf.Tensor2D, name: string, maxFeat: number, F: number): tf.Tensor2D;
   /** debug trace: records t under `name` (no-op unless tracing) */
@@ -118,7 +118,7 @@ function edgeEmbed(ops: GnnOps<unknown, unknown, unknown>, cfg: NiNoConfig, edge
 }
 
 /**
- * The NiNo GNN forward on an op set: R is the op set's result (training: [E, F, hmax] tensor;
+ * The NiNo GNN forward on an op set: R is the op set's result (training: [E, F, horizons] tensor;
  * inference: [E*F] host delta for its horizon).
  */
 export function gnnForward<ES, Tb, R>(ops: GnnOps<ES, Tb, R>, cfg: NiNoConfig): R {

@@ -13,9 +13,9 @@
 import { Rng } from '../core/rng.ts';
 import type { Logger } from '../core/logger.ts';
 import { laplacianPE, toEdges, toVector, type NeuralGraph } from '../graph/index.ts';
-import type { Nowcaster } from '../model/types.ts';
+import type { NowcastModel } from '../model/types.ts';
 import { scaleStates, unscaleVector } from '../trajectories/scale.ts';
-import type { ParamNowcaster } from './nino.ts';
+import type { Nowcaster } from './nino.ts';
 import { partitionTransformerGraph, predictBySubgraph, slicePositions, subgraphPositions, type SubgraphPartition } from './subgraph.ts';
 
 export interface GraphNowcasterOptions {
@@ -32,7 +32,7 @@ export interface GraphNowcasterOptions {
   logger?: Pick<Logger, 'warn'>;
 }
 
-export class GraphNowcaster implements ParamNowcaster {
+export class GraphNowcaster implements Nowcaster {
   readonly name: string;
   readonly ctx: number;
   readonly maxHorizon: number;
@@ -44,13 +44,13 @@ export class GraphNowcaster implements ParamNowcaster {
   private scratch: Float32Array | undefined;
 
   constructor(
-    readonly model: Nowcaster,
+    readonly model: NowcastModel,
     readonly graph: NeuralGraph,
     private readonly o: GraphNowcasterOptions = {},
   ) {
     this.name = model.name;
     this.ctx = model.ctx;
-    this.maxHorizon = Number.isFinite(model.seqLen) ? model.seqLen : 40;
+    this.maxHorizon = Number.isFinite(model.maxHorizon) ? model.maxHorizon : 40;
     if (graph.maxFeat > model.maxFeat) {
       throw new Error(`graph has ${graph.maxFeat} feature slots per edge, nowcaster '${model.name}' supports at most ${model.maxFeat}`);
     }

@@ -15,7 +15,7 @@ import type { ModelDef } from '../tasks/types.ts';
 import { NiNo } from './nino.ts';
 import { PROJECT_CHECKPOINT, resolveNowcaster } from './resolve.ts';
 
-export { NiNo, type NiNoOptions, type ParamNowcaster } from './nino.ts';
+export { NiNo, type NiNoOptions, type Nowcaster } from './nino.ts';
 export { horizonSchedule, nowcastSteps } from './schedule.ts';
 export { resolveNowcaster, nowcasterLabel } from './resolve.ts';
 export { GraphNowcaster } from './graph-nowcaster.ts';

@@ -22,7 +22,7 @@ import type { Optimizer, OptimizerState } from '../optim/types.ts';
 import { horizonAt, horizonSchedule, stateInterval } from './schedule.ts';
 
 /** Anything that maps ctx raw parameter states to predicted raw parameters k intervals ahead. */
-export interface ParamNowcaster {
+export interface Nowcaster {
   readonly name: string;
   /** number of states consumed (official: 5) */
   readonly ctx: number;
@@ -85,7 +85,7 @@ export const DEFAULT_JUMP_SCALES: readonly number[] = [1, 0.5, 0.25];
 
 export interface NiNoCoreOptions {
   /** null: never nowcast (every step is a base step) */
-  nowcaster: ParamNowcaster | null;
+  nowcaster: Nowcaster | null;
   /** base steps between nowcasts (official default 1000); must be a multiple of the nowcaster's ctx */
   period?: number;
   /** training length the horizon schedule is spread over (official default 10000) */
@@ -125,7 +125,7 @@ export interface NiNoCoreState {
  * are stored and of the base optimizer (official `optim/nino.py: NiNo.step`).
  */
 export class NiNoCore {
-  readonly nowcaster: ParamNowcaster | null;
+  readonly nowcaster: Nowcaster | null;
   readonly period: number;
   readonly maxTrainSteps: number;
   readonly kSchedule: number[];
@@ -153,7 +153,7 @@ export class NiNoCore {
       throw new InputError(`NiNo: period ${this.period} does not divide into ${this.ctx} states (one every period/${this.ctx} steps); use a multiple of ${this.ctx}, e.g. ${Math.max(this.ctx, Math.round(this.period / this.ctx) * this.ctx)}`);
     }
     this.every = stateInterval(this.period, this.ctx);
-    this.kSchedule = horizonSchedule({ maxTrainSteps: this.maxTrainSteps, period: this.period, p: o.p ?? 2, seqLen: o.nowcaster?.maxHorizon ?? 40 });
+    this.kSchedule = horizonSchedule({ maxTrainSteps: this.maxTrainSteps, period: this.period, p: o.p ?? 2, maxHorizon: o.nowcaster?.maxHorizon ?? 40 });
     this.logger = o.logger ?? silentLogger;
     this.check = o.check ?? null;
     if (this.check) {
@@ -323,7 +323,7 @@ export class NiNo implements Optimizer {
     this.core = new NiNoCore(o);
   }
 
-  get nowcaster(): ParamNowcaster | null { return this.core.nowcaster; }
+  get nowcaster(): Nowcaster | null { return this.core.nowcaster; }
   get period(): number { return this.core.period; }
   get maxTrainSteps(): number { return this.core.maxTrainSteps; }
   get kSchedule(): number[] { return this.core.kSchedule; }

@@ -18,7 +18,7 @@ import { makeLayout, type ParamLayout, type ParamSpec } from '../core/params.ts'
 import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
 import { writeFileAtomic } from '../core/fsutil.ts';
 import { buildNeuralGraph, graphBuilderNames } from '../graph/index.ts';
-import { loadNowcaster } from '../model/registry.ts';
+import { loadNowcastModel } from '../model/registry.ts';
 import { GraphNowcaster } from './graph-nowcaster.ts';
 import { nowcasterPath } from './resolve.ts';
 
@@ -80,7 +80,7 @@ export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array;
   if (o.arch !== undefined && !graphBuilderNames().includes(o.arch)) {
     throw new InputError(`unknown --arch '${o.arch}'; known: ${graphBuilderNames().join(', ')}`);
   }
-  const model = loadNowcaster(nowcasterPath(o.nowcaster, o) ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
+  const model = loadNowcastModel(nowcasterPath(o.nowcaster, o) ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
   if (o.states.length !== model.ctx) {
     model.dispose();
     throw new InputError(`nowcaster '${o.nowcaster}' needs ${model.ctx} states, got ${o.states.length}`);

@@ -1,5 +1,5 @@
 /**
- * Turns a nowcaster reference into a ParamNowcaster for a given model:
+ * Turns a nowcaster reference into a Nowcaster for a given model:
  *   'linefit'                  least-squares line through the states (no weights)
  *   'official:<name>'          an official checkpoint (nino_no_posw, nino_mlp, nino_mlp_h32), shipped in
  *                              checkpoints/official (the `officialDir` option is looked in first; the
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/logger.ts';
 import { buildNeuralGraph } from '../graph/index.ts';
-import { loadNowcaster } from '../model/registry.ts';
+import { loadNowcastModel } from '../model/registry.ts';
 import type { ModelDef } from '../tasks/types.ts';
 import { GraphNowcaster } from './graph-nowcaster.ts';
 
@@ -89,7 +89,7 @@ export interface ResolveNowcasterOptions extends NowcasterPathOptions {
 
 export async function resolveNowcaster(ref: string, o: ResolveNowcasterOptions): Promise<GraphNowcaster> {
   const path = nowcasterPath(ref, o);
-  const nc = loadNowcaster(path ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
+  const nc = loadNowcastModel(path ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
   const graph = buildNeuralGraph(graphArchOf(o.model), o.model.specs, {
     numHeads: o.model.graphInfo.numHeads as number | undefined,
     numKvHeads: o.model.graphInfo.numKvHeads as number | undefined,

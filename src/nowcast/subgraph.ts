@@ -31,7 +31,7 @@
  */
 import { Rng } from '../core/rng.ts';
 import { laplacianPE, EdgeType, type NeuralGraph } from '../graph/index.ts';
-import type { Nowcaster } from '../model/types.ts';
+import type { NowcastModel } from '../model/types.ts';
 
 /** Block index of an expanded entry name, or null if it is not inside a transformer block. */
 export function blockOf(name: string): number | null {
@@ -268,7 +268,7 @@ export function slicePositions(part: SubgraphPartition, pos: Float32Array, k: nu
  * `scratch` (optional) is reused for the per-group edgeAttr (>= maxEdges*F*ctx floats).
  */
 export function predictBySubgraph(
-  model: Pick<Nowcaster, 'predict'>,
+  model: Pick<NowcastModel, 'predict'>,
   g: NeuralGraph,
   part: SubgraphPartition,
   edgeAttr: Float32Array,

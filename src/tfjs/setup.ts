@@ -6,10 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../core/logger.ts';
-import { loadNowcaster } from '../model/registry.ts';
+import { loadNowcastModel } from '../model/registry.ts';
 import { GraphNowcaster } from '../nowcast/graph-nowcaster.ts';
 import { defaultNowcasterRef } from '../nowcast/index.ts';
-import { NiNoCore, type FlatParamIO, type ParamNowcaster } from '../nowcast/nino.ts';
+import { NiNoCore, type FlatParamIO, type Nowcaster } from '../nowcast/nino.ts';
 import { nowcasterPath } from '../nowcast/resolve.ts';
 import { modelGraph, type ModelGraph } from './graph.ts';
 
@@ -41,7 +41,7 @@ export interface NiNoSetup {
   core: NiNoCore;
   io: FlatParamIO;
   graph: ModelGraph;
-  nowcaster: ParamNowcaster | null;
+  nowcaster: Nowcaster | null;
 }
 
 /** console.warn for warnings, nothing else: what a library user sees by default. */
@@ -65,7 +65,7 @@ export function setupNiNo(o: TfjsNiNoOptions, who: string): NiNoSetup {
     return { core, io: graph, graph, nowcaster: null };
   }
   const path = nowcasterPath(ref);
-  const model = loadNowcaster(path ?? 'linefit', { chunkEdges: o.chunkEdges });
+  const model = loadNowcastModel(path ?? 'linefit', { chunkEdges: o.chunkEdges });
   try {
     const graph = modelGraph(o.model, { maxFeat: model.maxFeat });
     const nowcaster = new GraphNowcaster(model, graph.graph, { lpeSeed: o.lpeSeed, pos: o.pos, logger });

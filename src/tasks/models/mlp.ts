@@ -5,7 +5,7 @@
  * Parameters (named_parameters() order, PyTorch layouts): for widths [w0, w1, ...] and C classes,
  *   fc.0.weight [w0,in] fc.0.bias [w0]  fc.2.weight [w1,w0] fc.2.bias [w1] ... fc.2k.weight [C,w_last] fc.2k.bias [C]
  * (indices skip the ReLUs, like PyTorch's Sequential). Sequential, so the generic neural graph
- * (src/graph/mlp.ts) describes it.
+ * (src/graph/sequential.ts) describes it.
  *
  * forward(params, x): x [B, ...] float32 (images are flattened) -> logits [B,C]; loss: mean softmax CE.
  * init: PyTorch defaults, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases, in parameter order.

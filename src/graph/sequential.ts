@@ -8,13 +8,13 @@
  * neuron. Node order: input neurons, then per layer [its bias nodes][its output neurons] (README §2).
  * Edge types: conv (>2 dims) 3, fc 1, 1-D `*.bias` 2, other 1-D (norm weights) 4.
  *
- *   const g = buildMlpGraph([{ name: 'fc.0.weight', shape: [16, 1, 3, 3] }, ...], {});
+ *   const g = buildSequentialGraph([{ name: 'fc.0.weight', shape: [16, 1, 3, 3] }, ...], {});
  */
 import { makeLayout, type ParamSpec } from '../core/params.ts';
 import { GraphAssembler } from './assemble.ts';
 import { EdgeType, type GraphBuildOptions, type NeuralGraph } from './types.ts';
 
-export function buildMlpGraph(specs: readonly ParamSpec[], opts: GraphBuildOptions = {}, arch = 'mlp'): NeuralGraph {
+export function buildSequentialGraph(specs: readonly ParamSpec[], opts: GraphBuildOptions = {}, arch = 'mlp'): NeuralGraph {
   const layout = makeLayout(specs);
   const g = new GraphAssembler(arch, layout);
   const firstOut = opts.modelFirstDimOut ?? true;
