@@ -1,7 +1,7 @@
 /**
- * A task file's `"family": "tfjs"` model (src/tasks/models/tfjs.ts): small Dense / Conv / functional
- * models saved with tfjs's own model.save() into model.json + weights.bin, then read back by nino
- * without instantiating them. The interpreter's forward equals the loaded model's predict, its
+ * A task file's `"family": "tfjs"` model (src/tasks/models/tfjs-resolve.ts reads it, src/tasks/models/tfjs.ts
+ * interprets it): small Dense / Conv / functional models saved with tfjs's own model.save() into
+ * model.json + weights.bin, then read back by nino without instantiating them. The interpreter's forward equals the loaded model's predict, its
  * gradients equal tfjs's gradients of the same loss (layouts converted), its flat vector is the one
  * modelGraph(LayersModel) reads and its neural graph (graph arch 'tfjs') is modelGraph's graph; 'seed'
  * init re-draws from the layers' initializers; bad model files fail as InputErrors naming the problem.
@@ -14,7 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/core/errors.ts';
 import { Rng } from '../src/core/rng.ts';
 import { buildNeuralGraph } from '../src/graph/index.ts';
-import { makeTfjsModel, resolveTfjsModel, TASK_LAYERS } from '../src/tasks/models/tfjs.ts';
+import { makeTfjsModel } from '../src/tasks/models/tfjs.ts';
+import { resolveTfjsModel, TASK_LAYERS } from '../src/tasks/models/tfjs-resolve.ts';
 import { getTask } from '../src/tasks/registry.ts';
 import { parseTaskFile, taskToFile } from '../src/tasks/taskfile.ts';
 import { modelGraph } from '../src/tfjs/graph.ts';

@@ -2,7 +2,7 @@
  * The neural graph of a tfjs layers model, from its plain description (core/layers.ts): the layers are
  * walked in topological order and each one adds nodes and edge blocks exactly as the official
  * `graph/graph.py: NeuralGraph` does for the equivalent PyTorch model. `modelGraph(LayersModel)`
- * (tfjs/graph.ts) describes a live model and calls this; a task file's model.json (tasks/models/tfjs.ts)
+ * (tfjs/graph.ts) describes a live model and calls this; a task file's model.json (tasks/models/tfjs-resolve.ts)
  * is described without instantiating it, and registered as graph arch 'tfjs' (graph/index.ts), whose
  * builder takes the description in `opts.layers`. The rules (layouts, Flatten folding, residual Add)
  * are documented in tfjs/graph.ts.

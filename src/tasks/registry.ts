@@ -9,7 +9,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { InputError } from '../core/errors.ts';
-import type { TfjsModelArgs } from './models/tfjs.ts';
+import type { TfjsModelArgs } from './models/tfjs-resolve.ts';
 import { loadTaskFile } from './taskfile.ts';
 export type DatasetName = 'fashion-mnist' | 'cifar10' | 'cifar100' | 'lm1b' | 'wikitext103' | 'sotu-bytes';
 
@@ -33,7 +33,7 @@ export interface MlpModelArgs {
   hidden: number[];
   numClasses: number;
 }
-/** a tfjs layers model from a model.json (task files' family 'tfjs'; resolved by tasks/models/tfjs.ts) */
+/** a tfjs layers model from a model.json (task files' family 'tfjs'; resolved by tasks/models/tfjs-resolve.ts) */
 export type { TfjsModelArgs };
 export type ModelArgs = VisionModelArgs | Gpt2ModelArgs | MlpModelArgs | TfjsModelArgs;
 

@@ -6,7 +6,7 @@
  * `taskToFile` writes any TaskSpec (the built-ins) back in the file format, and the two round-trip.
  *
  *   const spec = loadTaskFile('./tasks/my-mlp.json');       // TaskSpec (data paths made absolute)
- * A `"family": "tfjs"` model (a saved model.json) is read and checked here too (tasks/models/tfjs.ts) and
+ * A `"family": "tfjs"` model (a saved model.json) is read and checked here too (tasks/models/tfjs-resolve.ts) and
  * stored resolved: absolute path, layer description, SHA-256 of its files.
  *   process.stdout.write(JSON.stringify(taskToFile(getTask('FM-16')), null, 2));
  */
@@ -15,7 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors.ts';
 import { locateIdxFolder, textFolderFiles } from '../data/files.ts';
-import { resolveTfjsModel, TfjsModelError, type TfjsInit } from './models/tfjs.ts';
+import { resolveTfjsModel, TfjsModelError, type TfjsInit } from './models/tfjs-resolve.ts';
 import type { DatasetName, FileData, ModelArgs, TaskSpec, TfjsModelArgs } from './registry.ts';
 import { applyDefaults, validateJson, type JsonSchema } from './schema.ts';
 
