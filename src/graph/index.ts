@@ -20,7 +20,8 @@ export { toEdges, toVector, lastState } from './edges.ts';
 export { buildSequentialGraph } from './sequential.ts';
 export { buildGpt2Graph } from './gpt2.ts';
 export { buildLlamaGraph, llamaSpecs, type LlamaConfig } from './llama.ts';
-export { laplacianPE, normalizedLaplacian, smallestEigenpairs, laplacianMatvec, denseLaplacian, symEig, type LpeOptions, type LpeResult, type SymLaplacian } from './lpe.ts';
+export { laplacianPE, normalizedLaplacian, smallestEigenpairs, laplacianMatvec, denseLaplacian, type LpeOptions, type LpeResult, type SymLaplacian } from './lpe.ts';
+export { symEig } from './symeig.ts';
 export { buildLayersGraph, SUPPORTED_LAYERS, type LayersGraph, type LayerParam } from './layers.ts';
 export { GraphAssembler, type DenseArgs, type ParamMap } from './assemble.ts';
 
