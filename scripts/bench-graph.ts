@@ -37,10 +37,18 @@ for (let r = 0; r < repeat; r++) {
   for (let s = 0; s < out.length; s++) out[s] = attr[s * ctx + ctx - 1];
   t = performance.now();
   toVector(g, out);
-  console.log(`scaleStates: ${tScale} ms, toEdges: ${tEdges} ms (${(attr.byteLength / 2 ** 20).toFixed(1)} MiB), toVector: ${ms(t)} ms`);
+  console.log(
+    `scaleStates: ${tScale} ms, toEdges: ${tEdges} ms (${(attr.byteLength / 2 ** 20).toFixed(1)} MiB), toVector: ${ms(t)} ms`,
+  );
 }
 const t = performance.now();
 const lpe = laplacianPE(g, { rng: new Rng(1234) });
-console.log(`LPE (${lpe.method}, ${lpe.matvecs} matvecs): ${ms(t)} ms; eigenvalues ${Array.from(lpe.eigvals).map((x) => x.toFixed(6)).join(' ')}`);
+console.log(
+  `LPE (${lpe.method}, ${lpe.matvecs} matvecs): ${ms(t)} ms; eigenvalues ${Array.from(lpe.eigvals)
+    .map((x) => x.toFixed(6))
+    .join(' ')}`,
+);
 // resourceUsage().maxRSS is the kernel's high-water mark in KiB (includes tsx/esbuild start-up)
-console.log(`RSS at start: ${(rss0 / 2 ** 20).toFixed(0)} MiB, peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+console.log(
+  `RSS at start: ${(rss0 / 2 ** 20).toFixed(0)} MiB, peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+);

@@ -15,7 +15,15 @@ import { parseArgs } from 'node:util';
 import { initBackend } from '../src/core/backend.ts';
 import { makeLayout } from '../src/core/params.ts';
 import { Rng } from '../src/core/rng.ts';
-import { DEFAULT_TRAIN_CONFIG, expandDataPaths, loadTrajectorySet, MetaTrainer, modelConfigFor, splitByTrajectory, type TrainConfig } from '../src/metatrain/index.ts';
+import {
+  DEFAULT_TRAIN_CONFIG,
+  expandDataPaths,
+  loadTrajectorySet,
+  MetaTrainer,
+  modelConfigFor,
+  splitByTrajectory,
+  type TrainConfig,
+} from '../src/metatrain/index.ts';
 import { initHostWeights } from '../src/model/weights.ts';
 import { getTask } from '../src/tasks/registry.ts';
 import { makeModel } from '../src/tasks/runtime.ts';
@@ -47,13 +55,28 @@ if (!dir) {
       params: Float32Array.from(a, (x, i) => x + b[i] * Math.log1p(r)),
       metrics: {},
     }));
-    writeTrajectory(join(dir, `seed-${seed}.arrow`), lay, { task, seed, config: {}, toolVersion: 'bench', schemaVersion: 1 }, records);
+    writeTrajectory(
+      join(dir, `seed-${seed}.arrow`),
+      lay,
+      { task, seed, config: {}, toolVersion: 'bench', schemaVersion: 1 },
+      records,
+    );
   }
 }
 const steps = Number(values.steps);
 for (const hid of values.hid!.split(',').map(Number)) {
-  const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, model: values.model as 'nino' | 'mlp', hid, batch: Number(values.batch), steps: 1000 };
-  const set = loadTrajectorySet(expandDataPaths([dir]), { ctx: tc.ctx, maxHorizon: tc.maxHorizon, lpe: tc.model === 'nino' ? tc.lpe : 0 });
+  const tc: TrainConfig = {
+    ...DEFAULT_TRAIN_CONFIG,
+    model: values.model as 'nino' | 'mlp',
+    hid,
+    batch: Number(values.batch),
+    steps: 1000,
+  };
+  const set = loadTrajectorySet(expandDataPaths([dir]), {
+    ctx: tc.ctx,
+    maxHorizon: tc.maxHorizon,
+    lpe: tc.model === 'nino' ? tc.lpe : 0,
+  });
   const { train, val } = splitByTrajectory(set, 1);
   const cfg = modelConfigFor(tc, set);
   const t = new MetaTrainer(set, train, val, cfg, tc, initHostWeights(cfg, 0));

@@ -104,13 +104,27 @@ describe('failure modes', () => {
     const bad = { ...ck.weights };
     delete bad['edge_mlp.fc.2.bias'];
     expect(() => serializeCheckpoint({ config: ck.config, weights: bad })).toThrow(/missing edge_mlp\.fc\.2\.bias/);
-    expect(() => serializeCheckpoint({ config: { ...ck.config, hid: 64 }, weights: ck.weights })).toThrow(/wrong shapes/);
+    expect(() => serializeCheckpoint({ config: { ...ck.config, hid: 64 }, weights: ck.weights })).toThrow(
+      /wrong shapes/,
+    );
   });
   it('the pickle VM refuses globals and opcodes a checkpoint does not need', () => {
     const evil = new Uint8Array([0x80, 0x02, ...Buffer.from('cos\nsystem\n'), 0x2e]);
-    expect(() => unpickle(evil, () => null, () => null)).toThrow(/refusing pickle global 'os.system'/);
+    expect(() =>
+      unpickle(
+        evil,
+        () => null,
+        () => null,
+      ),
+    ).toThrow(/refusing pickle global 'os.system'/);
     const inst = new Uint8Array([0x80, 0x02, 0x69, 0x2e]); // INST
-    expect(() => unpickle(inst, () => null, () => null)).toThrow(/unsupported pickle opcode 0x69/);
+    expect(() =>
+      unpickle(
+        inst,
+        () => null,
+        () => null,
+      ),
+    ).toThrow(/unsupported pickle opcode 0x69/);
   });
   it('non-zip and truncated inputs fail clearly', () => {
     expect(() => listZip(new Uint8Array(100))).toThrow(/not a zip/);

@@ -81,9 +81,13 @@ describe('verified jump (NiNoCore check)', () => {
 
   it('rejects sizes outside (0, 1]', () => {
     const nc = new FixedNowcaster(new Float32Array([1]));
-    expect(() => new NiNoCore({ nowcaster: nc, period: 5, check: { loss: () => 0, scales: [1.5] } })).toThrow(InputError);
+    expect(() => new NiNoCore({ nowcaster: nc, period: 5, check: { loss: () => 0, scales: [1.5] } })).toThrow(
+      InputError,
+    );
     expect(() => new NiNoCore({ nowcaster: nc, period: 5, check: { loss: () => 0, scales: [] } })).toThrow(/scales/);
-    expect(() => new NiNoCore({ nowcaster: nc, period: 5, check: { loss: () => 0, tolerance: -1 } })).toThrow(/tolerance/);
+    expect(() => new NiNoCore({ nowcaster: nc, period: 5, check: { loss: () => 0, tolerance: -1 } })).toThrow(
+      /tolerance/,
+    );
   });
 });
 
@@ -113,7 +117,15 @@ describe('look-ahead verified jump (NiNoCore check.lookahead)', () => {
     const { core, xs, evaluated } = lookaheadRun((v) => (v - 12) ** 2, 9);
     expect(xs).toEqual([1, 2, 3, 4, 10, 11, 12, 13, 14]);
     expect(evaluated).toEqual([4, 10, 12]);
-    expect(core.events[0]).toMatchObject({ stepIdx: 4, applied: true, reverted: false, judgedAt: 7, lossBefore: 64, lossAfter: 0, scale: 1 });
+    expect(core.events[0]).toMatchObject({
+      stepIdx: 4,
+      applied: true,
+      reverted: false,
+      judgedAt: 7,
+      lossBefore: 64,
+      lossAfter: 0,
+      scale: 1,
+    });
   });
 
   it('undoes a jump that has not recovered: the parameters return to before the jump and the state buffer restarts', () => {
@@ -122,7 +134,14 @@ describe('look-ahead verified jump (NiNoCore check.lookahead)', () => {
     // step 7 starts back at 4 and adds 1; the next jump needs 5 fresh states (4..8), so it comes at step 11, not 9
     expect(xs).toEqual([1, 2, 3, 4, 10, 11, 12, 5, 6, 7, 8, 10]);
     expect(core.events.map((e) => e.stepIdx)).toEqual([4, 11]);
-    expect(core.events[0]).toMatchObject({ applied: false, reverted: true, judgedAt: 7, lossBefore: 0, lossAfter: 64, scale: 0 });
+    expect(core.events[0]).toMatchObject({
+      applied: false,
+      reverted: true,
+      judgedAt: 7,
+      lossBefore: 0,
+      lossAfter: 64,
+      scale: 0,
+    });
   });
 
   it('a run saved while a jump waits for its verdict resumes exactly (NiNo getState/setState)', async () => {
@@ -165,8 +184,12 @@ describe('look-ahead verified jump (NiNoCore check.lookahead)', () => {
 
   it('rejects a look-ahead that is not a whole number of steps shorter than the period', () => {
     const nc = new FixedNowcaster(new Float32Array([1]));
-    expect(() => new NiNoCore({ nowcaster: nc, period: 5, check: { loss: () => 0, lookahead: 5 } })).toThrow(/shorter than the period/);
-    expect(() => new NiNoCore({ nowcaster: nc, period: 5, check: { loss: () => 0, lookahead: 1.5 } })).toThrow(InputError);
+    expect(() => new NiNoCore({ nowcaster: nc, period: 5, check: { loss: () => 0, lookahead: 5 } })).toThrow(
+      /shorter than the period/,
+    );
+    expect(() => new NiNoCore({ nowcaster: nc, period: 5, check: { loss: () => 0, lookahead: 1.5 } })).toThrow(
+      InputError,
+    );
   });
 });
 

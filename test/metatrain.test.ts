@@ -54,7 +54,12 @@ function synthRecords(seed: number, n: number, every = 10, spec = layout): Traje
   }));
 }
 
-function writeSynth(dir: string, seed: number, n = 20, opts: { task?: string; specs?: ParamSpec[]; records?: TrajectoryRecord[] } = {}): string {
+function writeSynth(
+  dir: string,
+  seed: number,
+  n = 20,
+  opts: { task?: string; specs?: ParamSpec[]; records?: TrajectoryRecord[] } = {},
+): string {
   const lay = makeLayout(opts.specs ?? SPECS);
   const path = join(dir, `seed-${seed}.arrow`);
   writeTrajectory(
@@ -70,7 +75,18 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'nino-mt-'));
 }
 
-const small: Partial<TrainConfig> = { hid: 8, layers: 2, maxHorizon: 6, lpe: 3, batch: 2, windowsPerTraj: 2, val: 1, valEvery: 1000, ckptEvery: 1000, valWindows: 3 };
+const small: Partial<TrainConfig> = {
+  hid: 8,
+  layers: 2,
+  maxHorizon: 6,
+  lpe: 3,
+  batch: 2,
+  windowsPerTraj: 2,
+  val: 1,
+  valEvery: 1000,
+  ckptEvery: 1000,
+  valWindows: 3,
+};
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -99,9 +115,11 @@ describe('metatrain data', () => {
       const p = g.edgeParamIndex[sl];
       for (let h = 1; h <= 3; h++) expect(s.mask[sl * 3 + h - 1]).toBe(p < 0 ? 0 : 1);
       if (p < 0 || p >= e0.numel) continue;
-      for (let j = 0; j < 3; j++) expect(s.edgeAttr[sl * 3 + j]).toBeCloseTo((t.params[1 + 2 * j][p] - mean) / (std + 1e-6), 4);
+      for (let j = 0; j < 3; j++)
+        expect(s.edgeAttr[sl * 3 + j]).toBeCloseTo((t.params[1 + 2 * j][p] - mean) / (std + 1e-6), 4);
       const last = (t.params[5][p] - mean) / (std + 1e-6);
-      for (let h = 1; h <= 3; h++) expect(s.target[sl * 3 + h - 1]).toBeCloseTo((t.params[5 + 2 * h][p] - mean) / (std + 1e-6) - last, 4);
+      for (let h = 1; h <= 3; h++)
+        expect(s.target[sl * 3 + h - 1]).toBeCloseTo((t.params[5 + 2 * h][p] - mean) / (std + 1e-6) - last, 4);
       checked++;
     }
     expect(checked).toBe(e0.numel);
@@ -138,7 +156,10 @@ describe('metatrain data', () => {
 
   it('mixed-task training: each batch holds one task, and each task gets an equal share of batches', () => {
     const d = tmp();
-    const wide: ParamSpec[] = [{ name: 'fc.0.weight', shape: [5, 3] }, { name: 'fc.0.bias', shape: [5] }];
+    const wide: ParamSpec[] = [
+      { name: 'fc.0.weight', shape: [5, 3] },
+      { name: 'fc.0.bias', shape: [5] },
+    ];
     writeSynth(d, 1, 12); // task A: one trajectory
     for (let s = 2; s <= 6; s++) writeSynth(d, s, 12, { task: 'other-mlp', specs: wide }); // task B: five
     const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 3, maxHorizon: 4, lpe: 3 });
@@ -182,21 +203,31 @@ describe('metatrain data', () => {
     const good = writeSynth(d, 1, 12);
     const bad = join(d, 'garbage.arrow');
     writeFileSync(bad, 'not arrow at all');
-    expect(() => loadTrajectorySet([good, bad], { ctx: 3, maxHorizon: 4 })).toThrow(/garbage\.arrow.*not a readable Arrow/);
+    expect(() => loadTrajectorySet([good, bad], { ctx: 3, maxHorizon: 4 })).toThrow(
+      /garbage\.arrow.*not a readable Arrow/,
+    );
     const trunc = join(d, 'trunc.arrow');
     writeFileSync(trunc, readFileSync(good).subarray(0, 300));
     expect(() => loadTrajectorySet([trunc], { ctx: 3, maxHorizon: 4 })).toThrow(/trunc\.arrow/);
     const d2 = tmp();
     const other = writeSynth(d2, 2, 12, { specs: [{ name: 'fc.0.weight', shape: [5, 3] }, ...SPECS.slice(1)] });
-    expect(() => loadTrajectorySet([good, other], { ctx: 3, maxHorizon: 4 })).toThrow(/seed-2\.arrow.*does not match.*fc\.0\.weight.*\[5,3\]/);
+    expect(() => loadTrajectorySet([good, other], { ctx: 3, maxHorizon: 4 })).toThrow(
+      /seed-2\.arrow.*does not match.*fc\.0\.weight.*\[5,3\]/,
+    );
     const d3 = tmp();
     const recs = synthRecords(3, 12);
     recs[4].params[layout.entries[2].offset + 1] = NaN;
     const nan = writeSynth(d3, 3, 12, { records: recs });
-    expect(() => loadTrajectorySet([nan], { ctx: 3, maxHorizon: 4 })).toThrow(/seed-3\.arrow: record 4 \(step 40\) has a non-finite value \(NaN\) in parameter 'fc\.1\.weight'/);
+    expect(() => loadTrajectorySet([nan], { ctx: 3, maxHorizon: 4 })).toThrow(
+      /seed-3\.arrow: record 4 \(step 40\) has a non-finite value \(NaN\) in parameter 'fc\.1\.weight'/,
+    );
     const short = writeSynth(tmp(), 4, 3);
-    expect(() => loadTrajectorySet([short], { ctx: 3, maxHorizon: 4 })).toThrow(/seed-4\.arrow: 3 records, need at least 4/);
-    expect(() => loadTrajectorySet([good, good.replace(/seed-1/, 'seed-1')], { ctx: 3, maxHorizon: 4 })).toThrow(/duplicate/);
+    expect(() => loadTrajectorySet([short], { ctx: 3, maxHorizon: 4 })).toThrow(
+      /seed-4\.arrow: 3 records, need at least 4/,
+    );
+    expect(() => loadTrajectorySet([good, good.replace(/seed-1/, 'seed-1')], { ctx: 3, maxHorizon: 4 })).toThrow(
+      /duplicate/,
+    );
     expect(() => expandDataPaths([join(d, 'nothing-*.arrow')])).toThrow(/matches no \.arrow/);
   });
 });
@@ -218,7 +249,13 @@ describe('metatrain LM graphs', () => {
       writeTrajectory(
         join(d, `seed-${seed}.arrow`),
         lay,
-        { task: 'tiny-gpt2', seed, config: { model: { arch: 'gpt2', nHead: 2 } }, toolVersion: 'test', schemaVersion: 1 },
+        {
+          task: 'tiny-gpt2',
+          seed,
+          config: { model: { arch: 'gpt2', nHead: 2 } },
+          toolVersion: 'test',
+          schemaVersion: 1,
+        },
         synthRecords(seed, 12, 10, lay),
       );
     }
@@ -256,13 +293,27 @@ describe('metatrain forwards', () => {
       const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, model, maxHorizon: 4, ctx: 5 };
       const cfg = modelConfigFor(tc, set);
       const host = initHostWeights(cfg, 7);
-      for (const v of Object.values(host)) for (let i = 0; i < v.data.length; i++) v.data[i] += 0.05 * Math.sin(i + v.data.length);
+      for (const v of Object.values(host))
+        for (let i = 0; i < v.data.length; i++) v.data[i] += 0.05 * Math.sin(i + v.data.length);
       const t = new MetaTrainer(set, [0], [1], cfg, tc, host);
       const b = t.sampleBatch();
       const ref = (ws: Record<string, tf.Tensor>) => {
         const ea = tf.tensor2d(b.edgeAttr, [b.E, b.F * 5]);
         return model === 'nino'
-          ? gnnTrainForward(ws, cfg, { edgeAttr: ea, F: b.F, edgeIndex: b.edgeIndex, edgeType: b.edgeType, pos: tf.tensor2d(b.pos!, [b.numNodes, 3]), numNodes: b.numNodes }, cfg.maxHorizon, { autodiff: true })
+          ? gnnTrainForward(
+              ws,
+              cfg,
+              {
+                edgeAttr: ea,
+                F: b.F,
+                edgeIndex: b.edgeIndex,
+                edgeType: b.edgeType,
+                pos: tf.tensor2d(b.pos!, [b.numNodes, 3]),
+                numNodes: b.numNodes,
+              },
+              cfg.maxHorizon,
+              { autodiff: true },
+            )
           : mlpTrainForward(ws, cfg, ea, b.edgeType, b.F, cfg.maxHorizon, { autodiff: true });
       };
       const coef = tf.randomNormal([b.E, b.F, 4], 0, 1, 'float32', 5);
@@ -302,7 +353,7 @@ describe('metatrain training', () => {
   it('the loss decreases on a tiny set and tensors do not leak', () => {
     for (const model of ['nino', 'mlp'] as const) {
       const t = trainerFor(d, { model, steps: 60, lr: 3e-2, hid: 16 });
-            const v0 = t.validate()!;
+      const v0 = t.validate()!;
       expect(v0.linefit).toBeGreaterThan(0);
       const fixed = t.sampleBatch();
       const lossOf = () => tf.tidy(() => t.loss(fixed).dataSync()[0]);
@@ -344,7 +395,8 @@ describe('metatrain training', () => {
     expect(rb.step).toBe(6);
     const wa = loadCheckpoint(ra.finalPath).weights;
     const wb = loadCheckpoint(rb.finalPath).weights;
-    for (const k of Object.keys(wa)) expect(Buffer.from(wb[k].data.buffer).equals(Buffer.from(wa[k].data.buffer))).toBe(true);
+    for (const k of Object.keys(wa))
+      expect(Buffer.from(wb[k].data.buffer).equals(Buffer.from(wa[k].data.buffer))).toBe(true);
     expect(rb.val!.l1).toBe(ra.val!.l1);
   });
 
@@ -367,7 +419,8 @@ describe('metatrain training', () => {
     expect(r.rollbacks).toBe(1);
     expect(r.step).toBe(8);
     expect(warnings.some((w) => /non-finite loss at step 5: rolled back to step 4/.test(w))).toBe(true);
-    for (const w of Object.values(loadCheckpoint(r.finalPath).weights)) expect(w.data.every(Number.isFinite)).toBe(true);
+    for (const w of Object.values(loadCheckpoint(r.finalPath).weights))
+      expect(w.data.every(Number.isFinite)).toBe(true);
   });
 
   it('a trained checkpoint loads in the NiNo wrapper and nowcasts finite params', async () => {

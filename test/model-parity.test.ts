@@ -55,8 +55,19 @@ function concat(parts: Float32Array[]): Float32Array {
 }
 
 /** The GNN intermediates both op sets record (nino_no_posw, k1). */
-const GNN_TRACE = ['gnn_in_x', 'gnn_in_edge', 'conv0_messages', 'conv0_aggr', 'conv0_x_out', 'edge_update0_out',
-  'conv1_messages', 'conv1_aggr', 'conv1_x_out', 'edge_update1_out', 'edge_out_hidden'];
+const GNN_TRACE = [
+  'gnn_in_x',
+  'gnn_in_edge',
+  'conv0_messages',
+  'conv0_aggr',
+  'conv0_x_out',
+  'edge_update0_out',
+  'conv1_messages',
+  'conv1_aggr',
+  'conv1_x_out',
+  'edge_update1_out',
+  'edge_out_hidden',
+];
 
 /** Each recorded intermediate (its chunks in order) within 1e-5 relative of the golden one of case `dir`. */
 function expectGnnTrace(dir: string, trace: Record<string, Float32Array[]>): void {
@@ -74,18 +85,36 @@ function maxAbs(a: ArrayLike<number>): number {
 }
 
 /** the training forward (whole graph, all horizons) on a golden case: [E*F] host delta per horizon 1..S */
-function trainForward(cfg: NiNoConfig, ws: Weights, inp: NowcastInput, opts: TrainForwardOptions & { messageEdges?: Int32Array | null } = {}): (k: number) => Float32Array {
+function trainForward(
+  cfg: NiNoConfig,
+  ws: Weights,
+  inp: NowcastInput,
+  opts: TrainForwardOptions & { messageEdges?: Int32Array | null } = {},
+): (k: number) => Float32Array {
   const E = inp.edgeType.length;
   const S = cfg.maxHorizon;
   const before = tf.memory().numTensors;
   const all = tf.tidy(() => {
     const ea = tf.tensor2d(inp.edgeAttr, [E, inp.F * inp.ctx]);
-    const out = cfg.kind === 'gnn'
-      ? gnnTrainForward(ws, cfg, {
-          edgeAttr: ea, F: inp.F, edgeIndex: inp.edgeIndex, edgeType: inp.edgeType, pos: tf.tensor2d(inp.pos!, [inp.numNodes, cfg.lpe]),
-          posW: inp.posW, numNodes: inp.numNodes, messageEdges: opts.messageEdges,
-        }, S, opts)
-      : mlpTrainForward(ws, cfg, ea, inp.edgeType, inp.F, S, opts);
+    const out =
+      cfg.kind === 'gnn'
+        ? gnnTrainForward(
+            ws,
+            cfg,
+            {
+              edgeAttr: ea,
+              F: inp.F,
+              edgeIndex: inp.edgeIndex,
+              edgeType: inp.edgeType,
+              pos: tf.tensor2d(inp.pos!, [inp.numNodes, cfg.lpe]),
+              posW: inp.posW,
+              numNodes: inp.numNodes,
+              messageEdges: opts.messageEdges,
+            },
+            S,
+            opts,
+          )
+        : mlpTrainForward(ws, cfg, ea, inp.edgeType, inp.F, S, opts);
     expect(out.shape).toEqual([E, inp.F, S]);
     return out.dataSync() as Float32Array;
   });
@@ -133,7 +162,10 @@ describe.each(CASES)('$dir', ({ dir, F }) => {
           const inp = caseInput(dir, F, k);
           const d = delta(k);
           expect(maxAbsDiff(d, out[`delta_k${k}`].data as Float32Array), `delta k${k}`).toBeLessThan(2e-5);
-          expect(maxAbsDiff(applyResidual(inp, d, c.config.updScale), out[`edge_out_k${k}`].data as Float32Array), `edge_out k${k}`).toBeLessThan(2e-5);
+          expect(
+            maxAbsDiff(applyResidual(inp, d, c.config.updScale), out[`edge_out_k${k}`].data as Float32Array),
+            `edge_out k${k}`,
+          ).toBeLessThan(2e-5);
           expect(maxAbsDiff(d, nc.predictDelta(inp)), `training vs inference k${k}`).toBeLessThan(1e-5);
         }
       } finally {

@@ -3,7 +3,16 @@ import type { Command } from 'commander';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { initBackend } from '../core/backend.ts';
 import { ensureDir } from '../core/fsutil.ts';
-import { formatValSummary, MAX_ROLLBACKS_PER_SNAPSHOT, OutputExistsError, TRAIN_CONFIG_KEYS, trainConfigFlags, trainNino, TrajectoryDataError, type TrainConfig } from '../metatrain/index.ts';
+import {
+  formatValSummary,
+  MAX_ROLLBACKS_PER_SNAPSHOT,
+  OutputExistsError,
+  TRAIN_CONFIG_KEYS,
+  trainConfigFlags,
+  trainNino,
+  TrajectoryDataError,
+  type TrainConfig,
+} from '../metatrain/index.ts';
 import { readEnv } from './env.ts';
 import { makeLogger, makeProgress, UsageError, type GlobalOpts } from './common.ts';
 
@@ -18,10 +27,19 @@ export function registerTrainNino(program: Command): void {
   const train = program
     .command('train-nino')
     .description('meta-train the NiNo GNN (or the per-parameter MLP baseline) on collected Arrow trajectories')
-    .option('-d, --data <paths...>', 'trajectory files, folders (searched recursively for *.arrow) or globs; optional with --resume')
+    .option(
+      '-d, --data <paths...>',
+      'trajectory files, folders (searched recursively for *.arrow) or globs; optional with --resume',
+    )
     .option('-o, --out <dir>', 'output folder (checkpoints, final <model>.safetensors)', 'runs/nino')
-    .option('--resume [ckpt]', 'continue from <out>/ckpt.safetensors (or the given checkpoint) exactly where it stopped')
-    .option('--overwrite', 'start afresh in an --out that holds a previous run (its checkpoint, optimizer state and model are removed)');
+    .option(
+      '--resume [ckpt]',
+      'continue from <out>/ckpt.safetensors (or the given checkpoint) exactly where it stopped',
+    )
+    .option(
+      '--overwrite',
+      'start afresh in an --out that holds a previous run (its checkpoint, optimizer state and model are removed)',
+    );
   // the settings' flags, defaults and rules come from the schema table (metatrain/config.ts)
   for (const f of trainConfigFlags()) train.option(f.flags, f.description, f.parse);
   train
@@ -42,9 +60,11 @@ export function registerTrainNino(program: Command): void {
     .action(async (o: TrainNinoOpts, cmd: Command) => {
       const g = cmd.optsWithGlobals() as GlobalOpts;
       const logger = makeLogger(g);
-      if (!o.resume && !o.data?.length) throw new UsageError('--data is required (trajectory files, folders or globs), unless --resume is given');
+      if (!o.resume && !o.data?.length)
+        throw new UsageError('--data is required (trajectory files, folders or globs), unless --resume is given');
       if (o.resume && o.overwrite) throw new UsageError('give either --resume or --overwrite, not both');
-      if (o.init && !o.init.startsWith('official:') && !existsSync(o.init)) throw new UsageError(`--init '${o.init}' does not exist`);
+      if (o.init && !o.init.startsWith('official:') && !existsSync(o.init))
+        throw new UsageError(`--init '${o.init}' does not exist`);
       try {
         ensureDir(o.out);
         accessSync(o.out, constants.W_OK);
@@ -57,7 +77,16 @@ export function registerTrainNino(program: Command): void {
       logger.info({ backend: backend.name, out: o.out }, 'train-nino');
       const bars = makeProgress(g.progress !== false);
       try {
-        const r = await trainNino({ data: o.data, out: o.out, config, resume: o.resume, overwrite: o.overwrite, officialDir: readEnv().officialDir, logger, progress: bars.progress });
+        const r = await trainNino({
+          data: o.data,
+          out: o.out,
+          config,
+          resume: o.resume,
+          overwrite: o.overwrite,
+          officialDir: readEnv().officialDir,
+          logger,
+          progress: bars.progress,
+        });
         bars.stop();
         const v = r.val;
         const valTxt = v ? formatValSummary(v) : 'no validation (--val 0)';

@@ -20,7 +20,16 @@ export { toEdges, toVector, lastState } from './edges.ts';
 export { buildSequentialGraph } from './sequential.ts';
 export { buildGpt2Graph } from './gpt2.ts';
 export { buildLlamaGraph, llamaSpecs, type LlamaConfig } from './llama.ts';
-export { laplacianPE, normalizedLaplacian, smallestEigenpairs, laplacianMatvec, denseLaplacian, type LpeOptions, type LpeResult, type SymLaplacian } from './lpe.ts';
+export {
+  laplacianPE,
+  normalizedLaplacian,
+  smallestEigenpairs,
+  laplacianMatvec,
+  denseLaplacian,
+  type LpeOptions,
+  type LpeResult,
+  type SymLaplacian,
+} from './lpe.ts';
 export { symEig } from './symeig.ts';
 export { buildLayersGraph, SUPPORTED_LAYERS, type LayersGraph, type LayerParam } from './layers.ts';
 export { GraphAssembler, type DenseArgs, type ParamMap } from './assemble.ts';
@@ -38,7 +47,10 @@ export function graphBuilderNames(): string[] {
 export function buildNeuralGraph(arch: string, specs: readonly ParamSpec[], opts: GraphBuildOptions = {}): NeuralGraph {
   const b = registry.get(arch);
   if (b) return b(specs, opts);
-  opts.logger?.warn({ arch, known: graphBuilderNames() }, `no graph builder for arch '${arch}'; using the generic sequential (MLP/CNN) builder`);
+  opts.logger?.warn(
+    { arch, known: graphBuilderNames() },
+    `no graph builder for arch '${arch}'; using the generic sequential (MLP/CNN) builder`,
+  );
   return buildSequentialGraph(specs, opts, arch);
 }
 
@@ -51,6 +63,8 @@ registerGraphBuilder('tfjs', (specs, o) => {
   if (!o.layers) throw new Error("a 'tfjs' graph needs the model's layer description (opts.layers)");
   const lg = buildLayersGraph(o.layers, { maxFeat: o.maxFeat });
   if (lg.specs.length !== specs.length || lg.specs.some((s, i) => s.shape.join(',') !== specs[i].shape.join(',')))
-    throw new Error(`the parameters [${specs.map((s) => `[${s.shape}]`).join(', ')}] do not match the tfjs model's [${lg.specs.map((s) => `[${s.shape}]`).join(', ')}]`);
+    throw new Error(
+      `the parameters [${specs.map((s) => `[${s.shape}]`).join(', ')}] do not match the tfjs model's [${lg.specs.map((s) => `[${s.shape}]`).join(', ')}]`,
+    );
   return lg.graph;
 });

@@ -58,10 +58,13 @@ export interface SymLaplacian {
 }
 
 export function normalizedLaplacian(g: Pick<NeuralGraph, 'numNodes' | 'numEdges' | 'edgeIndex'>): SymLaplacian {
-  const n = g.numNodes, E = g.numEdges, ei = g.edgeIndex;
+  const n = g.numNodes,
+    E = g.numEdges,
+    ei = g.edgeIndex;
   const cnt = new Int32Array(n + 1);
   for (let e = 0; e < E; e++) {
-    const s = ei[e], d = ei[E + e];
+    const s = ei[e],
+      d = ei[E + e];
     if (s === d) continue;
     cnt[s + 1]++;
     cnt[d + 1]++;
@@ -70,7 +73,8 @@ export function normalizedLaplacian(g: Pick<NeuralGraph, 'numNodes' | 'numEdges'
   const fill = cnt.slice(0, n);
   const tmp = new Int32Array(cnt[n]);
   for (let e = 0; e < E; e++) {
-    const s = ei[e], d = ei[E + e];
+    const s = ei[e],
+      d = ei[E + e];
     if (s === d) continue;
     tmp[fill[s]++] = d;
     tmp[fill[d]++] = s;
@@ -82,7 +86,11 @@ export function normalizedLaplacian(g: Pick<NeuralGraph, 'numNodes' | 'numEdges'
     seg.sort();
     rowPtr[i] = w;
     let prev = -1;
-    for (let j = 0; j < seg.length; j++) if (seg[j] !== prev) { tmp[w++] = seg[j]; prev = seg[j]; }
+    for (let j = 0; j < seg.length; j++)
+      if (seg[j] !== prev) {
+        tmp[w++] = seg[j];
+        prev = seg[j];
+      }
   }
   rowPtr[n] = w;
   const col = tmp.slice(0, w);
@@ -95,7 +103,12 @@ export function normalizedLaplacian(g: Pick<NeuralGraph, 'numNodes' | 'numEdges'
 }
 
 /** y = L x */
-export function laplacianMatvec(L: SymLaplacian, x: Float64Array, y: Float64Array, scratch = new Float64Array(L.n)): void {
+export function laplacianMatvec(
+  L: SymLaplacian,
+  x: Float64Array,
+  y: Float64Array,
+  scratch = new Float64Array(L.n),
+): void {
   const { n, rowPtr, col, dinv } = L;
   for (let i = 0; i < n; i++) scratch[i] = dinv[i] * x[i];
   for (let i = 0; i < n; i++) {
@@ -134,21 +147,34 @@ function orthAgainst(x: Float64Array, Q: Float64Array[]): void {
   for (let pass = 0; pass < 2; pass++) for (const q of Q) axpy(-dot(q, x), q, x);
 }
 
-interface Pair { value: number; vector: Float64Array }
+interface Pair {
+  value: number;
+  vector: Float64Array;
+}
 
 /**
  * One Lanczos pass on L restricted to the orthogonal complement of `locked`; returns the `want` smallest
  * converged Ritz pairs (fewer if the Krylov space becomes invariant).
  */
-function lanczosPass(L: SymLaplacian, locked: Float64Array[], want: number, rng: Rng, tol: number, maxIter: number, counter: { mv: number }): Pair[] {
+function lanczosPass(
+  L: SymLaplacian,
+  locked: Float64Array[],
+  want: number,
+  rng: Rng,
+  tol: number,
+  maxIter: number,
+  counter: { mv: number },
+): Pair[] {
   const n = L.n;
   const Vs: Float64Array[] = [];
-  const alpha: number[] = [], beta: number[] = [];
+  const alpha: number[] = [],
+    beta: number[] = [];
   let v = new Float64Array(n);
   for (let i = 0; i < n; i++) v[i] = rng.normal();
   orthAgainst(v, locked);
   if (normalize(v) === 0) return [];
-  const w = new Float64Array(n), scratch = new Float64Array(n);
+  const w = new Float64Array(n),
+    scratch = new Float64Array(n);
   const maxK = Math.min(maxIter, n - locked.length);
   let result: Pair[] = [];
   for (let j = 0; j < maxK; j++) {
@@ -164,7 +190,7 @@ function lanczosPass(L: SymLaplacian, locked: Float64Array[], want: number, rng:
     orthAgainst(r, Vs);
     const b = Math.sqrt(dot(r, r));
     const last = j === maxK - 1 || b < 1e-12;
-    if (last || ((j + 1) >= want && ((j + 1) % 10 === 0))) {
+    if (last || (j + 1 >= want && (j + 1) % 10 === 0)) {
       const m = j + 1;
       const { values, vectors } = symTridiag(alpha, beta, m);
       const nk = Math.min(want, m);
@@ -190,7 +216,6 @@ function lanczosPass(L: SymLaplacian, locked: Float64Array[], want: number, rng:
   return result;
 }
 
-
 /** Null vectors D^1/2·1 of each connected component (normalized), i.e. the eigenvalue-0 eigenvectors. */
 function componentNullVectors(L: SymLaplacian): Float64Array[] {
   const { n, rowPtr, col, dinv } = L;
@@ -207,7 +232,11 @@ function componentNullVectors(L: SymLaplacian): Float64Array[] {
     while (top > 0) {
       const i = stack[--top];
       v[i] = dinv[i] > 0 ? 1 / dinv[i] : 1; // sqrt(deg); isolated node: its own unit vector (L_ii = 1, not a null vector)
-      for (let p = rowPtr[i]; p < rowPtr[i + 1]; p++) if (comp[col[p]] < 0) { comp[col[p]] = c; stack[top++] = col[p]; }
+      for (let p = rowPtr[i]; p < rowPtr[i + 1]; p++)
+        if (comp[col[p]] < 0) {
+          comp[col[p]] = c;
+          stack[top++] = col[p];
+        }
     }
     normalize(v);
     if (rowPtr[s + 1] > rowPtr[s]) out.push(v); // isolated nodes have eigenvalue 1, found by Lanczos
@@ -216,7 +245,11 @@ function componentNullVectors(L: SymLaplacian): Float64Array[] {
 }
 
 /** The k+1 smallest eigenpairs of L, ascending (exact-solver or Lanczos). */
-export function smallestEigenpairs(L: SymLaplacian, count: number, opts: LpeOptions = {}): { values: Float64Array; vectors: Float64Array[]; method: 'dense' | 'lanczos'; matvecs: number } {
+export function smallestEigenpairs(
+  L: SymLaplacian,
+  count: number,
+  opts: LpeOptions = {},
+): { values: Float64Array; vectors: Float64Array[]; method: 'dense' | 'lanczos'; matvecs: number } {
   const n = L.n;
   const want = Math.min(count, n);
   if (n <= (opts.denseMaxNodes ?? 400)) {
@@ -232,25 +265,52 @@ export function smallestEigenpairs(L: SymLaplacian, count: number, opts: LpeOpti
   const maxIter = opts.maxIter ?? 400;
   const counter = { mv: 0 };
   let acc: Pair[] = componentNullVectors(L).map((vector) => ({ value: 0, vector }));
-  if (acc.length < want) acc.push(...lanczosPass(L, acc.map((p) => p.vector), want - acc.length, rng, tol, maxIter, counter));
+  if (acc.length < want)
+    acc.push(
+      ...lanczosPass(
+        L,
+        acc.map((p) => p.vector),
+        want - acc.length,
+        rng,
+        tol,
+        maxIter,
+        counter,
+      ),
+    );
   // verification passes: anything below the largest accepted eigenvalue that the Krylov sequence missed
   for (let guard = 0; guard < want + 2; guard++) {
     acc.sort((a, b) => a.value - b.value);
     if (acc.length > want) acc = acc.slice(0, want);
     if (acc.length + 0 >= n) break;
     const top = acc[acc.length - 1].value;
-    const extra = lanczosPass(L, acc.map((p) => p.vector), 1, rng, tol, maxIter, counter);
+    const extra = lanczosPass(
+      L,
+      acc.map((p) => p.vector),
+      1,
+      rng,
+      tol,
+      maxIter,
+      counter,
+    );
     if (extra.length === 0) break;
     if (acc.length >= want && extra[0].value >= top - 1e-10) break;
     acc.push(extra[0]);
   }
   acc.sort((a, b) => a.value - b.value);
   acc = acc.slice(0, want);
-  return { values: Float64Array.from(acc.map((p) => p.value)), vectors: acc.map((p) => p.vector), method: 'lanczos', matvecs: counter.mv };
+  return {
+    values: Float64Array.from(acc.map((p) => p.value)),
+    vectors: acc.map((p) => p.vector),
+    method: 'lanczos',
+    matvecs: counter.mv,
+  };
 }
 
 /** Laplacian eigenvector PE: [N, k] (columns = eigenvectors 1..k after ascending sort, random signs). */
-export function laplacianPE(g: Pick<NeuralGraph, 'numNodes' | 'numEdges' | 'edgeIndex'>, opts: LpeOptions = {}): LpeResult {
+export function laplacianPE(
+  g: Pick<NeuralGraph, 'numNodes' | 'numEdges' | 'edgeIndex'>,
+  opts: LpeOptions = {},
+): LpeResult {
   const k = opts.k ?? 8;
   const n = g.numNodes;
   const L = normalizedLaplacian(g);

@@ -9,7 +9,8 @@
  * Returns ascending eigenvalues [n] and `vectors` [n*n] with ROW j = eigenvector j.
  */
 export function symEig(a: Float64Array, n: number): { values: Float64Array; vectors: Float64Array } {
-  const d = new Float64Array(n), e = new Float64Array(n);
+  const d = new Float64Array(n),
+    e = new Float64Array(n);
   tred2T(a, d, e, n);
   tql2T(a, d, e, n);
   return { values: d, vectors: a };
@@ -19,7 +20,8 @@ export function symEig(a: Float64Array, n: number): { values: Float64Array; vect
 function tred2T(W: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
   for (let j = 0; j < n; j++) d[j] = W[j * n + n - 1];
   for (let i = n - 1; i > 0; i--) {
-    let scale = 0, h = 0;
+    let scale = 0,
+      h = 0;
     for (let k = 0; k < i; k++) scale += Math.abs(d[k]);
     if (scale === 0) {
       e[i] = d[i - 1];
@@ -101,7 +103,8 @@ function tred2T(W: Float64Array, d: Float64Array, e: Float64Array, n: number): v
 function tql2T(W: Float64Array, d: Float64Array, e: Float64Array, n: number): void {
   for (let i = 1; i < n; i++) e[i - 1] = e[i];
   e[n - 1] = 0;
-  let f = 0, tst1 = 0;
+  let f = 0,
+    tst1 = 0;
   const eps = 2 ** -52;
   for (let l = 0; l < n; l++) {
     tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
@@ -125,9 +128,12 @@ function tql2T(W: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
         for (let i = l + 2; i < n; i++) d[i] -= h;
         f += h;
         p = d[m];
-        let c = 1, c2 = c, c3 = c;
+        let c = 1,
+          c2 = c,
+          c3 = c;
         const el1 = e[l + 1];
-        let s = 0, s2 = 0;
+        let s = 0,
+          s2 = 0;
         for (let i = m - 1; i >= l; i--) {
           c3 = c2;
           c2 = c;
@@ -140,7 +146,8 @@ function tql2T(W: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
           c = p / r;
           p = c * d[i] - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]);
-          const ri = i * n, r1 = ri + n;
+          const ri = i * n,
+            r1 = ri + n;
           for (let k = 0; k < n; k++) {
             const hk = W[r1 + k];
             const wk = W[ri + k];
@@ -158,8 +165,13 @@ function tql2T(W: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
   }
   // selection sort ascending (as JAMA), swapping rows
   for (let i = 0; i < n - 1; i++) {
-    let k = i, p = d[i];
-    for (let j = i + 1; j < n; j++) if (d[j] < p) { k = j; p = d[j]; }
+    let k = i,
+      p = d[i];
+    for (let j = i + 1; j < n; j++)
+      if (d[j] < p) {
+        k = j;
+        p = d[j];
+      }
     if (k !== i) {
       d[k] = d[i];
       d[i] = p;
@@ -171,7 +183,11 @@ function tql2T(W: Float64Array, d: Float64Array, e: Float64Array, n: number): vo
 }
 
 /** Eigen-decomposition of the symmetric tridiagonal matrix with diagonal alpha and off-diagonal beta (m x m). */
-export function symTridiag(alpha: number[], beta: number[], m: number): { values: Float64Array; vectors: Float64Array } {
+export function symTridiag(
+  alpha: number[],
+  beta: number[],
+  m: number,
+): { values: Float64Array; vectors: Float64Array } {
   const V = new Float64Array(m * m);
   for (let i = 0; i < m; i++) V[i * m + i] = 1;
   const d = Float64Array.from(alpha.slice(0, m));

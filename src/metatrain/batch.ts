@@ -30,7 +30,14 @@ export interface GraphBatch {
 }
 
 /** Disjoint union of the samples' graphs (or their `subset`s), all padded to F feature slots. */
-export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F: number, ctx: number, _seqLen: number, lpe: number): GraphBatch {
+export function assembleBatch(
+  set: TrajectorySet,
+  samples: readonly Sample[],
+  F: number,
+  ctx: number,
+  _seqLen: number,
+  lpe: number,
+): GraphBatch {
   let E = 0;
   let N = 0;
   for (const s of samples) {
@@ -84,14 +91,15 @@ export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F:
     for (let j = 0; j < nn; j++) {
       const v = sub ? sub.nodes[j] : j;
       posW[no + j] = g.posW[v];
-      if (pos) for (let k = 0; k < lpe; k++) pos[(no + j) * lpe + k] = sign ? tg.pos![v * lpe + k] * sign[k] : tg.pos![v * lpe + k];
+      if (pos)
+        for (let k = 0; k < lpe; k++)
+          pos[(no + j) * lpe + k] = sign ? tg.pos![v * lpe + k] * sign[k] : tg.pos![v * lpe + k];
     }
     eo += ne;
     no += nn;
   }
   return { E, F, edgeAttr, edgeIndex, edgeType, pos, posW, numNodes: N, horizons, target, mask, count };
 }
-
 
 /** feature slots a batch of these samples needs (the largest of their graphs) */
 export function batchFeat(set: TrajectorySet, samples: readonly Sample[]): number {

@@ -67,7 +67,10 @@ export class TrainModel {
 
   hostWeights(): HostWeights {
     const out: HostWeights = {};
-    this.names.forEach((n, i) => (out[n] = { shape: [...this.vars[i].shape], data: Float32Array.from(this.vars[i].dataSync() as Float32Array) }));
+    this.names.forEach(
+      (n, i) =>
+        (out[n] = { shape: [...this.vars[i].shape], data: Float32Array.from(this.vars[i].dataSync() as Float32Array) }),
+    );
     return out;
   }
 
@@ -87,15 +90,20 @@ export class TrainModel {
     const ea = tf.tensor2d(b.edgeAttr, [b.E, b.F * cfg.ctx]);
     const out =
       cfg.kind === 'gnn'
-        ? gnnTrainForward(ws, cfg, {
-            edgeAttr: ea,
-            F: b.F,
-            edgeIndex: b.edgeIndex,
-            edgeType: b.edgeType,
-            pos: b.pos ? tf.tensor2d(b.pos, [b.numNodes, this.lpe]) : undefined,
-            posW: cfg.wtePosEnc ? b.posW : undefined,
-            numNodes: b.numNodes,
-          }, horizons)
+        ? gnnTrainForward(
+            ws,
+            cfg,
+            {
+              edgeAttr: ea,
+              F: b.F,
+              edgeIndex: b.edgeIndex,
+              edgeType: b.edgeType,
+              pos: b.pos ? tf.tensor2d(b.pos, [b.numNodes, this.lpe]) : undefined,
+              posW: cfg.wtePosEnc ? b.posW : undefined,
+              numNodes: b.numNodes,
+            },
+            horizons,
+          )
         : mlpTrainForward(ws, cfg, ea, b.edgeType, b.F, horizons);
     return (cfg.updScale === 1 ? out : tf.mul(out, cfg.updScale)) as tf.Tensor3D;
   }

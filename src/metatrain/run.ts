@@ -22,7 +22,15 @@ import { silentLogger } from '../core/logger.ts';
 import { loadCheckpoint, withStoredNames, type Checkpoint } from '../model/checkpoint.ts';
 import { initHostWeights } from '../model/weights.ts';
 import { nowcasterPath } from '../nowcast/resolve.ts';
-import { loadTrainCheckpoint, previousRunFiles, restoreTrainState, saveFinalModel, saveTrainCheckpoint, type DataRef, type TrainExtra } from './checkpoint.ts';
+import {
+  loadTrainCheckpoint,
+  previousRunFiles,
+  restoreTrainState,
+  saveFinalModel,
+  saveTrainCheckpoint,
+  type DataRef,
+  type TrainExtra,
+} from './checkpoint.ts';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from './config.ts';
 import { modelConfigFor } from './model.ts';
 import { expandDataPaths } from './paths.ts';
@@ -72,7 +80,9 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
     if (!o.resume) {
       const prev = previousRunFiles(o.out);
       if (prev.length && !o.overwrite) {
-        throw new OutputExistsError(`--out ${o.out} already holds a train-nino run (${prev.join(', ')}); pass --resume to continue it or --overwrite to replace it`);
+        throw new OutputExistsError(
+          `--out ${o.out} already holds a train-nino run (${prev.join(', ')}); pass --resume to continue it or --overwrite to replace it`,
+        );
       }
       for (const f of prev) rmSync(join(o.out, f), { force: true });
       if (prev.length) o.logger?.info({ out: o.out, removed: prev }, 'overwriting the previous run');
@@ -97,11 +107,20 @@ function resolveSetup(o: TrainOptions, logger: Logger): RunSetup {
     const r = loadTrainCheckpoint(o.resume, o.out);
     resume = r;
     const stored = withStoredNames(r.extra.config) as unknown as Record<string, unknown>;
-    const changed = Object.entries(o.config ?? {}).filter(([k, v]) => k !== 'steps' && v !== undefined && JSON.stringify(v) !== JSON.stringify(stored[k]));
-    if (changed.length) logger.warn({ ignored: Object.fromEntries(changed) }, 'resuming: using the checkpoint settings; these options are ignored');
+    const changed = Object.entries(o.config ?? {}).filter(
+      ([k, v]) => k !== 'steps' && v !== undefined && JSON.stringify(v) !== JSON.stringify(stored[k]),
+    );
+    if (changed.length)
+      logger.warn(
+        { ignored: Object.fromEntries(changed) },
+        'resuming: using the checkpoint settings; these options are ignored',
+      );
     tc = { ...DEFAULT_TRAIN_CONFIG, ...withStoredNames(r.extra.config) };
     if (o.config?.steps !== undefined && o.config.steps !== tc.steps) {
-      logger.warn({ from: tc.steps, to: o.config.steps }, 'resuming with a different --steps (the cosine schedule changes from here on)');
+      logger.warn(
+        { from: tc.steps, to: o.config.steps },
+        'resuming with a different --steps (the cosine schedule changes from here on)',
+      );
       tc.steps = o.config.steps;
     }
     logger.info({ from: r.path, step: r.extra.step }, 'resuming');
@@ -113,9 +132,20 @@ function resolveSetup(o: TrainOptions, logger: Logger): RunSetup {
     if (!initPath) throw new Error(`--init ${tc.init}: linefit has no weights`);
     init = loadCheckpoint(initPath);
     const want = tc.model === 'mlp' ? 'mlp' : 'gnn';
-    if (init.config.kind !== want) throw new Error(`--init ${tc.init} is a ${init.config.kind} checkpoint, but --model ${tc.model} was asked for`);
-    tc = { ...tc, hid: init.config.hid, layers: init.config.layers, ctx: init.config.ctx, maxHorizon: init.config.maxHorizon, lpe: init.config.lpe };
-    logger.info({ init: tc.init, hid: tc.hid, layers: tc.layers, ctx: tc.ctx, maxHorizon: tc.maxHorizon }, 'initialising from checkpoint (its architecture overrides --hid/--layers/--ctx/--max-horizon)');
+    if (init.config.kind !== want)
+      throw new Error(`--init ${tc.init} is a ${init.config.kind} checkpoint, but --model ${tc.model} was asked for`);
+    tc = {
+      ...tc,
+      hid: init.config.hid,
+      layers: init.config.layers,
+      ctx: init.config.ctx,
+      maxHorizon: init.config.maxHorizon,
+      lpe: init.config.lpe,
+    };
+    logger.info(
+      { init: tc.init, hid: tc.hid, layers: tc.layers, ctx: tc.ctx, maxHorizon: tc.maxHorizon },
+      'initialising from checkpoint (its architecture overrides --hid/--layers/--ctx/--max-horizon)',
+    );
   }
   return { tc, resume, init };
 }
@@ -131,7 +161,8 @@ interface RunData {
 function loadRunData(o: TrainOptions, s: RunSetup, logger: Logger): RunData {
   const { tc, resume } = s;
   const lpe = tc.model === 'nino' ? (resume?.ck.config.lpe ?? s.init?.config.lpe ?? tc.lpe) : 0;
-  const load = (files: string[]) => loadTrajectorySet(files, { ctx: tc.ctx, maxHorizon: tc.maxHorizon, stride: tc.stride ?? undefined, lpe, logger });
+  const load = (files: string[]) =>
+    loadTrajectorySet(files, { ctx: tc.ctx, maxHorizon: tc.maxHorizon, stride: tc.stride ?? undefined, lpe, logger });
   if (resume && !o.data?.length) {
     const { train, val } = resume.extra.data;
     const set = load([...train, ...val]);
@@ -141,8 +172,14 @@ function loadRunData(o: TrainOptions, s: RunSetup, logger: Logger): RunData {
   const set = load(expandDataPaths(o.data));
   const { train: trainIds, val: valIds } = splitByTrajectory(set, tc.val, logger);
   const ref = { train: trainIds.map((i) => set.trajs[i].path), val: valIds.map((i) => set.trajs[i].path) };
-  if (resume && (JSON.stringify(ref.train) !== JSON.stringify(resume.extra.data.train) || JSON.stringify(ref.val) !== JSON.stringify(resume.extra.data.val))) {
-    throw new Error('resuming with different --data than the checkpoint was trained on; omit --data to reuse its files');
+  if (
+    resume &&
+    (JSON.stringify(ref.train) !== JSON.stringify(resume.extra.data.train) ||
+      JSON.stringify(ref.val) !== JSON.stringify(resume.extra.data.val))
+  ) {
+    throw new Error(
+      'resuming with different --data than the checkpoint was trained on; omit --data to reuse its files',
+    );
   }
   return { set, trainIds, valIds, ref };
 }
@@ -161,7 +198,12 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
       layers: cfg.layers,
       train: trainIds.length,
       val: valIds.length,
-      tasks: set.graphs.map((g) => ({ task: g.task, edges: g.graph.numEdges, nodes: g.graph.numNodes, F: g.graph.maxFeat })),
+      tasks: set.graphs.map((g) => ({
+        task: g.task,
+        edges: g.graph.numEdges,
+        nodes: g.graph.numNodes,
+        F: g.graph.maxFeat,
+      })),
       strides: [...new Set(set.trajs.map((t) => t.stride))],
     },
     'meta-training data ready',
@@ -180,13 +222,28 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
         id: `train-${tc.model}`,
         done: t.step,
         total: tc.steps,
-        info: { loss: Number.isFinite(lossEma) ? lossEma.toFixed(4) : '-', val: lastVal ? lastVal.l1.toFixed(4) : '-', linefit: lastVal ? lastVal.linefit.toFixed(4) : '-', lr: t.lr.toExponential(2) },
+        info: {
+          loss: Number.isFinite(lossEma) ? lossEma.toFixed(4) : '-',
+          val: lastVal ? lastVal.l1.toFixed(4) : '-',
+          linefit: lastVal ? lastVal.linefit.toFixed(4) : '-',
+          lr: t.lr.toExponential(2),
+        },
       });
     const doVal = () => {
       const v = t.validate();
       if (v) {
         lastVal = v;
-        logger.info({ step: t.step, trainLoss: lossEma, valL1: v.l1, last: v.last, linefit: v.linefit, beatsLinefit: v.beatsLinefit }, formatVal(v));
+        logger.info(
+          {
+            step: t.step,
+            trainLoss: lossEma,
+            valL1: v.l1,
+            last: v.last,
+            linefit: v.linefit,
+            beatsLinefit: v.beatsLinefit,
+          },
+          formatVal(v),
+        );
       }
       return v;
     };

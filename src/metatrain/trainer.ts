@@ -58,8 +58,12 @@ export class MetaTrainer {
     readonly logger: Logger = silentLogger,
     readonly hooks: TrainHooks = {},
   ) {
-    if (set.maxFeat > cfg.maxFeat) throw new Error(`the data has graphs with ${set.maxFeat} feature slots, the model supports ${cfg.maxFeat}`);
-    if (cfg.ctx !== tc.ctx || cfg.maxHorizon !== tc.maxHorizon) throw new Error(`model ctx/maxHorizon ${cfg.ctx}/${cfg.maxHorizon} differ from the training ctx/maxHorizon ${tc.ctx}/${tc.maxHorizon}`);
+    if (set.maxFeat > cfg.maxFeat)
+      throw new Error(`the data has graphs with ${set.maxFeat} feature slots, the model supports ${cfg.maxFeat}`);
+    if (cfg.ctx !== tc.ctx || cfg.maxHorizon !== tc.maxHorizon)
+      throw new Error(
+        `model ctx/maxHorizon ${cfg.ctx}/${cfg.maxHorizon} differ from the training ctx/maxHorizon ${tc.ctx}/${tc.maxHorizon}`,
+      );
     const lpe = cfg.kind === 'gnn' ? cfg.lpe : 0;
     this.sampler = new BatchSampler(set, trainIds, tc, lpe);
     this.validator = new Validator(set, valIds, tc);
@@ -125,7 +129,12 @@ export class MetaTrainer {
   }
 
   takeSnapshot(): void {
-    this.guard.take({ step: this.step, weights: this.model.weightArrays(), adam: this.adam.getState(), rng: this.rng.getState() });
+    this.guard.take({
+      step: this.step,
+      weights: this.model.weightArrays(),
+      adam: this.adam.getState(),
+      rng: this.rng.getState(),
+    });
   }
 
   /** One optimizer step (or a rollback). Returns the loss (NaN when rolled back). */
@@ -166,7 +175,10 @@ export class MetaTrainer {
     this.step = s.step;
     this.rollbacks++;
     this.sampler.reseed(this.rollbacks);
-    this.logger.warn({ step: from, rolledBackTo: s.step, loss, gradNorm, reason, rollbacks: this.rollbacks }, `non-finite ${reason} at step ${from}: rolled back to step ${s.step}, continuing with a different data order`);
+    this.logger.warn(
+      { step: from, rolledBackTo: s.step, loss, gradNorm, reason, rollbacks: this.rollbacks },
+      `non-finite ${reason} at step ${from}: rolled back to step ${s.step}, continuing with a different data order`,
+    );
   }
 
   /** L1 on the fixed held-out windows, next to "last" and linefit on the same windows. */

@@ -68,7 +68,11 @@ export class Validator {
       for (const st of starts) this.samples.push(makeSample(set, ti, st, ctx, maxHorizon));
     }
     if (this.samples.length) {
-      const acc = { last: new Float64Array(maxHorizon), linefit: new Float64Array(maxHorizon), count: new Float64Array(maxHorizon) };
+      const acc = {
+        last: new Float64Array(maxHorizon),
+        linefit: new Float64Array(maxHorizon),
+        count: new Float64Array(maxHorizon),
+      };
       for (const s of this.samples) {
         const b = baselineErrors(set, s, ctx, maxHorizon);
         const t = this.taskTotals(set.trajs[s.traj].task);
@@ -128,7 +132,12 @@ export class Validator {
       if (lo > S) break;
       const c = sum(count, lo, hi);
       if (c === 0) continue;
-      buckets.push({ h: lo === hi ? `${lo}` : `${lo}-${Math.min(hi, S)}`, l1: sum(err, lo, hi) / c, last: sum(last, lo, hi) / c, linefit: sum(linefit, lo, hi) / c });
+      buckets.push({
+        h: lo === hi ? `${lo}` : `${lo}-${Math.min(hi, S)}`,
+        l1: sum(err, lo, hi) / c,
+        last: sum(last, lo, hi) / c,
+        linefit: sum(linefit, lo, hi) / c,
+      });
     }
     const l1 = sum(err) / n;
     const r: ValResult = {
@@ -145,7 +154,12 @@ export class Validator {
       r.perTask = {};
       for (const [task, t] of this.byTask) {
         const c = Math.max(1, t.count);
-        r.perTask[task] = { l1: (taskErr.get(task) ?? 0) / c, last: t.last / c, linefit: t.linefit / c, windows: t.windows };
+        r.perTask[task] = {
+          l1: (taskErr.get(task) ?? 0) / c,
+          last: t.last / c,
+          linefit: t.linefit / c,
+          windows: t.windows,
+        };
       }
     }
     return r;
@@ -164,6 +178,10 @@ export function formatVal(v: ValResult): string {
   const b = v.buckets.map((x) => `h${x.h} ${f(x.l1)}/${f(x.last)}/${f(x.linefit)}`).join(' ');
   return (
     `${formatValSummary(v)} | per horizon (model/last/linefit): ${b}` +
-    (v.perTask ? ` | per task (model/last/linefit): ${Object.entries(v.perTask).map(([k, x]) => `${k} ${f(x.l1)}/${f(x.last)}/${f(x.linefit)}`).join(' ')}` : '')
+    (v.perTask
+      ? ` | per task (model/last/linefit): ${Object.entries(v.perTask)
+          .map(([k, x]) => `${k} ${f(x.l1)}/${f(x.last)}/${f(x.linefit)}`)
+          .join(' ')}`
+      : '')
   );
 }

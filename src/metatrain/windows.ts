@@ -52,7 +52,8 @@ export function makeSample(set: TrajectorySet, ti: number, start: number, ctx: n
   const g = tg.graph;
   const s = t.stride;
   const R = t.params.length;
-  if (start < 0 || start + ctx * s > R - 1) throw new Error(`window start ${start} out of range for ${t.path} (${R} records, ctx ${ctx}, stride ${s})`);
+  if (start < 0 || start + ctx * s > R - 1)
+    throw new Error(`window start ${start} out of range for ${t.path} (${R} records, ctx ${ctx}, stride ${s})`);
   const layout = g.layout;
   const n = layout.total;
   const states = new Float32Array(n * ctx);
@@ -131,7 +132,12 @@ export interface Subset {
  * Baseline errors of a sample, per horizon (sum of |pred - target| over valid slots, scaled space):
  * "last" (delta 0) and linefit (least-squares line through the ctx states, extrapolated h intervals).
  */
-export function baselineErrors(set: TrajectorySet, s: Sample, ctx: number, maxHorizon: number): { last: Float64Array; linefit: Float64Array; count: Float64Array } {
+export function baselineErrors(
+  set: TrajectorySet,
+  s: Sample,
+  ctx: number,
+  maxHorizon: number,
+): { last: Float64Array; linefit: Float64Array; count: Float64Array } {
   const g = set.graphs[s.graph].graph;
   const SL = g.numEdges * g.maxFeat;
   const last = new Float64Array(maxHorizon);
@@ -150,4 +156,3 @@ export function baselineErrors(set: TrajectorySet, s: Sample, ctx: number, maxHo
   }
   return { last, linefit, count };
 }
-

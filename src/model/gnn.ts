@@ -91,11 +91,21 @@ export class NiNoGnn implements NowcastModel {
     this.rng = new Rng(options.seed ?? 0);
   }
 
-  get ctx() { return this.config.ctx; }
-  get maxHorizon() { return this.config.maxHorizon; }
-  get maxFeat() { return this.config.maxFeat; }
-  get lpe() { return this.config.lpe; }
-  get updScale() { return this.config.updScale; }
+  get ctx() {
+    return this.config.ctx;
+  }
+  get maxHorizon() {
+    return this.config.maxHorizon;
+  }
+  get maxFeat() {
+    return this.config.maxFeat;
+  }
+  get lpe() {
+    return this.config.lpe;
+  }
+  get updScale() {
+    return this.config.updScale;
+  }
 
   predict(input: NowcastInput): Float32Array {
     return applyResidual(input, this.predictDelta(input), this.config.updScale);
@@ -108,7 +118,12 @@ export class NiNoGnn implements NowcastModel {
     checkGraph(inp.edgeIndex, E, inp.numNodes);
     const o = { ...this.options, ...opts };
     const messageEdges = sampleMessageEdges(inp.edgeType, o.edgeSampleRatio ?? cfg.edgeSampleRatio, this.rng);
-    const ops = new InferenceGnnOps(this.prepared, cfg, inp, { chunkEdges: o.chunkEdges, messageEdges, trace: o.trace, timings: o.timings });
+    const ops = new InferenceGnnOps(this.prepared, cfg, inp, {
+      chunkEdges: o.chunkEdges,
+      messageEdges,
+      trace: o.trace,
+      timings: o.timings,
+    });
     try {
       return gnnForward(ops, cfg);
     } finally {

@@ -45,10 +45,18 @@ export class NiNoMlp implements NowcastModel {
     this.prepared = new InferenceWeights(this.weights, config);
   }
 
-  get ctx() { return this.config.ctx; }
-  get maxHorizon() { return this.config.maxHorizon; }
-  get maxFeat() { return this.config.maxFeat; }
-  get updScale() { return this.config.updScale; }
+  get ctx() {
+    return this.config.ctx;
+  }
+  get maxHorizon() {
+    return this.config.maxHorizon;
+  }
+  get maxFeat() {
+    return this.config.maxFeat;
+  }
+  get updScale() {
+    return this.config.updScale;
+  }
 
   predict(input: NowcastInput): Float32Array {
     return applyResidual(input, this.predictDelta(input), this.config.updScale);

@@ -38,10 +38,16 @@ type Factory = (o: NowcastModelOptions) => NowcastModel;
 function learned(kind: 'gnn' | 'mlp', name: string): Factory {
   return (o) => {
     const config = o.checkpoint ? o.checkpoint.config : makeConfig(kind, o.config);
-    if (config.kind !== kind) throw new Error(`nowcaster '${name}' needs a ${kind} checkpoint, got a ${config.kind} one`);
+    if (config.kind !== kind)
+      throw new Error(`nowcaster '${name}' needs a ${kind} checkpoint, got a ${config.kind} one`);
     const weights = o.checkpoint ? o.checkpoint.weights : initHostWeights(config, o.seed ?? 0);
     return kind === 'gnn'
-      ? new NiNoGnn(config, weights, { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio, seed: o.seed }, name)
+      ? new NiNoGnn(
+          config,
+          weights,
+          { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio, seed: o.seed },
+          name,
+        )
       : new NiNoMlp(config, weights, { chunkEdges: o.chunkEdges }, name);
   };
 }
@@ -63,7 +69,10 @@ export function createNowcastModel(name: string, opts: NowcastModelOptions = {})
 }
 
 /** Builds the right nowcaster for a checkpoint (kind taken from its config). */
-export function nowcasterFromCheckpoint(ck: Pick<Checkpoint, 'config' | 'weights'>, opts: Omit<NowcastModelOptions, 'checkpoint'> = {}): NowcastModel {
+export function nowcasterFromCheckpoint(
+  ck: Pick<Checkpoint, 'config' | 'weights'>,
+  opts: Omit<NowcastModelOptions, 'checkpoint'> = {},
+): NowcastModel {
   return createNowcastModel(ck.config.kind === 'gnn' ? 'nino' : 'nino_mlp', { ...opts, checkpoint: ck });
 }
 

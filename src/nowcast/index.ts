@@ -45,6 +45,19 @@ export async function createNiNo(o: CreateNiNoOptions): Promise<NiNo> {
   const nowcaster =
     ref === null
       ? null
-      : await resolveNowcaster(ref, { model: o.model, logger: o.logger, subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges });
-  return new NiNo({ baseOpt: o.baseOpt, nowcaster, period: o.period, maxTrainSteps: o.maxTrainSteps, p: o.p, logger: o.logger });
+      : await resolveNowcaster(ref, {
+          model: o.model,
+          logger: o.logger,
+          subgraph: o.subgraph,
+          edgeSampleRatio: o.edgeSampleRatio,
+          chunkEdges: o.chunkEdges,
+        });
+  return new NiNo({
+    baseOpt: o.baseOpt,
+    nowcaster,
+    period: o.period,
+    maxTrainSteps: o.maxTrainSteps,
+    p: o.p,
+    logger: o.logger,
+  });
 }

@@ -147,23 +147,37 @@ export class NiNoCore {
     this.period = o.period ?? 1000;
     this.maxTrainSteps = o.maxTrainSteps ?? 10000;
     this.ctx = o.nowcaster?.ctx ?? 5;
-    if (!Number.isInteger(this.period) || this.period < 1) throw new InputError(`NiNo: period must be a positive integer, got ${this.period}`);
-    if (!Number.isInteger(this.maxTrainSteps) || this.maxTrainSteps < 1) throw new InputError(`NiNo: maxTrainSteps must be a positive integer, got ${this.maxTrainSteps}`);
+    if (!Number.isInteger(this.period) || this.period < 1)
+      throw new InputError(`NiNo: period must be a positive integer, got ${this.period}`);
+    if (!Number.isInteger(this.maxTrainSteps) || this.maxTrainSteps < 1)
+      throw new InputError(`NiNo: maxTrainSteps must be a positive integer, got ${this.maxTrainSteps}`);
     if (o.nowcaster && this.period % this.ctx !== 0) {
-      throw new InputError(`NiNo: period ${this.period} does not divide into ${this.ctx} states (one every period/${this.ctx} steps); use a multiple of ${this.ctx}, e.g. ${Math.max(this.ctx, Math.round(this.period / this.ctx) * this.ctx)}`);
+      throw new InputError(
+        `NiNo: period ${this.period} does not divide into ${this.ctx} states (one every period/${this.ctx} steps); use a multiple of ${this.ctx}, e.g. ${Math.max(this.ctx, Math.round(this.period / this.ctx) * this.ctx)}`,
+      );
     }
     this.every = stateInterval(this.period, this.ctx);
-    this.kSchedule = horizonSchedule({ maxTrainSteps: this.maxTrainSteps, period: this.period, p: o.p ?? 2, maxHorizon: o.nowcaster?.maxHorizon ?? 40 });
+    this.kSchedule = horizonSchedule({
+      maxTrainSteps: this.maxTrainSteps,
+      period: this.period,
+      p: o.p ?? 2,
+      maxHorizon: o.nowcaster?.maxHorizon ?? 40,
+    });
     this.logger = o.logger ?? silentLogger;
     this.check = o.check ?? null;
     if (this.check) {
       const sc = this.check.scales ?? DEFAULT_JUMP_SCALES;
-      if (sc.length === 0 || sc.some((x) => !(x > 0 && x <= 1))) throw new InputError(`NiNo: jump check scales must be in (0, 1], got [${sc.join(', ')}]`);
+      if (sc.length === 0 || sc.some((x) => !(x > 0 && x <= 1)))
+        throw new InputError(`NiNo: jump check scales must be in (0, 1], got [${sc.join(', ')}]`);
       const tol = this.check.tolerance ?? 0;
       if (!(tol >= 0)) throw new InputError(`NiNo: jump check tolerance must be >= 0, got ${tol}`);
       const la = this.check.lookahead ?? 0;
-      if (!Number.isInteger(la) || la < 0) throw new InputError(`NiNo: jump check lookahead must be a whole number of steps >= 0, got ${la}`);
-      if (la >= this.period) throw new InputError(`NiNo: jump check lookahead ${la} must be shorter than the period ${this.period} (the next jump would come before the verdict)`);
+      if (!Number.isInteger(la) || la < 0)
+        throw new InputError(`NiNo: jump check lookahead must be a whole number of steps >= 0, got ${la}`);
+      if (la >= this.period)
+        throw new InputError(
+          `NiNo: jump check lookahead ${la} must be shorter than the period ${this.period} (the next jump would come before the verdict)`,
+        );
     }
   }
 
@@ -215,7 +229,10 @@ export class NiNoCore {
     let finite = pred.length === n;
     for (let i = 0; finite && i < n; i++) if (!Number.isFinite(pred[i])) finite = false;
     if (!finite) {
-      this.logger.warn({ stepIdx: this.stepCount, k, nowcaster: nc.name }, 'nowcast produced NaN/Inf; parameters left unchanged');
+      this.logger.warn(
+        { stepIdx: this.stepCount, k, nowcaster: nc.name },
+        'nowcast produced NaN/Inf; parameters left unchanged',
+      );
       this.events.push({ stepIdx: this.stepCount, k, ms, applied: false });
       return;
     }
@@ -239,7 +256,17 @@ export class NiNoCore {
     const lossJump = check.loss(cand);
     io.write(cand);
     this.pending = { before: cur, lossBefore, judgeAt: this.stepCount + 1 + check.lookahead! };
-    const ev: NowcastEvent = { stepIdx: this.stepCount, k, ms, applied: true, scale, lossBefore, lossAfter: lossJump, checkMs: performance.now() - t0, tried: [[scale, lossJump]] };
+    const ev: NowcastEvent = {
+      stepIdx: this.stepCount,
+      k,
+      ms,
+      applied: true,
+      scale,
+      lossBefore,
+      lossAfter: lossJump,
+      checkMs: performance.now() - t0,
+      tried: [[scale, lossJump]],
+    };
     this.logger.debug(ev, 'nowcast applied; judged after the look-ahead');
     this.events.push(ev);
   }
@@ -252,7 +279,8 @@ export class NiNoCore {
     const t0 = performance.now();
     const loss = check.loss(io.read());
     const ev = this.events[this.events.length - 1];
-    const keep = Number.isFinite(loss) && (!Number.isFinite(p.lossBefore) || loss <= p.lossBefore * (1 + (check.tolerance ?? 0)));
+    const keep =
+      Number.isFinite(loss) && (!Number.isFinite(p.lossBefore) || loss <= p.lossBefore * (1 + (check.tolerance ?? 0)));
     if (!keep) {
       io.write(p.before);
       this.states = [];
@@ -263,7 +291,12 @@ export class NiNoCore {
     ev.lossAfter = loss;
     if (!keep) ev.scale = 0;
     ev.checkMs = (ev.checkMs ?? 0) + performance.now() - t0;
-    this.logger.debug(ev, keep ? 'look-ahead kept the jump' : 'look-ahead undid the jump: the check loss had not come back below its value before the jump');
+    this.logger.debug(
+      ev,
+      keep
+        ? 'look-ahead kept the jump'
+        : 'look-ahead undid the jump: the check loss had not come back below its value before the jump',
+    );
   }
 
   /** Takes the first jump size (of check.scales) that does not raise the check loss, or none. */
@@ -285,17 +318,36 @@ export class NiNoCore {
     }
     const checkMs = performance.now() - t0;
     if (taken) io.write(taken.params);
-    const ev: NowcastEvent = { stepIdx: this.stepCount, k, ms, applied: !!taken, scale: taken?.scale ?? 0, lossBefore: before, lossAfter: taken?.loss ?? before, checkMs, tried };
-    this.logger.debug(ev, taken ? 'checked nowcast applied' : 'checked nowcast skipped: every size raised the check loss');
+    const ev: NowcastEvent = {
+      stepIdx: this.stepCount,
+      k,
+      ms,
+      applied: !!taken,
+      scale: taken?.scale ?? 0,
+      lossBefore: before,
+      lossAfter: taken?.loss ?? before,
+      checkMs,
+      tried,
+    };
+    this.logger.debug(
+      ev,
+      taken ? 'checked nowcast applied' : 'checked nowcast skipped: every size raised the check loss',
+    );
     this.events.push(ev);
   }
 
   getState(): NiNoCoreState {
-    return { step: this.stepCount, states: [...this.states], events: this.events.map((e) => ({ ...e })), ...(this.pending ? { pending: { ...this.pending } } : {}) };
+    return {
+      step: this.stepCount,
+      states: [...this.states],
+      events: this.events.map((e) => ({ ...e })),
+      ...(this.pending ? { pending: { ...this.pending } } : {}),
+    };
   }
 
   setState(s: NiNoCoreState): void {
-    if (s.states.length > this.ctx) throw new Error(`NiNo state has ${s.states.length} buffered states, the nowcaster uses ${this.ctx}`);
+    if (s.states.length > this.ctx)
+      throw new Error(`NiNo state has ${s.states.length} buffered states, the nowcaster uses ${this.ctx}`);
     this.states = [...s.states];
     this.events.length = 0;
     this.events.push(...s.events.map((e) => ({ ...e })));
@@ -323,13 +375,27 @@ export class NiNo implements Optimizer {
     this.core = new NiNoCore(o);
   }
 
-  get nowcaster(): Nowcaster | null { return this.core.nowcaster; }
-  get period(): number { return this.core.period; }
-  get maxTrainSteps(): number { return this.core.maxTrainSteps; }
-  get kSchedule(): number[] { return this.core.kSchedule; }
-  get ctx(): number { return this.core.ctx; }
-  get stepCount(): number { return this.core.stepCount; }
-  get events(): NowcastEvent[] { return this.core.events; }
+  get nowcaster(): Nowcaster | null {
+    return this.core.nowcaster;
+  }
+  get period(): number {
+    return this.core.period;
+  }
+  get maxTrainSteps(): number {
+    return this.core.maxTrainSteps;
+  }
+  get kSchedule(): number[] {
+    return this.core.kSchedule;
+  }
+  get ctx(): number {
+    return this.core.ctx;
+  }
+  get stepCount(): number {
+    return this.core.stepCount;
+  }
+  get events(): NowcastEvent[] {
+    return this.core.events;
+  }
 
   /** True when the next step() is a nowcast (the official `next_step_nino`). */
   get nextStepNowcast(): boolean {
@@ -346,7 +412,9 @@ export class NiNo implements Optimizer {
   }
 
   step(params: tf.Variable[], grads: tf.Tensor[] | null): void {
-    this.core.step({ read: () => flatten(params), write: (v) => unflattenInto(params, v) }, () => this.baseOpt.step(params, grads));
+    this.core.step({ read: () => flatten(params), write: (v) => unflattenInto(params, v) }, () =>
+      this.baseOpt.step(params, grads),
+    );
   }
 
   getState(): OptimizerState {
@@ -361,21 +429,42 @@ export class NiNo implements Optimizer {
       kind: 'nino',
       step: st.step,
       arrays,
-      extra: { base: { kind: base.kind, step: base.step, extra: base.extra ?? {} }, numStates: st.states.length, events: st.events, ...(pending ? { pending } : {}) },
+      extra: {
+        base: { kind: base.kind, step: base.step, extra: base.extra ?? {} },
+        numStates: st.states.length,
+        events: st.events,
+        ...(pending ? { pending } : {}),
+      },
     };
   }
 
   setState(s: OptimizerState): void {
     if (s.kind !== 'nino') throw new Error(`cannot load optimizer state of kind '${s.kind}' into NiNo`);
-    const extra = s.extra as { base: { kind: string; step: number; extra: Record<string, unknown> }; numStates: number; events: NowcastEvent[]; pending?: { lossBefore: number; judgeAt: number } };
+    const extra = s.extra as {
+      base: { kind: string; step: number; extra: Record<string, unknown> };
+      numStates: number;
+      events: NowcastEvent[];
+      pending?: { lossBefore: number; judgeAt: number };
+    };
     const baseArrays: Record<string, Float32Array> = {};
     for (const [key, v] of Object.entries(s.arrays)) if (key.startsWith('base.')) baseArrays[key.slice(5)] = v;
     const before = s.arrays['pending.before'];
-    if (extra.pending && !before) throw new Error("NiNo state: a pending look-ahead jump without its 'pending.before' parameters");
-    this.baseOpt.setState({ kind: extra.base.kind, step: extra.base.step, arrays: baseArrays, extra: extra.base.extra });
+    if (extra.pending && !before)
+      throw new Error("NiNo state: a pending look-ahead jump without its 'pending.before' parameters");
+    this.baseOpt.setState({
+      kind: extra.base.kind,
+      step: extra.base.step,
+      arrays: baseArrays,
+      extra: extra.base.extra,
+    });
     const states: Float32Array[] = [];
     for (let i = 0; i < extra.numStates; i++) states.push(s.arrays[`state.${i}`]);
-    this.core.setState({ step: s.step, states, events: extra.events ?? [], ...(extra.pending ? { pending: { ...extra.pending, before } } : {}) });
+    this.core.setState({
+      step: s.step,
+      states,
+      events: extra.events ?? [],
+      ...(extra.pending ? { pending: { ...extra.pending, before } } : {}),
+    });
   }
 
   dispose(): void {

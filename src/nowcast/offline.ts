@@ -80,7 +80,10 @@ export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array;
   if (o.arch !== undefined && !graphBuilderNames().includes(o.arch)) {
     throw new InputError(`unknown --arch '${o.arch}'; known: ${graphBuilderNames().join(', ')}`);
   }
-  const model = loadNowcastModel(nowcasterPath(o.nowcaster, o) ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
+  const model = loadNowcastModel(nowcasterPath(o.nowcaster, o) ?? 'linefit', {
+    chunkEdges: o.chunkEdges,
+    edgeSampleRatio: o.edgeSampleRatio,
+  });
   if (o.states.length !== model.ctx) {
     model.dispose();
     throw new InputError(`nowcaster '${o.nowcaster}' needs ${model.ctx} states, got ${o.states.length}`);
@@ -94,7 +97,9 @@ export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array;
   const nc = new GraphNowcaster(model, graph, { subgraph: o.subgraph, logger: o.logger });
   if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= nc.maxHorizon)) {
     model.dispose();
-    throw new InputError(`-k ${o.k} is out of range: nowcaster '${o.nowcaster}' predicts 1..${nc.maxHorizon} intervals ahead`);
+    throw new InputError(
+      `-k ${o.k} is out of range: nowcaster '${o.nowcaster}' predicts 1..${nc.maxHorizon} intervals ahead`,
+    );
   }
   const n = layout.total;
   const stacked = new Float32Array(n * nc.ctx);
@@ -110,8 +115,14 @@ export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array;
   return { params, layout, ms };
 }
 
-export function writeParams(path: string, layout: ParamLayout, params: Float32Array, metadata: Record<string, string>): void {
+export function writeParams(
+  path: string,
+  layout: ParamLayout,
+  params: Float32Array,
+  metadata: Record<string, string>,
+): void {
   const tensors: Record<string, StTensor> = {};
-  for (const e of layout.entries) tensors[e.name] = { dtype: 'F32', shape: e.shape, data: params.slice(e.offset, e.offset + e.numel) };
+  for (const e of layout.entries)
+    tensors[e.name] = { dtype: 'F32', shape: e.shape, data: params.slice(e.offset, e.offset + e.numel) };
   writeFileAtomic(path, writeSafetensors(tensors, metadata));
 }

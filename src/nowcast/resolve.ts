@@ -45,7 +45,8 @@ export function nowcasterPath(ref: string, o: NowcasterPathOptions = {}): string
   if (ref === 'linefit') return null;
   if (Object.hasOwn(PROJECT_REFS, ref)) {
     const p = PROJECT_REFS[ref];
-    if (!existsSync(p)) throw new Error(`the project checkpoint ${p} does not exist; run scripts/train-project-nino.sh`);
+    if (!existsSync(p))
+      throw new Error(`the project checkpoint ${p} does not exist; run scripts/train-project-nino.sh`);
     return p;
   }
   if (ref.startsWith('official:')) {
@@ -56,9 +57,14 @@ export function nowcasterPath(ref: string, o: NowcasterPathOptions = {}): string
         if (existsSync(p)) return p;
       }
     }
-    throw new Error(`official checkpoint '${name}' not found in ${officialDirs(o).join(', ')}; set NINO_OFFICIAL_DIR (officialDir in the library) or pass a file path`);
+    throw new Error(
+      `official checkpoint '${name}' not found in ${officialDirs(o).join(', ')}; set NINO_OFFICIAL_DIR (officialDir in the library) or pass a file path`,
+    );
   }
-  if (!existsSync(ref)) throw new Error(`nowcaster '${ref}' is neither 'linefit', 'project', 'official:<name>' nor an existing checkpoint file`);
+  if (!existsSync(ref))
+    throw new Error(
+      `nowcaster '${ref}' is neither 'linefit', 'project', 'official:<name>' nor an existing checkpoint file`,
+    );
   return ref;
 }
 

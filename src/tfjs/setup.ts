@@ -48,14 +48,24 @@ export interface NiNoSetup {
 export const consoleWarnLogger: Logger = {
   info: () => {},
   debug: () => {},
-  warn: (obj, msg) => console.warn(`nino: ${msg ?? (typeof obj === 'string' ? obj : '')}`, typeof obj === 'string' ? '' : JSON.stringify(obj)),
-  error: (obj, msg) => console.error(`nino: ${msg ?? (typeof obj === 'string' ? obj : '')}`, typeof obj === 'string' ? '' : JSON.stringify(obj)),
+  warn: (obj, msg) =>
+    console.warn(
+      `nino: ${msg ?? (typeof obj === 'string' ? obj : '')}`,
+      typeof obj === 'string' ? '' : JSON.stringify(obj),
+    ),
+  error: (obj, msg) =>
+    console.error(
+      `nino: ${msg ?? (typeof obj === 'string' ? obj : '')}`,
+      typeof obj === 'string' ? '' : JSON.stringify(obj),
+    ),
 };
 
 export function setupNiNo(o: TfjsNiNoOptions, who: string): NiNoSetup {
   if (!o || typeof o !== 'object') throw new Error(`${who}: expected an options object { model, ... }`);
   if (!(o.model instanceof tf.LayersModel)) {
-    throw new Error(`${who}: 'model' must be a tf.LayersModel (tf.sequential or tf.model) from the same @tensorflow/tfjs as nino's, got ${o.model === undefined ? 'nothing' : String((o.model as object)?.constructor?.name ?? typeof o.model)}`);
+    throw new Error(
+      `${who}: 'model' must be a tf.LayersModel (tf.sequential or tf.model) from the same @tensorflow/tfjs as nino's, got ${o.model === undefined ? 'nothing' : String((o.model as object)?.constructor?.name ?? typeof o.model)}`,
+    );
   }
   const logger = o.logger ?? consoleWarnLogger;
   const ref = o.ckpt === undefined ? defaultNowcasterRef() : o.ckpt;
@@ -70,7 +80,9 @@ export function setupNiNo(o: TfjsNiNoOptions, who: string): NiNoSetup {
     const graph = modelGraph(o.model, { maxFeat: model.maxFeat });
     const nowcaster = new GraphNowcaster(model, graph.graph, { lpeSeed: o.lpeSeed, pos: o.pos, logger });
     if (o.pos && o.pos.length !== graph.graph.numNodes * model.lpe) {
-      throw new Error(`${who}: pos has ${o.pos.length} values, the model's graph needs ${graph.graph.numNodes}*${model.lpe}`);
+      throw new Error(
+        `${who}: pos has ${o.pos.length} values, the model's graph needs ${graph.graph.numNodes}*${model.lpe}`,
+      );
     }
     const core = new NiNoCore({ nowcaster, period: o.period, maxTrainSteps: o.maxTrainSteps, p: o.p, logger });
     return { core, io: graph, graph, nowcaster };

@@ -40,7 +40,8 @@ export function makeMlp(c: MlpConfig): ModelDef {
   const forward = (params: tf.Tensor[], x: tf.Tensor): tf.Tensor =>
     tf.tidy(() => {
       let h: tf.Tensor = tf.reshape(x, [x.shape[0], -1]);
-      if (h.shape[1] !== c.inFeatures) throw new Error(`mlp: input has ${h.shape[1]} features, the model expects ${c.inFeatures}`);
+      if (h.shape[1] !== c.inFeatures)
+        throw new Error(`mlp: input has ${h.shape[1]} features, the model expects ${c.inFeatures}`);
       const L = specs.length / 2;
       for (let l = 0; l < L; l++) {
         h = tf.add(tf.matMul(h, params[2 * l], false, true), params[2 * l + 1]);

@@ -26,13 +26,46 @@ import { weightKind } from '../../core/layers.ts';
 
 /** Layer classes a task's tfjs model may use (what the interpreter computes and the graph builder knows). */
 export const TASK_LAYERS = [
-  'InputLayer', 'Dense', 'Conv2D', 'Conv1D', 'LayerNormalization', 'MaxPooling1D', 'MaxPooling2D',
-  'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D', 'GlobalAveragePooling2D',
-  'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'Flatten', 'Activation', 'ReLU', 'LeakyReLU', 'ELU',
-  'Softmax', 'Dropout', 'SpatialDropout1D', 'Add',
+  'InputLayer',
+  'Dense',
+  'Conv2D',
+  'Conv1D',
+  'LayerNormalization',
+  'MaxPooling1D',
+  'MaxPooling2D',
+  'AveragePooling1D',
+  'AveragePooling2D',
+  'GlobalAveragePooling1D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling1D',
+  'GlobalMaxPooling2D',
+  'Flatten',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'ELU',
+  'Softmax',
+  'Dropout',
+  'SpatialDropout1D',
+  'Add',
 ] as const;
 
-const ACTIVATIONS = ['linear', 'relu', 'relu6', 'elu', 'selu', 'sigmoid', 'hard_sigmoid', 'hardSigmoid', 'tanh', 'softmax', 'softplus', 'softsign', 'swish', 'mish'];
+const ACTIVATIONS = [
+  'linear',
+  'relu',
+  'relu6',
+  'elu',
+  'selu',
+  'sigmoid',
+  'hard_sigmoid',
+  'hardSigmoid',
+  'tanh',
+  'softmax',
+  'softplus',
+  'softsign',
+  'swish',
+  'mish',
+];
 
 /** How a task file's tfjs model starts. */
 export type TfjsInit = 'saved' | 'seed';
@@ -71,11 +104,33 @@ function layerConfig(cls: string, raw: Record<string, unknown>, rank: number): R
   const c: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(raw)) {
     const key = camel(k);
-    if (['name', 'trainable', 'dtype', 'batchInputShape', 'inputShape', 'sparse', 'kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'kernelConstraint', 'biasConstraint', 'betaRegularizer', 'gammaRegularizer', 'betaConstraint', 'gammaConstraint', 'noiseShape', 'seed'].includes(key)) continue;
+    if (
+      [
+        'name',
+        'trainable',
+        'dtype',
+        'batchInputShape',
+        'inputShape',
+        'sparse',
+        'kernelRegularizer',
+        'biasRegularizer',
+        'activityRegularizer',
+        'kernelConstraint',
+        'biasConstraint',
+        'betaRegularizer',
+        'gammaRegularizer',
+        'betaConstraint',
+        'gammaConstraint',
+        'noiseShape',
+        'seed',
+      ].includes(key)
+    )
+      continue;
     if (key.endsWith('Initializer') && v && typeof v === 'object') {
       const init = v as { class_name?: string; config?: Record<string, unknown> };
       const cfg: Record<string, unknown> = {};
-      for (const [ik, iv] of Object.entries(init.config ?? {})) cfg[camel(ik)] = typeof iv === 'string' && (ik === 'mode' || ik === 'distribution') ? camel(iv) : iv;
+      for (const [ik, iv] of Object.entries(init.config ?? {}))
+        cfg[camel(ik)] = typeof iv === 'string' && (ik === 'mode' || ik === 'distribution') ? camel(iv) : iv;
       c[key] = { className: init.class_name, config: cfg };
     } else c[key] = v;
   }
@@ -101,7 +156,8 @@ function outputShape(l: LayerDesc, ins: number[][], fail: (m: string) => never):
   const c = l.config;
   const x = ins[0];
   const cls = l.className;
-  const spatial = (n: number, k: number, s: number, d: number, pad: string) => (pad === 'same' ? Math.ceil(n / s) : Math.ceil((n - d * (k - 1)) / s));
+  const spatial = (n: number, k: number, s: number, d: number, pad: string) =>
+    pad === 'same' ? Math.ceil(n / s) : Math.ceil((n - d * (k - 1)) / s);
   switch (cls) {
     case 'Dense':
       return [...x.slice(0, -1), c.units as number];
@@ -112,14 +168,20 @@ function outputShape(l: LayerDesc, ins: number[][], fail: (m: string) => never):
     case 'AveragePooling2D':
     case 'AveragePooling1D': {
       const sp = cls.endsWith('1D') ? 1 : 2;
-      if (x.length !== sp + 1) fail(`expects a rank-${sp + 2} input [batch, ${sp === 2 ? 'height, width' : 'steps'}, channels], got [batch, ${x.join(', ')}]`);
-      if (c.dataFormat !== undefined && c.dataFormat !== 'channelsLast') fail(`dataFormat '${String(c.dataFormat)}' is not supported; use channels_last (the tfjs default)`);
-      if (c.padding !== 'valid' && c.padding !== 'same') fail(`padding '${String(c.padding)}' is not supported (valid, same)`);
+      if (x.length !== sp + 1)
+        fail(
+          `expects a rank-${sp + 2} input [batch, ${sp === 2 ? 'height, width' : 'steps'}, channels], got [batch, ${x.join(', ')}]`,
+        );
+      if (c.dataFormat !== undefined && c.dataFormat !== 'channelsLast')
+        fail(`dataFormat '${String(c.dataFormat)}' is not supported; use channels_last (the tfjs default)`);
+      if (c.padding !== 'valid' && c.padding !== 'same')
+        fail(`padding '${String(c.padding)}' is not supported (valid, same)`);
       const conv = cls.startsWith('Conv');
       const k = (conv ? c.kernelSize : c.poolSize) as number[];
       const s = c.strides as number[];
       const d = conv ? (c.dilationRate as number[]) : [1, 1];
-      if (conv && d.some((v) => v !== 1) && s.some((v) => v !== 1)) fail('dilation together with strides is not supported');
+      if (conv && d.some((v) => v !== 1) && s.some((v) => v !== 1))
+        fail('dilation together with strides is not supported');
       const out = x.slice(0, sp).map((n, i) => spatial(n, k[i], s[i], d[i], c.padding as string));
       if (out.some((n) => n < 1)) fail(`the input [${x}] is too small for it`);
       return [...out, conv ? (c.filters as number) : x[sp]];
@@ -135,14 +197,22 @@ function outputShape(l: LayerDesc, ins: number[][], fail: (m: string) => never):
     case 'Flatten':
       return [prod(x)];
     case 'Add':
-      if (ins.length < 2 || ins.some((s) => s.join(',') !== x.join(','))) fail(`needs two or more inputs of one shape, got ${ins.map((s) => `[${s}]`).join(', ')}`);
+      if (ins.length < 2 || ins.some((s) => s.join(',') !== x.join(',')))
+        fail(`needs two or more inputs of one shape, got ${ins.map((s) => `[${s}]`).join(', ')}`);
       return x;
     case 'Softmax':
-      if (c.axis !== undefined && c.axis !== -1 && c.axis !== x.length && !(Array.isArray(c.axis) && c.axis.length === 1 && (c.axis[0] === -1 || c.axis[0] === x.length))) fail('softmax over an axis other than the last is not supported');
+      if (
+        c.axis !== undefined &&
+        c.axis !== -1 &&
+        c.axis !== x.length &&
+        !(Array.isArray(c.axis) && c.axis.length === 1 && (c.axis[0] === -1 || c.axis[0] === x.length))
+      )
+        fail('softmax over an axis other than the last is not supported');
       return x;
     case 'LayerNormalization': {
       const ax = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : c.axis;
-      if (ax !== -1 && ax !== x.length) fail(`normalization over axis ${JSON.stringify(c.axis)} is not supported; only the last (channels) axis`);
+      if (ax !== -1 && ax !== x.length)
+        fail(`normalization over axis ${JSON.stringify(c.axis)} is not supported; only the last (channels) axis`);
       return x;
     }
     default:
@@ -156,12 +226,21 @@ function expectedWeights(l: LayerDesc, inShape: number[]): { kind: string; shape
   const cin = inShape[inShape.length - 1];
   switch (l.className) {
     case 'Dense':
-      return [{ kind: 'kernel', shape: [cin, c.units as number] }, ...(c.useBias === false ? [] : [{ kind: 'bias', shape: [c.units as number] }])];
+      return [
+        { kind: 'kernel', shape: [cin, c.units as number] },
+        ...(c.useBias === false ? [] : [{ kind: 'bias', shape: [c.units as number] }]),
+      ];
     case 'Conv2D':
     case 'Conv1D':
-      return [{ kind: 'kernel', shape: [...(c.kernelSize as number[]), cin, c.filters as number] }, ...(c.useBias === false ? [] : [{ kind: 'bias', shape: [c.filters as number] }])];
+      return [
+        { kind: 'kernel', shape: [...(c.kernelSize as number[]), cin, c.filters as number] },
+        ...(c.useBias === false ? [] : [{ kind: 'bias', shape: [c.filters as number] }]),
+      ];
     case 'LayerNormalization':
-      return [...(c.scale === false ? [] : [{ kind: 'gamma', shape: [cin] }]), ...(c.center === false ? [] : [{ kind: 'beta', shape: [cin] }])];
+      return [
+        ...(c.scale === false ? [] : [{ kind: 'gamma', shape: [cin] }]),
+        ...(c.center === false ? [] : [{ kind: 'beta', shape: [cin] }]),
+      ];
     default:
       return [];
   }
@@ -176,7 +255,10 @@ interface Manifest {
 export function resolveTfjsModel(pathIn: string, init: TfjsInit = 'saved'): TfjsModelArgs {
   let path = resolve(pathIn);
   if (existsSync(path) && statSync(path).isDirectory()) path = join(path, 'model.json');
-  if (!existsSync(path) || !statSync(path).isFile()) throw new TfjsModelError(`model file '${path}' does not exist (a model.json written by tfjs's model.save('file://...'))`);
+  if (!existsSync(path) || !statSync(path).isFile())
+    throw new TfjsModelError(
+      `model file '${path}' does not exist (a model.json written by tfjs's model.save('file://...'))`,
+    );
   const bytes = readFileSync(path);
   let j: Record<string, unknown>;
   try {
@@ -184,15 +266,31 @@ export function resolveTfjsModel(pathIn: string, init: TfjsInit = 'saved'): Tfjs
   } catch (e) {
     throw new TfjsModelError(`'${path}' is not valid JSON (${(e as Error).message})`);
   }
-  if (!j || typeof j !== 'object' || Array.isArray(j)) throw new TfjsModelError(`'${path}' is not a tfjs model.json (expected an object with modelTopology and weightsManifest)`);
-  if (j.format === 'graph-model') throw new TfjsModelError(`'${path}' is a tfjs graph model (a converted SavedModel); nino needs a layers model saved with tf.LayersModel.save()`);
+  if (!j || typeof j !== 'object' || Array.isArray(j))
+    throw new TfjsModelError(
+      `'${path}' is not a tfjs model.json (expected an object with modelTopology and weightsManifest)`,
+    );
+  if (j.format === 'graph-model')
+    throw new TfjsModelError(
+      `'${path}' is a tfjs graph model (a converted SavedModel); nino needs a layers model saved with tf.LayersModel.save()`,
+    );
   let topo = j.modelTopology as Record<string, unknown> | undefined;
   if (topo && typeof topo === 'object' && topo.model_config) topo = topo.model_config as Record<string, unknown>;
-  if (!topo || typeof topo !== 'object' || typeof topo.class_name !== 'string' || !topo.config || typeof topo.config !== 'object')
-    throw new TfjsModelError(`'${path}': no modelTopology with class_name and config (is it a model.json written by model.save()?)`);
+  if (
+    !topo ||
+    typeof topo !== 'object' ||
+    typeof topo.class_name !== 'string' ||
+    !topo.config ||
+    typeof topo.config !== 'object'
+  )
+    throw new TfjsModelError(
+      `'${path}': no modelTopology with class_name and config (is it a model.json written by model.save()?)`,
+    );
   const manifest = j.weightsManifest as Manifest[] | undefined;
   if (!Array.isArray(manifest) || manifest.some((g) => !g || !Array.isArray(g.paths) || !Array.isArray(g.weights)))
-    throw new TfjsModelError(`'${path}': no weightsManifest (a list of { paths, weights }); save the model with its weights`);
+    throw new TfjsModelError(
+      `'${path}': no weightsManifest (a list of { paths, weights }); save the model with its weights`,
+    );
   const desc = describeTopology(topo as { class_name: string; config: Record<string, unknown> }, path);
 
   // the weights: every one the layers need is in the manifest, float32, with its shape; the shards hold exactly them
@@ -200,49 +298,80 @@ export function resolveTfjsModel(pathIn: string, init: TfjsInit = 'saved'): Tfjs
   const hash = createHash('sha256').update(bytes);
   for (const g of manifest) {
     for (const w of g.weights) {
-      if (w.quantization) throw new TfjsModelError(`'${path}': weight '${w.name}' is quantized; save the model without quantization (float32)`);
-      if ((w.dtype ?? 'float32') !== 'float32') throw new TfjsModelError(`'${path}': weight '${w.name}' has dtype '${w.dtype}'; nino reads float32 weights`);
+      if (w.quantization)
+        throw new TfjsModelError(
+          `'${path}': weight '${w.name}' is quantized; save the model without quantization (float32)`,
+        );
+      if ((w.dtype ?? 'float32') !== 'float32')
+        throw new TfjsModelError(`'${path}': weight '${w.name}' has dtype '${w.dtype}'; nino reads float32 weights`);
       manifestW.set(w.name, { shape: w.shape, dtype: 'float32' });
     }
     const need = 4 * g.weights.reduce((s, w) => s + prod(w.shape), 0);
     let have = 0;
     for (const p of g.paths) {
       const f = resolve(dirname(path), p);
-      if (!existsSync(f) || !statSync(f).isFile()) throw new TfjsModelError(`'${path}': weight file '${f}' does not exist`);
+      if (!existsSync(f) || !statSync(f).isFile())
+        throw new TfjsModelError(`'${path}': weight file '${f}' does not exist`);
       const b = readFileSync(f);
       have += b.byteLength;
       hash.update(b);
     }
-    if (have !== need) throw new TfjsModelError(`'${path}': weight files ${g.paths.join(', ')} hold ${have} bytes, the manifest's weights need ${need}`);
+    if (have !== need)
+      throw new TfjsModelError(
+        `'${path}': weight files ${g.paths.join(', ')} hold ${have} bytes, the manifest's weights need ${need}`,
+      );
   }
   for (const l of desc.layers) {
     for (const w of l.weights) {
       const m = manifestW.get(w.originalName);
-      if (!m) throw new TfjsModelError(`'${path}': weight '${w.originalName}' of layer '${l.name}' (${l.className}) is missing from the weightsManifest`);
-      if (m.shape.join(',') !== w.shape.join(',')) throw new TfjsModelError(`'${path}': weight '${w.originalName}' has shape [${m.shape}] in the manifest, the layer implies [${w.shape}]`);
+      if (!m)
+        throw new TfjsModelError(
+          `'${path}': weight '${w.originalName}' of layer '${l.name}' (${l.className}) is missing from the weightsManifest`,
+        );
+      if (m.shape.join(',') !== w.shape.join(','))
+        throw new TfjsModelError(
+          `'${path}': weight '${w.originalName}' has shape [${m.shape}] in the manifest, the layer implies [${w.shape}]`,
+        );
     }
   }
   const inShape = desc.inputs[0].shape.slice(1) as number[];
   const out = desc.layers.find((l) => l.outputs[0].id === desc.outputs[0])!;
   const outShape = out.outputs[0].shape.slice(1) as number[];
-  if (outShape.length !== 1 || outShape[0] < 2) throw new TfjsModelError(`'${path}': the output must be [batch, classes] with 2 or more classes (a classifier), got [batch, ${outShape.join(', ')}]`);
+  if (outShape.length !== 1 || outShape[0] < 2)
+    throw new TfjsModelError(
+      `'${path}': the output must be [batch, classes] with 2 or more classes (a classifier), got [batch, ${outShape.join(', ')}]`,
+    );
   const fin = finalActivation(desc).act;
-  if (fin !== 'linear' && fin !== 'softmax') throw new TfjsModelError(`'${path}': the output layer '${out.name}' ends in activation '${fin}'; nino trains classifiers on logits or a softmax (linear or softmax output)`);
+  if (fin !== 'linear' && fin !== 'softmax')
+    throw new TfjsModelError(
+      `'${path}': the output layer '${out.name}' ends in activation '${fin}'; nino trains classifiers on logits or a softmax (linear or softmax output)`,
+    );
   if (init === 'seed') {
     for (const l of desc.layers)
       for (const w of l.weights) {
         const ic = l.config[`${weightKind(w)}Initializer`] as { className?: string } | undefined;
-        if (!ic?.className || !initializerOf(ic.className)) throw new TfjsModelError(`'${path}': layer '${l.name}' has no initializer nino knows for '${weightKind(w)}' (${ic?.className ?? 'none'}; known: ${Object.keys(tf.initializers).join(', ')}); use init 'saved'`);
+        if (!ic?.className || !initializerOf(ic.className))
+          throw new TfjsModelError(
+            `'${path}': layer '${l.name}' has no initializer nino knows for '${weightKind(w)}' (${ic?.className ?? 'none'}; known: ${Object.keys(tf.initializers).join(', ')}); use init 'saved'`,
+          );
       }
   }
-  return { arch: 'tfjs', path, init, sha256: hash.digest('hex'), inputShape: inShape, numClasses: outShape[0], layers: desc };
+  return {
+    arch: 'tfjs',
+    path,
+    init,
+    sha256: hash.digest('hex'),
+    inputShape: inShape,
+    numClasses: outShape[0],
+    layers: desc,
+  };
 }
 
 type Init = { apply(shape: number[], dtype?: tf.DataType): tf.Tensor };
 /** The tf.initializers factory for a Keras initializer class name (case-insensitive), used by the init check and by init 'seed'. */
 export function initializerOf(className: string): ((c: Record<string, unknown>) => Init) | undefined {
   const k = Object.keys(tf.initializers).find((n) => n.toLowerCase() === className.toLowerCase());
-  return k ? ((tf.initializers as unknown as Record<string, (c: Record<string, unknown>) => Init>)[k]) : undefined;
+  return k ? (tf.initializers as unknown as Record<string, (c: Record<string, unknown>) => Init>)[k] : undefined;
 }
 
 /** The activation the model output goes through last ('linear' when none), and the layer applying it. */
@@ -255,7 +384,8 @@ export function finalActivation(d: LayersDesc): { act: string; layer: LayerDesc 
     l = prev;
   }
   if (l.className === 'Softmax') return { act: 'softmax', layer: l };
-  if (l.className === 'ReLU' || l.className === 'LeakyReLU' || l.className === 'ELU') return { act: l.className.toLowerCase(), layer: l };
+  if (l.className === 'ReLU' || l.className === 'LeakyReLU' || l.className === 'ELU')
+    return { act: l.className.toLowerCase(), layer: l };
   return { act: (l.config.activation as string | undefined) ?? 'linear', layer: l };
 }
 
@@ -270,12 +400,18 @@ function describeTopology(topo: { class_name: string; config: Record<string, unk
     throw new TfjsModelError(`'${path}': layer '${l.config?.name ?? l.name ?? '?'}' (${l.class_name}): ${why}`);
   };
   for (const l of raw) {
-    if (!l || typeof l.class_name !== 'string' || !l.config || typeof l.config !== 'object') throw new TfjsModelError(`'${path}': a layer without class_name and config`);
+    if (!l || typeof l.class_name !== 'string' || !l.config || typeof l.config !== 'object')
+      throw new TfjsModelError(`'${path}': a layer without class_name and config`);
     if (!supported.includes(l.class_name)) {
-      const why = l.class_name === 'BatchNormalization' ? ' (its moving statistics are not trainable parameters)' : l.class_name === 'Embedding' ? ' (task data are real-valued)' : '';
+      const why =
+        l.class_name === 'BatchNormalization'
+          ? ' (its moving statistics are not trainable parameters)'
+          : l.class_name === 'Embedding'
+            ? ' (task data are real-valued)'
+            : '';
       bad(l, `not supported in a task's model${why}; supported layers: ${TASK_LAYERS.join(', ')}`);
     }
-    if (l.config.trainable === false) bad(l, 'frozen layers (trainable: false) are not supported in a task\'s model');
+    if (l.config.trainable === false) bad(l, "frozen layers (trainable: false) are not supported in a task's model");
   }
   const shapes = new Map<string, number[]>();
   const inputs: LayersDesc['inputs'] = [];
@@ -287,21 +423,40 @@ function describeTopology(topo: { class_name: string; config: Record<string, unk
     return undefined;
   };
   const addInput = (id: string, s: (number | null)[] | undefined, l: KerasLayer) => {
-    if (!s || s.slice(1).some((v) => typeof v !== 'number' || v < 1)) bad(l, `the model input needs a fixed shape (got ${JSON.stringify(s)}); give the first layer an inputShape`);
+    if (!s || s.slice(1).some((v) => typeof v !== 'number' || v < 1))
+      bad(l, `the model input needs a fixed shape (got ${JSON.stringify(s)}); give the first layer an inputShape`);
     inputs.push({ id, shape: [null, ...(s!.slice(1) as number[])] });
     shapes.set(id, s!.slice(1) as number[]);
   };
   const add = (l: KerasLayer, ins: string[], applications: number) => {
     const name = String(l.config.name ?? l.name);
     const inShapes = ins.map((i) => shapes.get(i)!);
-    const d: LayerDesc = { name, className: l.class_name, config: layerConfig(l.class_name, l.config, inShapes[0].length), inputs: ins.map((id) => ({ id, from: id })), outputs: [], applications, weights: [] };
+    const d: LayerDesc = {
+      name,
+      className: l.class_name,
+      config: layerConfig(l.class_name, l.config, inShapes[0].length),
+      inputs: ins.map((id) => ({ id, from: id })),
+      outputs: [],
+      applications,
+      weights: [],
+    };
     const fail = (m: string): never => bad(l, m);
     const act = d.config.activation;
-    if (act !== undefined && act !== null && !ACTIVATIONS.includes(act as string)) fail(`activation '${String(act)}' is not supported (supported: ${ACTIVATIONS.join(', ')})`);
-    if (l.class_name === 'ELU' && d.config.alpha !== undefined && d.config.alpha !== 1) fail('ELU with alpha other than 1 is not supported');
+    if (act !== undefined && act !== null && !ACTIVATIONS.includes(act as string))
+      fail(`activation '${String(act)}' is not supported (supported: ${ACTIVATIONS.join(', ')})`);
+    if (l.class_name === 'ELU' && d.config.alpha !== undefined && d.config.alpha !== 1)
+      fail('ELU with alpha other than 1 is not supported');
     const o = outputShape(d, inShapes, fail);
     d.outputs = [{ id: name, shape: [null, ...o] }];
-    d.weights = expectedWeights(d, inShapes[0]).map((w) => ({ name: `${name}/${w.kind}`, originalName: `${name}/${w.kind}`, shape: w.shape, trainable: true }) satisfies LayerWeightDesc);
+    d.weights = expectedWeights(d, inShapes[0]).map(
+      (w) =>
+        ({
+          name: `${name}/${w.kind}`,
+          originalName: `${name}/${w.kind}`,
+          shape: w.shape,
+          trainable: true,
+        }) satisfies LayerWeightDesc,
+    );
     shapes.set(name, o);
     layers.push(d);
   };
@@ -329,17 +484,27 @@ function describeTopology(topo: { class_name: string; config: Record<string, unk
       const nodes = (l.inbound_nodes ?? []) as unknown[][][];
       if (nodes.length !== 1) bad(l, `a layer applied ${nodes.length} times (shared weights) is not supported`);
       const ins = nodes[0].map((e) => {
-        if (!Array.isArray(e) || e[1] !== 0 || e[2] !== 0) bad(l, `inbound node ${JSON.stringify(e)} is not supported (one output per layer)`);
-        if (!shapes.has(String(e[0]))) bad(l, `input '${String(e[0])}' is not computed before it (layers must be in topological order)`);
+        if (!Array.isArray(e) || e[1] !== 0 || e[2] !== 0)
+          bad(l, `inbound node ${JSON.stringify(e)} is not supported (one output per layer)`);
+        if (!shapes.has(String(e[0])))
+          bad(l, `input '${String(e[0])}' is not computed before it (layers must be in topological order)`);
         return String(e[0]);
       });
       add({ ...l, config: { ...l.config, name } }, ins, 1);
     }
     outputs = (c.output_layers ?? []).map((e) => String(e[0]));
-    if ((c.input_layers ?? []).length !== 1) throw new TfjsModelError(`'${path}': the model has ${(c.input_layers ?? []).length} inputs; a task's model takes one`);
-  } else throw new TfjsModelError(`'${path}': modelTopology class '${topo.class_name}' is not supported (Sequential or Model)`);
-  if (inputs.length !== 1) throw new TfjsModelError(`'${path}': the model has ${inputs.length} inputs; a task's model takes one`);
-  if (outputs.length !== 1 || !layers.some((l) => l.outputs[0].id === outputs[0])) throw new TfjsModelError(`'${path}': the model needs exactly one output computed by a layer`);
+    if ((c.input_layers ?? []).length !== 1)
+      throw new TfjsModelError(
+        `'${path}': the model has ${(c.input_layers ?? []).length} inputs; a task's model takes one`,
+      );
+  } else
+    throw new TfjsModelError(
+      `'${path}': modelTopology class '${topo.class_name}' is not supported (Sequential or Model)`,
+    );
+  if (inputs.length !== 1)
+    throw new TfjsModelError(`'${path}': the model has ${inputs.length} inputs; a task's model takes one`);
+  if (outputs.length !== 1 || !layers.some((l) => l.outputs[0].id === outputs[0]))
+    throw new TfjsModelError(`'${path}': the model needs exactly one output computed by a layer`);
   if (!layers.some((l) => l.weights.length)) throw new TfjsModelError(`'${path}': the model has no trainable weights`);
   return { name: modelName, inputs, layers, outputs };
 }
@@ -366,7 +531,10 @@ export function readSavedWeights(a: TfjsModelArgs): Map<string, Float32Array> {
       off += 4 * n;
     }
   }
-  if (hash.digest('hex') !== a.sha256) throw new TfjsModelError(`model '${a.path}' or its weight files changed since the task was resolved (SHA-256 differs); run again to use the new model`);
+  if (hash.digest('hex') !== a.sha256)
+    throw new TfjsModelError(
+      `model '${a.path}' or its weight files changed since the task was resolved (SHA-256 differs); run again to use the new model`,
+    );
   savedCache.set(a.sha256, out);
   return out;
 }

@@ -53,7 +53,10 @@ function weightLayouts(d: LayersDesc): WeightLayout[] {
     if (l.className === 'Flatten') {
       const P = prod(inShape.slice(0, -1));
       flat.set(id, fin ?? (P > 1 ? { positions: P, channels: inShape[inShape.length - 1] } : undefined));
-    } else if (['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'Dropout', 'SpatialDropout1D'].includes(l.className)) flat.set(id, fin);
+    } else if (
+      ['Activation', 'ReLU', 'LeakyReLU', 'ELU', 'Softmax', 'Dropout', 'SpatialDropout1D'].includes(l.className)
+    )
+      flat.set(id, fin);
     else flat.set(id, undefined);
     for (const w of l.weights) {
       const kind = weightKind(w);
@@ -61,12 +64,36 @@ function weightLayouts(d: LayersDesc): WeightLayout[] {
         out.push({ layer: l, weight: w, tfShape: w.shape, view: w.shape, perm: [0], torchShape: w.shape });
       } else if (l.className === 'Dense') {
         const units = w.shape[1];
-        if (fin) out.push({ layer: l, weight: w, tfShape: w.shape, view: [fin.positions, fin.channels, units], perm: [2, 1, 0], torchShape: fin.positions <= MAX_FEAT ? [units, fin.channels, fin.positions] : [units, fin.channels * fin.positions] });
-        else out.push({ layer: l, weight: w, tfShape: w.shape, view: w.shape, perm: [1, 0], torchShape: [units, w.shape[0]] });
+        if (fin)
+          out.push({
+            layer: l,
+            weight: w,
+            tfShape: w.shape,
+            view: [fin.positions, fin.channels, units],
+            perm: [2, 1, 0],
+            torchShape:
+              fin.positions <= MAX_FEAT ? [units, fin.channels, fin.positions] : [units, fin.channels * fin.positions],
+          });
+        else
+          out.push({
+            layer: l,
+            weight: w,
+            tfShape: w.shape,
+            view: w.shape,
+            perm: [1, 0],
+            torchShape: [units, w.shape[0]],
+          });
       } else {
         const ks = w.shape.slice(0, -2);
         const [cin, cout] = w.shape.slice(-2);
-        out.push({ layer: l, weight: w, tfShape: w.shape, view: w.shape, perm: ks.length === 2 ? [3, 2, 0, 1] : [2, 1, 0], torchShape: [cout, cin, ...ks] });
+        out.push({
+          layer: l,
+          weight: w,
+          tfShape: w.shape,
+          view: w.shape,
+          perm: ks.length === 2 ? [3, 2, 0, 1] : [2, 1, 0],
+          torchShape: [cout, cin, ...ks],
+        });
       }
     }
   }
@@ -132,14 +159,29 @@ export function makeTfjsModel(a: TfjsModelArgs): ModelDef {
     const L = layouts[i];
     const t = params[i];
     if (L.perm.length === 1) return t;
-    return tf.reshape(tf.transpose(tf.reshape(t, L.perm.map((p) => L.view[p])), inversePerm(L.perm)), L.tfShape);
+    return tf.reshape(
+      tf.transpose(
+        tf.reshape(
+          t,
+          L.perm.map((p) => L.view[p]),
+        ),
+        inversePerm(L.perm),
+      ),
+      L.tfShape,
+    );
   };
 
   const forward = (params: tf.Tensor[], x: tf.Tensor): tf.Tensor =>
     tf.tidy(() => {
-      if (params.length !== specs.length) throw new Error(`tfjs model '${d.name}': expected ${specs.length} params, got ${params.length}`);
-      if (x.size / x.shape[0] !== inSize) throw new Error(`tfjs model '${d.name}': an example has ${x.size / x.shape[0]} values, the model's input [${inShape}] has ${inSize}`);
-      const values = new Map<string, tf.Tensor>([[d.inputs[0].id, tf.reshape(tf.cast(x, 'float32'), [x.shape[0], ...inShape])]]);
+      if (params.length !== specs.length)
+        throw new Error(`tfjs model '${d.name}': expected ${specs.length} params, got ${params.length}`);
+      if (x.size / x.shape[0] !== inSize)
+        throw new Error(
+          `tfjs model '${d.name}': an example has ${x.size / x.shape[0]} values, the model's input [${inShape}] has ${inSize}`,
+        );
+      const values = new Map<string, tf.Tensor>([
+        [d.inputs[0].id, tf.reshape(tf.cast(x, 'float32'), [x.shape[0], ...inShape])],
+      ]);
       for (const l of d.layers) {
         const ins = l.inputs.map((i) => values.get(i.id)!);
         const h = ins[0];
@@ -171,9 +213,17 @@ export function makeTfjsModel(a: TfjsModelArgs): ModelDef {
             const s = c.strides as number[];
             const dl = c.dilationRate as number[];
             const pad = c.padding as 'valid' | 'same';
-            let z = l.className === 'Conv2D'
-              ? tf.conv2d(h as tf.Tensor4D, k as tf.Tensor4D, s as [number, number], pad, 'NHWC', dl as [number, number])
-              : tf.conv1d(h as tf.Tensor3D, k as tf.Tensor3D, s[0], pad, 'NWC', dl[0]);
+            let z =
+              l.className === 'Conv2D'
+                ? tf.conv2d(
+                    h as tf.Tensor4D,
+                    k as tf.Tensor4D,
+                    s as [number, number],
+                    pad,
+                    'NHWC',
+                    dl as [number, number],
+                  )
+                : tf.conv1d(h as tf.Tensor3D, k as tf.Tensor3D, s[0], pad, 'NWC', dl[0]);
             const b = W('bias');
             if (b) z = tf.add(z, b);
             y = act(z);
@@ -182,14 +232,24 @@ export function makeTfjsModel(a: TfjsModelArgs): ModelDef {
           case 'MaxPooling2D':
           case 'AveragePooling2D': {
             const f = l.className === 'MaxPooling2D' ? tf.maxPool : tf.avgPool;
-            y = f(h as tf.Tensor4D, c.poolSize as [number, number], c.strides as [number, number], c.padding as 'valid' | 'same');
+            y = f(
+              h as tf.Tensor4D,
+              c.poolSize as [number, number],
+              c.strides as [number, number],
+              c.padding as 'valid' | 'same',
+            );
             break;
           }
           case 'MaxPooling1D':
           case 'AveragePooling1D': {
             const f = l.className === 'MaxPooling1D' ? tf.maxPool : tf.avgPool;
             const [B, L, C] = h.shape;
-            const p = f(tf.reshape(h, [B, L, 1, C]) as tf.Tensor4D, [(c.poolSize as number[])[0], 1], [(c.strides as number[])[0], 1], c.padding as 'valid' | 'same');
+            const p = f(
+              tf.reshape(h, [B, L, 1, C]) as tf.Tensor4D,
+              [(c.poolSize as number[])[0], 1],
+              [(c.strides as number[])[0], 1],
+              c.padding as 'valid' | 'same',
+            );
             y = tf.reshape(p, [B, p.shape[1] as number, C]);
             break;
           }
@@ -212,7 +272,8 @@ export function makeTfjsModel(a: TfjsModelArgs): ModelDef {
             y = act(h);
             break;
           case 'ReLU':
-            y = c.maxValue !== undefined && c.maxValue !== null ? tf.clipByValue(h, 0, c.maxValue as number) : tf.relu(h);
+            y =
+              c.maxValue !== undefined && c.maxValue !== null ? tf.clipByValue(h, 0, c.maxValue as number) : tf.relu(h);
             break;
           case 'LeakyReLU':
             y = tf.leakyRelu(h, (c.alpha as number | undefined) ?? 0.3);
@@ -254,9 +315,17 @@ export function makeTfjsModel(a: TfjsModelArgs): ModelDef {
       return layouts.map((L) => permute(saved.get(L.weight.originalName)!, L.view, L.perm));
     }
     return layouts.map((L) => {
-      const ic = L.layer.config[`${weightKind(L.weight)}Initializer`] as { className: string; config: Record<string, unknown> };
+      const ic = L.layer.config[`${weightKind(L.weight)}Initializer`] as {
+        className: string;
+        config: Record<string, unknown>;
+      };
       const seed = Math.floor(rng.uniform() * 2 ** 31);
-      const data = tf.tidy(() => initializerOf(ic.className)!({ ...ic.config, seed }).apply(L.tfShape, 'float32').dataSync() as Float32Array);
+      const data = tf.tidy(
+        () =>
+          initializerOf(ic.className)!({ ...ic.config, seed })
+            .apply(L.tfShape, 'float32')
+            .dataSync() as Float32Array,
+      );
       return permute(Float32Array.from(data), L.view, L.perm);
     });
   };
