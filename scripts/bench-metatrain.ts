@@ -13,13 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/core/backend.ts';
-import { makeLayout } from '../src/core/params.ts';
-import { Rng } from '../src/core/rng.ts';
 import { DEFAULT_TRAIN_CONFIG, expandDataPaths, loadTrajectorySet, MetaTrainer, modelConfigFor, splitByTrajectory, type TrainConfig } from '../src/metatrain/index.ts';
 import { initHostWeights } from '../src/model/weights.ts';
-import { getTask } from '../src/tasks/registry.ts';
-import { makeModel } from '../src/tasks/runtime.ts';
-import { writeTrajectory } from '../src/trajectories/arrow.ts';
+import { writeSynthTrajectories } from './lib/synth-trajectories.ts';
 
 const { values } = parseArgs({
   options: {
@@ -34,22 +30,7 @@ const { values } = parseArgs({
 
 await initBackend(values.backend);
 const task = 'FM-16-3k';
-let dir = values.data;
-if (!dir) {
-  dir = mkdtempSync(join(tmpdir(), 'nino-bench-mt-'));
-  const lay = makeLayout(makeModel(getTask(task)).specs);
-  for (let seed = 1; seed <= 3; seed++) {
-    const rng = new Rng(seed);
-    const a = Float32Array.from({ length: lay.total }, () => 0.1 * rng.normal());
-    const b = Float32Array.from({ length: lay.total }, () => 0.05 * rng.normal());
-    const records = Array.from({ length: 26 }, (_, r) => ({
-      step: r * 60,
-      params: Float32Array.from(a, (x, i) => x + b[i] * Math.log1p(r)),
-      metrics: {},
-    }));
-    writeTrajectory(join(dir, `seed-${seed}.arrow`), lay, { task, seed, config: {}, toolVersion: 'bench', schemaVersion: 1 }, records);
-  }
-}
+const dir = values.data ?? writeSynthTrajectories(mkdtempSync(join(tmpdir(), 'nino-bench-mt-')), task);
 const steps = Number(values.steps);
 for (const hid of values.hid!.split(',').map(Number)) {
   const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, model: values.model as 'nino' | 'mlp', hid, batch: Number(values.batch), steps: 1000 };

@@ -1,17 +1,19 @@
 /** `nino train-nino`: meta-train the NiNo GNN (or the graph-free MLP baseline) on collected trajectories. */
 import type { Command } from 'commander';
 import { accessSync, constants, existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { initBackend } from '../core/backend.ts';
 import { ensureDir } from '../core/fsutil.ts';
 import { formatValSummary, MAX_ROLLBACKS_PER_SNAPSHOT, OutputExistsError, TRAIN_CONFIG_KEYS, trainConfigFlags, trainNino, TrajectoryDataError, type TrainConfig } from '../metatrain/index.ts';
 import { readEnv } from './env.ts';
-import { makeLogger, makeProgress, UsageError, type GlobalOpts } from './common.ts';
+import { makeLogger, makeProgress, parsePositiveInt, UsageError, type GlobalOpts } from './common.ts';
 
 type TrainNinoOpts = Partial<TrainConfig> & {
   data?: string[];
   out: string;
   resume?: boolean | string;
   overwrite?: boolean;
+  workers?: number;
 };
 
 export function registerTrainNino(program: Command): void {
@@ -21,7 +23,12 @@ export function registerTrainNino(program: Command): void {
     .option('-d, --data <paths...>', 'trajectory files, folders (searched recursively for *.arrow) or globs; optional with --resume')
     .option('-o, --out <dir>', 'output folder (checkpoints, final <model>.safetensors)', 'runs/nino')
     .option('--resume [ckpt]', 'continue from <out>/ckpt.safetensors (or the given checkpoint) exactly where it stopped')
-    .option('--overwrite', 'start afresh in an --out that holds a previous run (its checkpoint, optimizer state and model are removed)');
+    .option('--overwrite', 'start afresh in an --out that holds a previous run (its checkpoint, optimizer state and model are removed)')
+    .option(
+      '-w, --workers <n>',
+      `data-parallel worker threads: each step's batch is split across them, gradients averaged (default: the cores, ${availableParallelism()} here; with --resume the checkpoint's; at most --batch)`,
+      parsePositiveInt('workers'),
+    );
   // the settings' flags, defaults and rules come from the schema table (metatrain/config.ts)
   for (const f of trainConfigFlags()) train.option(f.flags, f.description, f.parse);
   train
@@ -57,13 +64,14 @@ export function registerTrainNino(program: Command): void {
       logger.info({ backend: backend.name, out: o.out }, 'train-nino');
       const bars = makeProgress(g.progress !== false);
       try {
-        const r = await trainNino({ data: o.data, out: o.out, config, resume: o.resume, overwrite: o.overwrite, officialDir: readEnv().officialDir, logger, progress: bars.progress });
+        const workers = o.workers ?? (o.resume ? undefined : Math.max(1, availableParallelism()));
+        const r = await trainNino({ data: o.data, out: o.out, config, resume: o.resume, overwrite: o.overwrite, workers, backend: backend.name, officialDir: readEnv().officialDir, logger, progress: bars.progress });
         bars.stop();
         const v = r.val;
         const valTxt = v ? formatValSummary(v) : 'no validation (--val 0)';
         process.stdout.write(
           `trained ${r.config.model} (hid ${r.config.hid}) for ${r.step} steps: train loss (ema) ${r.trainLoss.toFixed(4)} | ${valTxt} | ` +
-            `${r.graphsPerSec.toFixed(1)} graphs/s, ${r.secPerStep.toFixed(3)} s/step | rollbacks ${r.rollbacks} | saved ${r.finalPath}\n`,
+            `${r.graphsPerSec.toFixed(1)} graphs/s, ${r.secPerStep.toFixed(3)} s/step (${r.workers} worker${r.workers > 1 ? 's' : ''}) | rollbacks ${r.rollbacks} | saved ${r.finalPath}\n`,
         );
       } catch (e) {
         if (e instanceof TrajectoryDataError || e instanceof OutputExistsError) throw new UsageError(e.message);

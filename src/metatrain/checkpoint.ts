@@ -35,6 +35,17 @@ export interface TrainExtra {
   data: DataRef;
   val: ValResult | null;
   elapsedSec: number;
+  /** data-parallel shards per batch the gradients were computed in (absent: 1; see parallel.ts) */
+  workers?: number;
+}
+
+/** What a training checkpoint records besides the trainer's state. */
+export interface RunRecord {
+  data: DataRef;
+  val: ValResult | null;
+  elapsedSec: number;
+  /** data-parallel shards per batch (default 1) */
+  workers?: number;
 }
 
 function writeAdam(path: string, s: OptimizerState, names: string[]): void {
@@ -59,7 +70,7 @@ const FINAL_FILES: Record<TrainConfig['model'], string> = { nino: 'nino.safetens
 const isAdamFile = (f: string) => f.startsWith(ADAM_PREFIX) && f.endsWith('.safetensors');
 
 /** Saves <out>/ckpt.safetensors (+ ckpt-adamw-<step>.safetensors), atomically; returns the path. */
-export function saveTrainCheckpoint(t: MetaTrainer, out: string, data: DataRef, val: ValResult | null, elapsedSec: number): string {
+export function saveTrainCheckpoint(t: MetaTrainer, out: string, { data, val, elapsedSec, workers = 1 }: RunRecord): string {
   const adam = t.adam.getState();
   // moments first, under a step-specific name; the checkpoint (written last, atomically) points to it
   const adamFile = `${ADAM_PREFIX}${t.step}.safetensors`;
@@ -74,6 +85,8 @@ export function saveTrainCheckpoint(t: MetaTrainer, out: string, data: DataRef, 
     val,
     elapsedSec,
   };
+  // only when > 1, so single-thread checkpoints stay as they were
+  if (workers > 1) extra.workers = workers;
   const p = join(out, CKPT_FILE);
   writeFileAtomic(p, serializeCheckpoint({ config: t.cfg, weights: t.hostWeights(), extra: extra as unknown as Record<string, unknown> }));
   for (const f of readdirSync(out)) if (isAdamFile(f) && f !== adamFile) rmSync(join(out, f), { force: true });
