@@ -26,7 +26,13 @@ if (ds.kind !== 'vision') throw new Error('expected an image dataset');
 const { train, test, shape } = ds.split;
 
 const model = fm16Sequential();
-const optimizer = new NiNoOptimizer({ baseOpt: tf.train.adam(6e-3), model, ckpt: arg('ckpt', 'project'), period, maxTrainSteps: steps });
+const optimizer = new NiNoOptimizer({
+  baseOpt: tf.train.adam(6e-3),
+  model,
+  ckpt: arg('ckpt', 'project'),
+  period,
+  maxTrainSteps: steps,
+});
 
 const nt = Math.min(test.count, 2000);
 const xt = tf.tensor4d(test.x.subarray(0, nt * 784), [nt, ...shape]);
@@ -38,8 +44,13 @@ for (let step = 1; step <= steps; step++) {
   const x = tf.tensor4d(train.x.subarray(start * 784, (start + batchSize) * 784), [batchSize, ...shape]);
   const y = tf.oneHot(tf.tensor1d(train.y.subarray(start, start + batchSize), 'int32'), 10);
   const jump = optimizer.nextStepNowcast;
-  const loss = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor) as tf.Scalar, true);
-  if (jump) console.log(`step ${step}: nowcast k=${optimizer.events.at(-1)?.k}, test accuracy ${accuracy().toFixed(2)}%`);
-  else if (step % 100 === 0 || step === steps) console.log(`step ${step}: loss ${loss!.dataSync()[0]!.toFixed(4)}, test accuracy ${accuracy().toFixed(2)}%`);
+  const loss = optimizer.minimize(
+    () => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor) as tf.Scalar,
+    true,
+  );
+  if (jump)
+    console.log(`step ${step}: nowcast k=${optimizer.events.at(-1)?.k}, test accuracy ${accuracy().toFixed(2)}%`);
+  else if (step % 100 === 0 || step === steps)
+    console.log(`step ${step}: loss ${loss!.dataSync()[0]!.toFixed(4)}, test accuracy ${accuracy().toFixed(2)}%`);
   tf.dispose([x, y, loss!]);
 }

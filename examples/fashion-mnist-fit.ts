@@ -34,17 +34,31 @@ const ys = tf.oneHot(tf.tensor1d(train.y.subarray(0, n), 'int32'), 10);
 const model = tutorialConvNet(shape); // conv -> pool -> conv -> pool -> Flatten -> Dense(softmax), see models.ts
 
 // the one-line wrap: NiNo nowcasts the model's own weights every `period` Adam steps
-const optimizer = new NiNoOptimizer({ baseOpt: tf.train.adam(3e-3), model, ckpt: arg('ckpt', 'project'), period, maxTrainSteps: steps });
+const optimizer = new NiNoOptimizer({
+  baseOpt: tf.train.adam(3e-3),
+  model,
+  ckpt: arg('ckpt', 'project'),
+  period,
+  maxTrainSteps: steps,
+});
 model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 
 const epochs = Math.ceil((steps * batchSize) / n);
 await model.fit(xs, ys, {
-  batchSize, epochs, shuffle: true, verbose: 0,
-  callbacks: { onEpochEnd: (e, logs) => console.log(`epoch ${e + 1}/${epochs}: loss ${logs?.loss?.toFixed(4)}, acc ${logs?.acc?.toFixed(4)}`) },
+  batchSize,
+  epochs,
+  shuffle: true,
+  verbose: 0,
+  callbacks: {
+    onEpochEnd: (e, logs) =>
+      console.log(`epoch ${e + 1}/${epochs}: loss ${logs?.loss?.toFixed(4)}, acc ${logs?.acc?.toFixed(4)}`),
+  },
 });
 const nt = Math.min(test.count, 2000);
 const xt = tf.tensor4d(test.x.subarray(0, nt * 784), [nt, ...shape]);
 const yt = tf.oneHot(tf.tensor1d(test.y.subarray(0, nt), 'int32'), 10);
 const [, acc] = model.evaluate(xt, yt, { batchSize: 500 }) as tf.Scalar[];
-console.log(`steps ${optimizer.iterations}, nowcasts ${optimizer.events.map((e) => `@${e.stepIdx} k=${e.k}`).join(' ')}`);
+console.log(
+  `steps ${optimizer.iterations}, nowcasts ${optimizer.events.map((e) => `@${e.stepIdx} k=${e.k}`).join(' ')}`,
+);
 console.log(`test accuracy (${nt} images): ${(100 * (await acc!.data())[0]!).toFixed(2)}%`);

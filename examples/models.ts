@@ -10,10 +10,22 @@
 import * as tf from '@tensorflow/tfjs';
 
 /** FM-16 as tfjs layers: Conv(s2, valid) ReLU, Conv(s1, same) ReLU, Conv(s1, same) ReLU, GAP, Dense. */
-export function fm16Sequential(hid: [number, number, number] = [16, 32, 32], inChannels = 1, numClasses = 10, imageSize = 28): tf.Sequential {
+export function fm16Sequential(
+  hid: [number, number, number] = [16, 32, 32],
+  inChannels = 1,
+  numClasses = 10,
+  imageSize = 28,
+): tf.Sequential {
   return tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [imageSize, imageSize, inChannels], filters: hid[0], kernelSize: 3, strides: 2, padding: 'valid', activation: 'relu' }),
+      tf.layers.conv2d({
+        inputShape: [imageSize, imageSize, inChannels],
+        filters: hid[0],
+        kernelSize: 3,
+        strides: 2,
+        padding: 'valid',
+        activation: 'relu',
+      }),
       tf.layers.conv2d({ filters: hid[1], kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' }),
       tf.layers.conv2d({ filters: hid[2], kernelSize: 3, strides: 1, padding: 'same', activation: 'relu' }),
       tf.layers.globalAveragePooling2d({}),
@@ -22,9 +34,12 @@ export function fm16Sequential(hid: [number, number, number] = [16, 32, 32], inC
   });
 }
 
-
 /** conv(8) -> maxpool -> conv(16) -> maxpool -> Flatten -> Dense(10, softmax or logits): 5,258 parameters on 28x28x1 */
-export function tutorialConvNet(shape: [number, number, number] = [28, 28, 1], numClasses = 10, softmax = true): tf.Sequential {
+export function tutorialConvNet(
+  shape: [number, number, number] = [28, 28, 1],
+  numClasses = 10,
+  softmax = true,
+): tf.Sequential {
   return tf.sequential({
     layers: [
       tf.layers.conv2d({ inputShape: shape, filters: 8, kernelSize: 3, activation: 'relu' }),

@@ -45,9 +45,16 @@ for (let s = 0; s < steps; s++) {
   const b = sampleWindows(data.train, B, T, rng);
   const t0 = performance.now();
   const x = tf.tensor2d(b.x, [B, T], 'int32');
-  const y = tf.tensor2d(b.y.map((v) => v % cfg.vocabSize), [B, T], 'int32');
+  const y = tf.tensor2d(
+    b.y.map((v) => v % cfg.vocabSize),
+    [B, T],
+    'int32',
+  );
   const { value, grads } = tf.variableGrads(() => m.loss(vars, { x, y }), vars);
-  opt.step(vars, vars.map((v) => grads[v.name]));
+  opt.step(
+    vars,
+    vars.map((v) => grads[v.name]),
+  );
   loss = value.dataSync()[0];
   tf.dispose([x, y, value, ...Object.values(grads)]);
   times.push(performance.now() - t0);

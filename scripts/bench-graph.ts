@@ -5,12 +5,13 @@
  *   npx tsx scripts/bench-graph.ts [--repeat 3]
  */
 import { Rng } from '../src/core/rng.ts';
-import { buildNeuralGraph, gpt2Specs, laplacianPE, toEdges, toVector } from '../src/graph/index.ts';
+import { buildNeuralGraph, laplacianPE, toEdges, toVector } from '../src/graph/index.ts';
+import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
 import { scaleStates } from '../src/trajectories/scale.ts';
 
 const repeat = Number(process.argv[process.argv.indexOf('--repeat') + 1]) || 3;
 const ms = (t: number) => (performance.now() - t).toFixed(1);
-const specs = gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 });
+const specs = gpt2Specs({ vocabSize: 50257, nPositions: 1024, nEmbd: 24, nLayer: 3 });
 const rss0 = process.memoryUsage.rss();
 
 const t0 = performance.now();
@@ -36,10 +37,18 @@ for (let r = 0; r < repeat; r++) {
   for (let s = 0; s < out.length; s++) out[s] = attr[s * ctx + ctx - 1];
   t = performance.now();
   toVector(g, out);
-  console.log(`scaleStates: ${tScale} ms, toEdges: ${tEdges} ms (${(attr.byteLength / 2 ** 20).toFixed(1)} MiB), toVector: ${ms(t)} ms`);
+  console.log(
+    `scaleStates: ${tScale} ms, toEdges: ${tEdges} ms (${(attr.byteLength / 2 ** 20).toFixed(1)} MiB), toVector: ${ms(t)} ms`,
+  );
 }
 const t = performance.now();
 const lpe = laplacianPE(g, { rng: new Rng(1234) });
-console.log(`LPE (${lpe.method}, ${lpe.matvecs} matvecs): ${ms(t)} ms; eigenvalues ${Array.from(lpe.eigvals).map((x) => x.toFixed(6)).join(' ')}`);
+console.log(
+  `LPE (${lpe.method}, ${lpe.matvecs} matvecs): ${ms(t)} ms; eigenvalues ${Array.from(lpe.eigvals)
+    .map((x) => x.toFixed(6))
+    .join(' ')}`,
+);
 // resourceUsage().maxRSS is the kernel's high-water mark in KiB (includes tsx/esbuild start-up)
-console.log(`RSS at start: ${(rss0 / 2 ** 20).toFixed(0)} MiB, peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+console.log(
+  `RSS at start: ${(rss0 / 2 ** 20).toFixed(0)} MiB, peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+);

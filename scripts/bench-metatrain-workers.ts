@@ -21,7 +21,15 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/core/backend.ts';
-import { DEFAULT_TRAIN_CONFIG, expandDataPaths, loadTrajectorySet, MetaTrainer, modelConfigFor, ParallelGrads, type TrainConfig } from '../src/metatrain/index.ts';
+import {
+  DEFAULT_TRAIN_CONFIG,
+  expandDataPaths,
+  loadTrajectorySet,
+  MetaTrainer,
+  modelConfigFor,
+  ParallelGrads,
+  type TrainConfig,
+} from '../src/metatrain/index.ts';
 import { initHostWeights } from '../src/model/weights.ts';
 import { writeSynthTrajectories } from './lib/synth-trajectories.ts';
 
@@ -53,27 +61,56 @@ function threadCpu(): Map<string, number> {
   return out;
 }
 /** the largest CPU time one thread spent since `before` */
-const busiest = (before: Map<string, number>) => Math.max(0, ...[...threadCpu()].map(([t, c]) => c - (before.get(t) ?? 0)));
+const busiest = (before: Map<string, number>) =>
+  Math.max(0, ...[...threadCpu()].map(([t, c]) => c - (before.get(t) ?? 0)));
 
 await initBackend(values.backend);
 const steps = Number(values.steps);
 const list = (s: string) => s.split(',').map((x) => x.trim());
-console.log(`backend ${tf.getBackend()}, ${availableParallelism()} cores, batch ${values.batch}, ${steps} timed steps per row`);
-console.log('task       graph                          hid  workers  steps/s  graphs/s  vs 1 worker  CPU s/step  busiest thread  projected  start-up  max |loss - 1-worker loss|');
+console.log(
+  `backend ${tf.getBackend()}, ${availableParallelism()} cores, batch ${values.batch}, ${steps} timed steps per row`,
+);
+console.log(
+  'task       graph                          hid  workers  steps/s  graphs/s  vs 1 worker  CPU s/step  busiest thread  projected  start-up  max |loss - 1-worker loss|',
+);
 for (const task of list(values.tasks!)) {
   const dir = writeSynthTrajectories(mkdtempSync(join(tmpdir(), 'nino-bench-mtw-')), task);
   const files = expandDataPaths([dir]);
   for (const hid of list(values.hid!).map(Number)) {
-    const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, model: values.model as 'nino' | 'mlp', hid, batch: Number(values.batch), steps: 1000, val: 0 };
-    const load = { ctx: tc.ctx, seqLen: tc.seqLen, lpe: tc.model === 'nino' ? tc.lpe : 0 };
+    const tc: TrainConfig = {
+      ...DEFAULT_TRAIN_CONFIG,
+      model: values.model as 'nino' | 'mlp',
+      hid,
+      batch: Number(values.batch),
+      steps: 1000,
+      val: 0,
+    };
+    const load = { ctx: tc.ctx, maxHorizon: tc.maxHorizon, lpe: tc.model === 'nino' ? tc.lpe : 0 };
     const set = loadTrajectorySet(files, load);
     const g = set.graphs[0].graph;
     const cfg = modelConfigFor(tc, set);
     let base: { sps: number; losses: number[]; proj: number } | null = null;
     for (const workers of list(values.workers!).map(Number)) {
-      const t = new MetaTrainer(set, set.trajs.map((_, i) => i), [], cfg, tc, initHostWeights(cfg, 0));
+      const t = new MetaTrainer(
+        set,
+        set.trajs.map((_, i) => i),
+        [],
+        cfg,
+        tc,
+        initHostWeights(cfg, 0),
+      );
       const s0 = performance.now();
-      const pg = workers > 1 ? await ParallelGrads.start(set, { workers, files, load, cfg, host: t.hostWeights(), backend: tf.getBackend() }) : null;
+      const pg =
+        workers > 1
+          ? await ParallelGrads.start(set, {
+              workers,
+              files,
+              load,
+              cfg,
+              host: t.hostWeights(),
+              backend: tf.getBackend(),
+            })
+          : null;
       const startMs = performance.now() - s0;
       const step = () => (pg ? t.trainStepParallel(pg) : Promise.resolve(t.trainStep()));
       await step(); // warm-up

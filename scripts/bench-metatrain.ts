@@ -13,7 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/core/backend.ts';
-import { DEFAULT_TRAIN_CONFIG, expandDataPaths, loadTrajectorySet, MetaTrainer, modelConfigFor, splitByTrajectory, type TrainConfig } from '../src/metatrain/index.ts';
+import {
+  DEFAULT_TRAIN_CONFIG,
+  expandDataPaths,
+  loadTrajectorySet,
+  MetaTrainer,
+  modelConfigFor,
+  splitByTrajectory,
+  type TrainConfig,
+} from '../src/metatrain/index.ts';
 import { initHostWeights } from '../src/model/weights.ts';
 import { writeSynthTrajectories } from './lib/synth-trajectories.ts';
 
@@ -33,8 +41,18 @@ const task = 'FM-16-3k';
 const dir = values.data ?? writeSynthTrajectories(mkdtempSync(join(tmpdir(), 'nino-bench-mt-')), task);
 const steps = Number(values.steps);
 for (const hid of values.hid!.split(',').map(Number)) {
-  const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, model: values.model as 'nino' | 'mlp', hid, batch: Number(values.batch), steps: 1000 };
-  const set = loadTrajectorySet(expandDataPaths([dir]), { ctx: tc.ctx, seqLen: tc.seqLen, lpe: tc.model === 'nino' ? tc.lpe : 0 });
+  const tc: TrainConfig = {
+    ...DEFAULT_TRAIN_CONFIG,
+    model: values.model as 'nino' | 'mlp',
+    hid,
+    batch: Number(values.batch),
+    steps: 1000,
+  };
+  const set = loadTrajectorySet(expandDataPaths([dir]), {
+    ctx: tc.ctx,
+    maxHorizon: tc.maxHorizon,
+    lpe: tc.model === 'nino' ? tc.lpe : 0,
+  });
   const { train, val } = splitByTrajectory(set, 1);
   const cfg = modelConfigFor(tc, set);
   const t = new MetaTrainer(set, train, val, cfg, tc, initHostWeights(cfg, 0));

@@ -47,9 +47,13 @@ if (!flag('large-only')) {
   const g = st('case_a_fm16/graph.safetensors');
   const inp: NowcastInput = {
     edgeAttr: st('case_a_fm16/inputs.safetensors').edge_attr.data as Float32Array,
-    F: 9, ctx: 5,
-    edgeIndex: g.edge_index.data as Int32Array, edgeType: g.edge_type.data as Int32Array,
-    pos: g.pos.data as Float32Array, numNodes: g.pos.shape[0], k: 40,
+    F: 9,
+    ctx: 5,
+    edgeIndex: g.edge_index.data as Int32Array,
+    edgeType: g.edge_type.data as Int32Array,
+    pos: g.pos.data as Float32Array,
+    numNodes: g.pos.shape[0],
+    k: 40,
   };
   const nc = new NiNoGnn(ck.config, ck.weights);
   for (let i = 0; i < 3; i++) nc.predict(inp); // warm-up
@@ -60,7 +64,9 @@ if (!flag('large-only')) {
     nc.predict(inp);
     times.push(performance.now() - t);
   }
-  console.log(`FM-16 (N=${inp.numNodes}, E=${inp.edgeType.length}, F=9): median ${median(times).toFixed(1)} ms, min ${Math.min(...times).toFixed(1)} ms over ${repeat} runs (target <= 70 ms); tensors leaked: ${tf.memory().numTensors - before}`);
+  console.log(
+    `FM-16 (N=${inp.numNodes}, E=${inp.edgeType.length}, F=9): median ${median(times).toFixed(1)} ms, min ${Math.min(...times).toFixed(1)} ms over ${repeat} runs (target <= 70 ms); tensors leaked: ${tf.memory().numTensors - before}`,
+  );
   nc.dispose();
 }
 
@@ -72,7 +78,12 @@ if (!flag('small-only')) {
     console.log(`large graph skipped: src/graph not available (${(e as Error).message.split('\n')[0]})`);
   }
   if (graphMod) {
-    const specs = graphMod.gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 });
+    const specs = (await import('../src/tasks/models/gpt2.ts')).gpt2Specs({
+      vocabSize: 50257,
+      nPositions: 1024,
+      nEmbd: 24,
+      nLayer: 3,
+    });
     const g = graphMod.buildNeuralGraph('gpt2', specs, { numHeads: 3 });
     const ctx = 5;
     const rng = new Rng(1);
@@ -81,7 +92,15 @@ if (!flag('small-only')) {
     const pos = new Float32Array(g.numNodes * 8);
     for (let i = 0; i < pos.length; i++) pos[i] = rng.normal() * 0.05;
     const inp: NowcastInput = {
-      edgeAttr, F: g.maxFeat, ctx, edgeIndex: g.edgeIndex, edgeType: g.edgeType, pos, posW: g.posW, numNodes: g.numNodes, k: 40,
+      edgeAttr,
+      F: g.maxFeat,
+      ctx,
+      edgeIndex: g.edgeIndex,
+      edgeType: g.edgeType,
+      pos,
+      posW: g.posW,
+      numNodes: g.numNodes,
+      k: 40,
     };
     const nc = new NiNoGnn(ck.config, ck.weights, { chunkEdges: chunk, edgeSampleRatio: sampleRatio, seed: 1 });
     const sg = flag('subgraph') ? await import('../src/nowcast/subgraph.ts') : null;
@@ -92,8 +111,10 @@ if (!flag('small-only')) {
       part = sg.partitionTransformerGraph(g);
       if (!part) throw new Error('no transformer blocks in the graph');
       subPos = sg.slicePositions(part, pos, 8);
-      console.log(`subgraph partition: ${part.groups.length} groups in ${((performance.now() - tp) / 1000).toFixed(2)} s; ` +
-        part.groups.map((x) => `${x.label}: N=${x.numNodes}, E=${x.numEdges}`).join('; '));
+      console.log(
+        `subgraph partition: ${part.groups.length} groups in ${((performance.now() - tp) / 1000).toFixed(2)} s; ` +
+          part.groups.map((x) => `${x.label}: N=${x.numNodes}, E=${x.numEdges}`).join('; '),
+      );
     }
     const rss0 = process.memoryUsage.rss();
     let peak = rss0;
@@ -101,17 +122,31 @@ if (!flag('small-only')) {
     const timings: Record<string, number> = {};
     const t = performance.now();
     const delta = part
-      ? sg!.predictBySubgraph({ predict: (i: NowcastInput) => nc.predictDelta(i, { timings }) }, g, part, edgeAttr, { ctx, k: 40, pos: subPos })
+      ? sg!.predictBySubgraph({ predict: (i: NowcastInput) => nc.predictDelta(i, { timings }) }, g, part, edgeAttr, {
+          ctx,
+          k: 40,
+          pos: subPos,
+        })
       : nc.predictDelta(inp, { timings });
     const dt = (performance.now() - t) / 1000;
     const out = delta;
     clearInterval(timer);
     peak = Math.max(peak, process.memoryUsage.rss(), process.resourceUsage().maxRSS * 1024);
     let finite = true;
-    for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i])) { finite = false; break; }
-    console.log(`LM1B-3-24 GPT-2 graph (params=${g.layout.total}, N=${g.numNodes}, E=${g.numEdges}, F=${g.maxFeat}), chunkEdges=${chunk}, edgeSampleRatio=${sampleRatio}${part ? ', subgraph' : ''}: ` +
-      `${dt.toFixed(2)} s (target < 68.6 s), peak RSS ${(peak / 2 ** 30).toFixed(2)} GiB (before the nowcast ${(rss0 / 2 ** 30).toFixed(2)} GiB; target < 2 GB), finite=${finite}`);
-    console.log(`  phases (s): ${Object.entries(timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ')}`);
+    for (let i = 0; i < out.length; i++)
+      if (!Number.isFinite(out[i])) {
+        finite = false;
+        break;
+      }
+    console.log(
+      `LM1B-3-24 GPT-2 graph (params=${g.layout.total}, N=${g.numNodes}, E=${g.numEdges}, F=${g.maxFeat}), chunkEdges=${chunk}, edgeSampleRatio=${sampleRatio}${part ? ', subgraph' : ''}: ` +
+        `${dt.toFixed(2)} s (target < 68.6 s), peak RSS ${(peak / 2 ** 30).toFixed(2)} GiB (before the nowcast ${(rss0 / 2 ** 30).toFixed(2)} GiB; target < 2 GB), finite=${finite}`,
+    );
+    console.log(
+      `  phases (s): ${Object.entries(timings)
+        .map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`)
+        .join(', ')}`,
+    );
     nc.dispose();
   }
 }

@@ -35,11 +35,15 @@ async function main(): Promise<void> {
   const doProfile = !process.argv.includes('--no-profile');
   console.log(`backend: ${name} (${reason}); FM-16, batch ${batch}`);
   const load = () => loadavg()[0].toFixed(2);
-  console.log(`load average (1 min) at start: ${load()} on ${cpus().length} cores (other processes skew timings; compare min and median)`);
+  console.log(
+    `load average (1 min) at start: ${load()} on ${cpus().length} cores (other processes skew timings; compare min and median)`,
+  );
 
   const model = makeConvNet({ hid: [16, 32, 32], inChannels: 1, numClasses: 10 });
   const rng = new Rng(1000);
-  const params = model.init(rng).map((a, i) => tf.variable(tf.tensor(a, model.specs[i].shape), true, model.specs[i].name));
+  const params = model
+    .init(rng)
+    .map((a, i) => tf.variable(tf.tensor(a, model.specs[i].shape), true, model.specs[i].name));
   const opt = new AdamW({ lr: 0.006, weightDecay: 0 });
 
   const xData = new Float32Array(batch * 28 * 28);
@@ -51,7 +55,10 @@ async function main(): Promise<void> {
 
   const step = (): number => {
     const { value, grads } = tf.variableGrads(() => model.loss(params, { x, y }), params);
-    opt.step(params, params.map((p) => grads[p.name]));
+    opt.step(
+      params,
+      params.map((p) => grads[p.name]),
+    );
     const l = value.dataSync()[0]; // sync point
     value.dispose();
     tf.dispose(grads);
@@ -140,10 +147,22 @@ async function main(): Promise<void> {
     const E = 15000;
     const H = 128;
     const g = new Rng(5);
-    const hx = tf.tensor2d(Float32Array.from({ length: N * H }, () => g.normal()), [N, H]);
-    const src = tf.tensor1d(Int32Array.from({ length: E }, () => g.int(N)), 'int32');
-    const dst = tf.tensor1d(Int32Array.from({ length: E }, () => g.int(N)), 'int32');
-    const w = tf.tensor2d(Float32Array.from({ length: H * H }, () => g.normal() / Math.sqrt(H)), [H, H]);
+    const hx = tf.tensor2d(
+      Float32Array.from({ length: N * H }, () => g.normal()),
+      [N, H],
+    );
+    const src = tf.tensor1d(
+      Int32Array.from({ length: E }, () => g.int(N)),
+      'int32',
+    );
+    const dst = tf.tensor1d(
+      Int32Array.from({ length: E }, () => g.int(N)),
+      'int32',
+    );
+    const w = tf.tensor2d(
+      Float32Array.from({ length: H * H }, () => g.normal() / Math.sqrt(H)),
+      [H, H],
+    );
     const timeIt = (f: () => tf.Tensor[]) => {
       tf.dispose(f());
       const ts: number[] = [];
@@ -158,7 +177,11 @@ async function main(): Promise<void> {
     };
     const plain = timeIt(() => tf.grads((a: tf.Tensor) => segmentSum(gatherRows(a, src), dst, N).square().sum())([hx]));
     const withMm = timeIt(() =>
-      tf.grads((a: tf.Tensor, b: tf.Tensor) => segmentSum(tf.relu(tf.matMul(gatherRows(a, src), b)), dst, N).square().sum())([hx, w]),
+      tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        segmentSum(tf.relu(tf.matMul(gatherRows(a, src), b)), dst, N)
+          .square()
+          .sum(),
+      )([hx, w]),
     );
     console.log(
       `GNN primitives (N ${N}, E ${E}, H ${H}), forward+grad: gather+segment-sum ${plain.toFixed(1)} ms; ` +

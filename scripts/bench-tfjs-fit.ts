@@ -50,7 +50,8 @@ async function main(): Promise<void> {
   const useFit = process.argv.includes('--fit');
   const showCurve = process.argv.includes('--curve');
   const modelKind = arg('model', 'fm16');
-  if (modelKind !== 'fm16' && modelKind !== 'flatten') throw new Error(`--model must be fm16 or flatten, got '${modelKind}'`);
+  if (modelKind !== 'fm16' && modelKind !== 'flatten')
+    throw new Error(`--model must be fm16 or flatten, got '${modelKind}'`);
   const spec = getTask('FM-16-3k');
   const rt = await loadTaskRuntime(spec, { evalLimit });
   const ds = await loadDataset('fashion-mnist');
@@ -58,8 +59,12 @@ async function main(): Promise<void> {
   const nt = Math.min(evalLimit, ds.split.test.count);
   const xt = tf.tensor4d(ds.split.test.x.subarray(0, nt * 784), [nt, 28, 28, 1]);
   const yt = tf.tensor1d(ds.split.test.y.subarray(0, nt), 'int32');
-  console.log(`backend ${backend.name}; ${modelKind === 'fm16' ? 'FM-16' : 'tutorial conv net (Flatten)'} tf.sequential on Fashion-MNIST, ${useFit ? 'model.fit' : 'optimizer.minimize'}, tf.train.adam(${spec.lr}), batch ${spec.batchSize}`);
-  console.log(`budget ${budget}, period ${period}, eval every ${evalEvery} on ${evalLimit} test images, target ${target}%, seeds ${seeds.join(',')}`);
+  console.log(
+    `backend ${backend.name}; ${modelKind === 'fm16' ? 'FM-16' : 'tutorial conv net (Flatten)'} tf.sequential on Fashion-MNIST, ${useFit ? 'model.fit' : 'optimizer.minimize'}, tf.train.adam(${spec.lr}), batch ${spec.batchSize}`,
+  );
+  console.log(
+    `budget ${budget}, period ${period}, eval every ${evalEvery} on ${evalLimit} test images, target ${target}%, seeds ${seeds.join(',')}`,
+  );
 
   const results: RunResult[] = [];
   for (const seed of seeds) {
@@ -83,12 +88,20 @@ async function main(): Promise<void> {
         mg.write(flat);
       }
       const base = tf.train.adam(spec.lr, 0.9, 0.999, 1e-8);
-      const opt = method === 'adam' ? base : new NiNoOptimizer({ baseOpt: base, model, ckpt: method, period, maxTrainSteps: budget });
+      const opt =
+        method === 'adam'
+          ? base
+          : new NiNoOptimizer({ baseOpt: base, model, ckpt: method, period, maxTrainSteps: budget });
       const sampler = rt.makeSampler(seed);
       const evaluate = (): number => {
-        if (modelKind === 'flatten') return tf.tidy(() => 100 * (model.predict(xt, { batchSize: 500 }) as tf.Tensor).argMax(-1).equal(yt).mean().dataSync()[0]);
+        if (modelKind === 'flatten')
+          return tf.tidy(
+            () => 100 * (model.predict(xt, { batchSize: 500 }) as tf.Tensor).argMax(-1).equal(yt).mean().dataSync()[0],
+          );
         const flatNow = mg.read();
-        const params = rt.model.specs.map((s, i) => tf.tensor(flatNow.subarray(mg.bindings[i].offset, mg.bindings[i].offset + mg.bindings[i].numel), s.shape));
+        const params = rt.model.specs.map((s, i) =>
+          tf.tensor(flatNow.subarray(mg.bindings[i].offset, mg.bindings[i].offset + mg.bindings[i].numel), s.shape),
+        );
         const r = rt.evaluate(params);
         tf.dispose(params);
         return r.acc!;
@@ -97,7 +110,11 @@ async function main(): Promise<void> {
       let reachedAt: number | null = null;
       let acc = evaluate();
       // the model ends in a linear layer (logits), as the PyTorch net does: softmax cross-entropy on logits
-      if (useFit) model.compile({ optimizer: opt, loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred) });
+      if (useFit)
+        model.compile({
+          optimizer: opt,
+          loss: (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.losses.softmaxCrossEntropy(yTrue, yPred),
+        });
       const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
       for (let step = 1; step <= budget && reachedAt === null; step++) {
         const batch = sampler.next();
@@ -107,10 +124,14 @@ async function main(): Promise<void> {
           await model.fit(batch.x, y1, { batchSize: spec.batchSize, epochs: 1, shuffle: false, verbose: 0 });
           y1.dispose();
         } else {
-          opt.minimize(() => {
-            const logits = model.apply(batch.x, { training: true }) as tf.Tensor2D;
-            return tf.losses.softmaxCrossEntropy(tf.oneHot(batch.y as tf.Tensor1D, 10), logits) as tf.Scalar;
-          }, false, vars);
+          opt.minimize(
+            () => {
+              const logits = model.apply(batch.x, { training: true }) as tf.Tensor2D;
+              return tf.losses.softmaxCrossEntropy(tf.oneHot(batch.y as tf.Tensor1D, 10), logits) as tf.Scalar;
+            },
+            false,
+            vars,
+          );
         }
         tf.dispose([batch.x, batch.y]);
         if (step % evalEvery === 0 || step === budget) {
@@ -122,7 +143,9 @@ async function main(): Promise<void> {
       const seconds = (performance.now() - t0) / 1000;
       const nowcasts = opt instanceof NiNoOptimizer ? opt.events.filter((e) => e.applied).length : 0;
       results.push({ method, seed, steps: reachedAt, final: acc, seconds, nowcasts });
-      console.log(`seed ${seed} ${method}: steps to ${target}% ${reachedAt ?? `>${budget}`} (acc ${acc.toFixed(2)}, ${nowcasts} nowcasts, ${seconds.toFixed(0)} s)`);
+      console.log(
+        `seed ${seed} ${method}: steps to ${target}% ${reachedAt ?? `>${budget}`} (acc ${acc.toFixed(2)}, ${nowcasts} nowcasts, ${seconds.toFixed(0)} s)`,
+      );
       opt.dispose();
       model.dispose();
     }
@@ -134,7 +157,9 @@ async function main(): Promise<void> {
   const adam = methods.includes('adam') ? stepsOf('adam') : null;
   for (const m of methods) {
     const st = stepsOf(m);
-    const shown = seeds.map((s) => results.find((r) => r.method === m && r.seed === s)!.steps ?? `>${budget}`).join(', ');
+    const shown = seeds
+      .map((s) => results.find((r) => r.method === m && r.seed === s)!.steps ?? `>${budget}`)
+      .join(', ');
     const mean = st.reduce((a, b) => a + b, 0) / st.length;
     let sp = '';
     if (adam) {

@@ -40,7 +40,12 @@ function memory(): Record<string, number | string> {
   const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm;
   return {
     tensors: m.numTensors,
-    ...(m.numBytesInGPU !== undefined ? { gpuMiB: +(m.numBytesInGPU / 2 ** 20).toFixed(1), gpuAllocatedMiB: +((m.numBytesAllocatedInGPU ?? 0) / 2 ** 20).toFixed(1) } : {}),
+    ...(m.numBytesInGPU !== undefined
+      ? {
+          gpuMiB: +(m.numBytesInGPU / 2 ** 20).toFixed(1),
+          gpuAllocatedMiB: +((m.numBytesAllocatedInGPU ?? 0) / 2 ** 20).toFixed(1),
+        }
+      : {}),
     ...(wasm ? { wasmHeapMiB: +(wasm.HEAPU8.length / 2 ** 20).toFixed(0) } : {}),
     rssGiB: +(process.memoryUsage.rss() / 2 ** 30).toFixed(2),
   };
@@ -50,9 +55,26 @@ async function phase(name: string, fn: () => Promise<Record<string, unknown>>): 
   const t0 = performance.now();
   try {
     const r = await fn();
-    console.log(JSON.stringify({ phase: name, backend: tf.getBackend(), ok: true, ...r, memory: memory(), wallS: +((performance.now() - t0) / 1000).toFixed(1) }));
+    console.log(
+      JSON.stringify({
+        phase: name,
+        backend: tf.getBackend(),
+        ok: true,
+        ...r,
+        memory: memory(),
+        wallS: +((performance.now() - t0) / 1000).toFixed(1),
+      }),
+    );
   } catch (e) {
-    console.log(JSON.stringify({ phase: name, backend: tf.getBackend(), ok: false, error: String((e as Error).message).split('\n')[0], memory: memory() }));
+    console.log(
+      JSON.stringify({
+        phase: name,
+        backend: tf.getBackend(),
+        ok: false,
+        error: String((e as Error).message).split('\n')[0],
+        memory: memory(),
+      }),
+    );
   }
 }
 
@@ -63,7 +85,9 @@ async function timeSteps(
   o: { lr: number; weightDecay: number; micro: number; steps: number; warmup: number },
 ): Promise<{ medianMs: number; minMs: number; loss: number; times: number[] }> {
   const rng = new Rng(1000);
-  const params = model.init(rng).map((a, i) => tf.variable(tf.tensor(a, model.specs[i].shape), true, model.specs[i].name));
+  const params = model
+    .init(rng)
+    .map((a, i) => tf.variable(tf.tensor(a, model.specs[i].shape), true, model.specs[i].name));
   const opt = new AdamW({ lr: o.lr, weightDecay: o.weightDecay });
   const batches = Array.from({ length: o.micro }, () => makeBatch(rng));
   const step = async (): Promise<number> => {
@@ -97,13 +121,30 @@ async function timeSteps(
   }
   tf.dispose([...params, ...batches.flatMap((b) => [b.x, b.y])]);
   opt.dispose();
-  return { medianMs: +median(times).toFixed(1), minMs: +Math.min(...times).toFixed(1), loss: +loss.toFixed(4), times: times.map((t) => +t.toFixed(0)) };
+  return {
+    medianMs: +median(times).toFixed(1),
+    minMs: +Math.min(...times).toFixed(1),
+    loss: +loss.toFixed(4),
+    times: times.map((t) => +t.toFixed(0)),
+  };
 }
 
 async function main(): Promise<void> {
-  const probe = backend === 'webgpu' ? await probeWebgpu(dawnNull ? { ...defaultWebgpuEnv, dawnOptions: ['backend=null'] } : defaultWebgpuEnv) : null;
+  const probe =
+    backend === 'webgpu'
+      ? await probeWebgpu(dawnNull ? { ...defaultWebgpuEnv, dawnOptions: ['backend=null'] } : defaultWebgpuEnv)
+      : null;
   const be = await initBackend(backend, undefined, { webgpuProbe: probe ? async () => probe : undefined });
-  console.log(JSON.stringify({ phase: 'backend', backend: be.name, reason: be.reason, adapter: probe?.ok ? probe.adapter : undefined, dawnNull, node: process.version }));
+  console.log(
+    JSON.stringify({
+      phase: 'backend',
+      backend: be.name,
+      reason: be.reason,
+      adapter: probe?.ok ? probe.adapter : undefined,
+      dawnNull,
+      node: process.version,
+    }),
+  );
 
   const run: Record<string, () => Promise<Record<string, unknown>>> = {};
   run.fm16 = async () => {
@@ -113,8 +154,14 @@ async function main(): Promise<void> {
     const r = await timeSteps(
       model,
       (rng) => ({
-        x: tf.tensor4d(Float32Array.from({ length: B * 28 * 28 }, () => rng.normal()), [B, 28, 28, 1]),
-        y: tf.tensor1d(Int32Array.from({ length: B }, () => rng.int(10)), 'int32'),
+        x: tf.tensor4d(
+          Float32Array.from({ length: B * 28 * 28 }, () => rng.normal()),
+          [B, 28, 28, 1],
+        ),
+        y: tf.tensor1d(
+          Int32Array.from({ length: B }, () => rng.int(10)),
+          'int32',
+        ),
       }),
       { lr: spec.lr, weightDecay: spec.weightDecay, micro: 1, steps: Number(arg('fm16-steps', '10')), warmup: 3 },
     );
@@ -142,29 +189,65 @@ async function main(): Promise<void> {
         }
         return { x: tf.tensor2d(x, [micro, T], 'int32'), y: tf.tensor2d(y, [micro, T], 'int32') };
       },
-      { lr: spec.lr, weightDecay: spec.weightDecay, micro: B / micro, steps: Number(arg('lm1b-steps', '3')), warmup: Number(arg('lm1b-warmup', '1')) },
+      {
+        lr: spec.lr,
+        weightDecay: spec.weightDecay,
+        micro: B / micro,
+        steps: Number(arg('lm1b-steps', '3')),
+        warmup: Number(arg('lm1b-warmup', '1')),
+      },
     );
-    return { task: 'LM1B-3-24', batch: B, context: T, microBatch: micro, params: model.specs.reduce((a, s) => a + s.shape.reduce((p, q) => p * q, 1), 0), ...r };
+    return {
+      task: 'LM1B-3-24',
+      batch: B,
+      context: T,
+      microBatch: micro,
+      params: model.specs.reduce((a, s) => a + s.shape.reduce((p, q) => p * q, 1), 0),
+      ...r,
+    };
   };
 
   run.nowcast = async () => {
     const graphMod = await import('../src/graph/index.ts');
-    const specs = graphMod.gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 });
+    const specs = (await import('../src/tasks/models/gpt2.ts')).gpt2Specs({
+      vocabSize: 50257,
+      nPositions: 1024,
+      nEmbd: 24,
+      nLayer: 3,
+    });
     const g = graphMod.buildNeuralGraph('gpt2', specs, { numHeads: 3 });
     const ck = loadCheckpoint(join(import.meta.dirname, '..', 'checkpoints', 'official', 'nino_no_posw.safetensors'));
     const ctx = 5;
     const rng = new Rng(1);
     const edgeAttr = Float32Array.from({ length: g.numEdges * g.maxFeat * ctx }, () => rng.normal());
     const pos = Float32Array.from({ length: g.numNodes * 8 }, () => rng.normal() * 0.05);
-    const inp: NowcastInput = { edgeAttr, F: g.maxFeat, ctx, edgeIndex: g.edgeIndex, edgeType: g.edgeType, pos, posW: g.posW, numNodes: g.numNodes, k: 40 };
+    const inp: NowcastInput = {
+      edgeAttr,
+      F: g.maxFeat,
+      ctx,
+      edgeIndex: g.edgeIndex,
+      edgeType: g.edgeType,
+      pos,
+      posW: g.posW,
+      numNodes: g.numNodes,
+      k: 40,
+    };
     const nc = new NiNoGnn(ck.config, ck.weights, { chunkEdges: 65536, seed: 1 });
     try {
       const t0 = performance.now();
       const delta = nc.predictDelta(inp);
       const s = (performance.now() - t0) / 1000;
       let finite = true;
-      for (let i = 0; i < delta.length; i++) if (!Number.isFinite(delta[i])) { finite = false; break; }
-      return { graph: { params: g.layout.total, nodes: g.numNodes, edges: g.numEdges }, seconds: +s.toFixed(2), finite };
+      for (let i = 0; i < delta.length; i++)
+        if (!Number.isFinite(delta[i])) {
+          finite = false;
+          break;
+        }
+      return {
+        graph: { params: g.layout.total, nodes: g.numNodes, edges: g.numEdges },
+        seconds: +s.toFixed(2),
+        finite,
+      };
     } finally {
       nc.dispose();
     }
@@ -176,6 +259,8 @@ async function main(): Promise<void> {
 main()
   .then(() => process.exit(0)) // dawn.node can keep the event loop alive
   .catch((e) => {
-    console.log(JSON.stringify({ phase: 'backend', backend, ok: false, error: String((e as Error).message).split('\n')[0] }));
+    console.log(
+      JSON.stringify({ phase: 'backend', backend, ok: false, error: String((e as Error).message).split('\n')[0] }),
+    );
     process.exit(1);
   });

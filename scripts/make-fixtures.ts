@@ -16,8 +16,19 @@ const src = resolve(process.argv[2] ?? join(root, '..', 'shared', 'reference'));
 const fix = join(root, 'test', 'fixtures', 'reference');
 const off = join(root, 'checkpoints', 'official');
 
-const GNN_TRACE = ['gnn_in_x', 'gnn_in_edge', 'conv0_messages', 'conv0_aggr', 'conv0_x_out', 'edge_update0_out',
-  'conv1_messages', 'conv1_aggr', 'conv1_x_out', 'edge_update1_out', 'edge_out_hidden'];
+const GNN_TRACE = [
+  'gnn_in_x',
+  'gnn_in_edge',
+  'conv0_messages',
+  'conv0_aggr',
+  'conv0_x_out',
+  'edge_update0_out',
+  'conv1_messages',
+  'conv1_aggr',
+  'conv1_x_out',
+  'edge_update1_out',
+  'edge_out_hidden',
+];
 const MLP_TRACE = ['mlp_edge_proj_out', 'mlp_hidden_1', 'mlp_hidden_3', 'mlp_hidden_5'];
 
 function trim(rel: string, keep: string[]): void {
@@ -47,11 +58,19 @@ const UNREAD: Record<string, string[]> = {
 for (const c of ['case_a_fm16', 'case_b_gpt2']) {
   mkdirSync(join(fix, c), { recursive: true });
   copyFileSync(join(src, c, 'meta.json'), join(fix, c, 'meta.json'));
-  for (const f of ['graph.safetensors', 'inputs.safetensors', 'outputs_nino_no_posw.safetensors',
-    'outputs_nino_mlp.safetensors', 'outputs_nino_mlp_h32.safetensors']) {
+  for (const f of [
+    'graph.safetensors',
+    'inputs.safetensors',
+    'outputs_nino_no_posw.safetensors',
+    'outputs_nino_mlp.safetensors',
+    'outputs_nino_mlp_h32.safetensors',
+  ]) {
     const rel = `${c}/${f}`;
     const drop = new Set(UNREAD[rel] ?? []);
-    trim(rel, readSafetensors(readFileSync(join(src, rel)), rel).order.filter((k) => !drop.has(k)));
+    trim(
+      rel,
+      readSafetensors(readFileSync(join(src, rel)), rel).order.filter((k) => !drop.has(k)),
+    );
   }
   trim(`${c}/intermediates_nino_no_posw_k1.safetensors`, GNN_TRACE);
 }

@@ -30,7 +30,14 @@ export { TOOL_VERSION } from './core/version.ts';
 // Parameters: specs (PyTorch names/shapes), flat layouts, safetensors, seeded RNG.
 export { makeLayout, numel, entryByName, type ParamSpec, type ParamEntry, type ParamLayout } from './core/params.ts';
 export { flatten, unflattenInto } from './core/flat.ts';
-export { readSafetensors, writeSafetensors, type DType, type TypedArray, type StTensor, type Safetensors } from './core/safetensors.ts';
+export {
+  readSafetensors,
+  writeSafetensors,
+  type DType,
+  type TypedArray,
+  type StTensor,
+  type Safetensors,
+} from './core/safetensors.ts';
 export { Rng } from './core/rng.ts';
 
 // The optimizer seam nino's own loops use, and AdamW (PyTorch semantics).
@@ -42,7 +49,7 @@ export {
   buildNeuralGraph,
   registerGraphBuilder,
   graphBuilderNames,
-  buildMlpGraph,
+  buildSequentialGraph,
   buildGpt2Graph,
   buildLlamaGraph,
   llamaSpecs,
@@ -62,11 +69,11 @@ export {
   type GraphBuilder,
 } from './graph/index.ts';
 
-// Nowcaster models (NiNo GNN, per-parameter MLP, linefit) and checkpoints (official .pt /
+// NowcastModel models (NiNo GNN, per-parameter MLP, linefit) and checkpoints (official .pt /
 // safetensors+JSON, nino's safetensors format).
 export {
-  loadNowcaster,
-  createNowcaster,
+  loadNowcastModel,
+  createNowcastModel,
   nowcasterFromCheckpoint,
   nowcasterNames,
   loadCheckpoint,
@@ -81,10 +88,10 @@ export {
   NiNoGnn,
   NiNoMlp,
   LineFit,
-  type Nowcaster,
-  type NowcasterKind,
+  type NowcastModel,
+  type NowcastModelKind,
   type NowcastInput,
-  type NowcasterOptions,
+  type NowcastModelOptions,
   type Checkpoint,
   type NiNoConfig,
   type HostTensor,
@@ -105,18 +112,44 @@ export {
   nowcastSteps,
   type CreateNiNoOptions,
   type NiNoOptions,
-  type ParamNowcaster,
+  type Nowcaster,
 } from './nowcast/index.ts';
-export { nowcasterPath, officialDirs, PROJECT_CHECKPOINT, type NowcasterPathOptions, type ResolveNowcasterOptions } from './nowcast/resolve.ts';
+export {
+  nowcasterPath,
+  officialDirs,
+  PROJECT_CHECKPOINT,
+  type NowcasterPathOptions,
+  type ResolveNowcasterOptions,
+} from './nowcast/resolve.ts';
 export { DEFAULT_JUMP_SCALES, type JumpCheck, type NowcastEvent } from './nowcast/nino.ts';
 export type { GraphNowcasterOptions } from './nowcast/graph-nowcaster.ts';
 
 // Offline nowcasting of saved parameter states (the official nino_step.py use case).
-export { readStateFiles, nowcastStates, writeParams, guessArch, type LoadedStates, type OfflineNowcastOptions } from './nowcast/offline.ts';
+export {
+  readStateFiles,
+  nowcastStates,
+  writeParams,
+  guessArch,
+  type LoadedStates,
+  type OfflineNowcastOptions,
+} from './nowcast/offline.ts';
 
 // Trajectories: the Arrow file format `nino collect` writes and `nino train-nino` reads.
-export { readTrajectory, writeTrajectory, trajectoryToIPC, trajectoryFromTable, TrajectoryFormatError, type Trajectory } from './trajectories/arrow.ts';
-export { TRAJECTORY_SCHEMA_VERSION, METRIC_COLUMNS, type MetricName, type TrajectoryMeta, type TrajectoryRecord } from './trajectories/schema.ts';
+export {
+  readTrajectory,
+  writeTrajectory,
+  trajectoryToIPC,
+  trajectoryFromTable,
+  TrajectoryFormatError,
+  type Trajectory,
+} from './trajectories/arrow.ts';
+export {
+  TRAJECTORY_SCHEMA_VERSION,
+  METRIC_COLUMNS,
+  type MetricName,
+  type TrajectoryMeta,
+  type TrajectoryRecord,
+} from './trajectories/schema.ts';
 export { scaleStates, unscaleVector, type ScaleResult } from './trajectories/scale.ts';
 
 // Model definitions: the ModelDef contract (functional tfjs models over PyTorch-layout parameters)

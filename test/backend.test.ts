@@ -34,17 +34,24 @@ interface Line {
 }
 function recorder(): { logger: Logger; lines: Line[] } {
   const lines: Line[] = [];
-  const rec = (level: Line['level']) => (o: object | string, m?: string) => lines.push({ level, msg: `${m ?? ''} ${JSON.stringify(o)}` });
+  const rec = (level: Line['level']) => (o: object | string, m?: string) =>
+    lines.push({ level, msg: `${m ?? ''} ${JSON.stringify(o)}` });
   return { logger: { info: rec('info'), debug: rec('debug'), warn: rec('warn'), error: rec('error') }, lines };
 }
 
-const notFound = (name: string) => Object.assign(new Error(`Cannot find package '${name}' imported from backend.ts`), { code: 'ERR_MODULE_NOT_FOUND' });
-const tfjsNodeGpuMissing: BackendProbe = async () => ({ why: 'not installed', detail: `tfjs-node-gpu not available (${notFound('@tensorflow/tfjs-node-gpu').message})` });
+const notFound = (name: string) =>
+  Object.assign(new Error(`Cannot find package '${name}' imported from backend.ts`), { code: 'ERR_MODULE_NOT_FOUND' });
+const tfjsNodeGpuMissing: BackendProbe = async () => ({
+  why: 'not installed',
+  detail: `tfjs-node-gpu not available (${notFound('@tensorflow/tfjs-node-gpu').message})`,
+});
 /** a stand-in for the wasm probe that only records that it ran (the active tfjs backend stays cpu) */
-const fakeOk = (calls: string[], name: string): BackendProbe => async () => {
-  calls.push(name);
-  return null;
-};
+const fakeOk =
+  (calls: string[], name: string): BackendProbe =>
+  async () => {
+    calls.push(name);
+    return null;
+  };
 
 afterEach(async () => {
   resetBackendChoice();
@@ -55,7 +62,9 @@ describe('backend names', () => {
   it('webgpu is a backend name, between tensorflow and wasm', () => {
     expect(BACKENDS).toEqual(['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu']);
     expect(parseBackendName('WebGPU')).toBe('webgpu');
-    expect(() => parseBackendName('metal')).toThrow(/unknown backend 'metal'; choose one of: auto, tensorflow, webgpu, wasm, cpu/);
+    expect(() => parseBackendName('metal')).toThrow(
+      /unknown backend 'metal'; choose one of: auto, tensorflow, webgpu, wasm, cpu/,
+    );
   });
 });
 
@@ -63,8 +72,17 @@ describe('auto selection', () => {
   it('tfjs-node-gpu not found is logged at debug only; info names the backend and why', async () => {
     const { logger, lines } = recorder();
     const calls: string[] = [];
-    const webgpuProbe = async (): Promise<WebgpuProbe> => ({ ok: false, missing: 'adapter', why: 'no adapter', detail: 'webgpu backend: no adapter here' });
-    const r = await initBackend('auto', logger, { probes: { tensorflow: tfjsNodeGpuMissing, wasm: fakeOk(calls, 'wasm') }, webgpuProbe, autoWebgpu: true });
+    const webgpuProbe = async (): Promise<WebgpuProbe> => ({
+      ok: false,
+      missing: 'adapter',
+      why: 'no adapter',
+      detail: 'webgpu backend: no adapter here',
+    });
+    const r = await initBackend('auto', logger, {
+      probes: { tensorflow: tfjsNodeGpuMissing, wasm: fakeOk(calls, 'wasm') },
+      webgpuProbe,
+      autoWebgpu: true,
+    });
     expect(r).toEqual({ name: 'wasm', reason: 'auto: tensorflow: not installed; webgpu: no adapter' });
     expect(calls).toEqual(['wasm']);
     const info = lines.filter((l) => l.level === 'info');
@@ -72,7 +90,9 @@ describe('auto selection', () => {
     expect(info[0].msg).toMatch(/^compute backend: wasm /);
     expect(lines.some((l) => l.level !== 'debug' && /Cannot find package/.test(l.msg))).toBe(false);
     const debug = lines.filter((l) => l.level === 'debug').map((l) => l.msg);
-    expect(debug.some((m) => /tensorflow passed over: tfjs-node-gpu not available \(Cannot find package/.test(m))).toBe(true);
+    expect(debug.some((m) => /tensorflow passed over: tfjs-node-gpu not available \(Cannot find package/.test(m))).toBe(
+      true,
+    );
     expect(debug.some((m) => /webgpu passed over: webgpu backend: no adapter here/.test(m))).toBe(true);
   });
 
@@ -88,7 +108,11 @@ describe('auto selection', () => {
       },
     });
     try {
-      const r = await initBackend('auto', silentRecorder(), { probes: { tensorflow: tfjsNodeGpuMissing, wasm: fakeOk(calls, 'wasm') }, webgpuProbe, autoWebgpu: true });
+      const r = await initBackend('auto', silentRecorder(), {
+        probes: { tensorflow: tfjsNodeGpuMissing, wasm: fakeOk(calls, 'wasm') },
+        webgpuProbe,
+        autoWebgpu: true,
+      });
       expect(r).toEqual({ name: 'webgpu', reason: 'auto: tensorflow: not installed' });
       expect(tf.getBackend()).toBe('webgpu');
       expect(calls).toEqual(['activate']); // wasm never tried
@@ -104,7 +128,11 @@ describe('auto selection', () => {
       calls.push('webgpu');
       return { ok: false, missing: 'adapter', why: 'no adapter', detail: '' };
     };
-    const r = await initBackend('auto', silentRecorder(), { probes: { tensorflow: fakeOk(calls, 'tensorflow') }, webgpuProbe, autoWebgpu: true });
+    const r = await initBackend('auto', silentRecorder(), {
+      probes: { tensorflow: fakeOk(calls, 'tensorflow') },
+      webgpuProbe,
+      autoWebgpu: true,
+    });
     expect(r).toEqual({ name: 'tensorflow', reason: 'auto: first choice' });
     expect(calls).toEqual(['tensorflow']);
   });
@@ -116,10 +144,21 @@ describe('auto selection', () => {
       calls.push('webgpu');
       return { ok: false, missing: 'adapter', why: 'no adapter', detail: '' };
     };
-    const r = await initBackend('auto', logger, { probes: { tensorflow: tfjsNodeGpuMissing, wasm: fakeOk(calls, 'wasm') }, webgpuProbe });
+    const r = await initBackend('auto', logger, {
+      probes: { tensorflow: tfjsNodeGpuMissing, wasm: fakeOk(calls, 'wasm') },
+      webgpuProbe,
+    });
     expect(r.reason).toBe('auto: tensorflow: not installed; webgpu: not tried');
     expect(calls).toEqual(['wasm']);
-    expect(lines.find((l) => l.level === 'debug' && /webgpu passed over: auto does not try webgpu: nino still reads tensors synchronously \(dataSync\)/.test(l.msg))).toBeDefined();
+    expect(
+      lines.find(
+        (l) =>
+          l.level === 'debug' &&
+          /webgpu passed over: auto does not try webgpu: nino still reads tensors synchronously \(dataSync\)/.test(
+            l.msg,
+          ),
+      ),
+    ).toBeDefined();
   });
 
   it('falls through to cpu when nothing else works', async () => {
@@ -132,8 +171,26 @@ describe('auto selection', () => {
 
 describe('explicit --backend webgpu', () => {
   const cases: [string, WebgpuProbe, RegExp][] = [
-    ['the packages', { ok: false, missing: 'package', why: 'not installed', detail: `webgpu backend: x is not installed; run ${WEBGPU_INSTALL}` }, /npm install webgpu @tensorflow\/tfjs-backend-webgpu@4\.22\.0/],
-    ['libvulkan', { ok: false, missing: 'libvulkan', why: 'no libvulkan', detail: 'webgpu backend: ... apt-get install libvulkan1' }, /apt-get install libvulkan1/],
+    [
+      'the packages',
+      {
+        ok: false,
+        missing: 'package',
+        why: 'not installed',
+        detail: `webgpu backend: x is not installed; run ${WEBGPU_INSTALL}`,
+      },
+      /npm install webgpu @tensorflow\/tfjs-backend-webgpu@4\.22\.0/,
+    ],
+    [
+      'libvulkan',
+      {
+        ok: false,
+        missing: 'libvulkan',
+        why: 'no libvulkan',
+        detail: 'webgpu backend: ... apt-get install libvulkan1',
+      },
+      /apt-get install libvulkan1/,
+    ],
   ];
   for (const [what, probe, re] of cases) {
     it(`fails with the probe's message when ${what} is missing`, async () => {
@@ -170,7 +227,12 @@ function fakeEnv(o: FakeOpts, calls: string[] = []): WebgpuEnv {
   const adapter =
     o.adapter === undefined || o.adapter === null
       ? null
-      : { info: o.adapter.info, features: { has: () => false }, limits: {}, requestDevice: async () => ({ destroy() {} }) };
+      : {
+          info: o.adapter.info,
+          features: { has: () => false },
+          limits: {},
+          requestDevice: async () => ({ destroy() {} }),
+        };
   return {
     async importModule(name) {
       calls.push(`import ${name}`);
@@ -217,7 +279,9 @@ describe('webgpu detection (injected environment)', () => {
   it('a tfjs-backend-webgpu of another version than tfjs-core: the exact install command', async () => {
     const p = await notOk(fakeEnv({ version: '4.21.0' }));
     expect(p.missing).toBe('package');
-    expect(p.detail).toContain(`is 4.21.0 but @tensorflow/tfjs-core is ${tf.version_core}; run npm install @tensorflow/tfjs-backend-webgpu@${tf.version_core}`);
+    expect(p.detail).toContain(
+      `is 4.21.0 but @tensorflow/tfjs-core is ${tf.version_core}; run npm install @tensorflow/tfjs-backend-webgpu@${tf.version_core}`,
+    );
   });
 
   it("the 'webgpu' package (Dawn) missing: names it and the install command", async () => {
@@ -259,7 +323,9 @@ describe('webgpu detection (injected environment)', () => {
   });
 
   it('an adapter: ok, named from its info', async () => {
-    const p = await probeWebgpu(fakeEnv({ adapter: { info: { vendor: 'nvidia', architecture: 'hopper', device: '', description: '' } } }));
+    const p = await probeWebgpu(
+      fakeEnv({ adapter: { info: { vendor: 'nvidia', architecture: 'hopper', device: '', description: '' } } }),
+    );
     expect(p.ok).toBe(true);
     if (p.ok) expect(p.adapter).toBe('nvidia hopper');
   });
@@ -267,7 +333,9 @@ describe('webgpu detection (injected environment)', () => {
 
 // ------------------------------------------------------------------ the real packages, where installed
 
-const installed = defaultWebgpuEnv.packageVersion('webgpu') !== null && defaultWebgpuEnv.packageVersion('@tensorflow/tfjs-backend-webgpu') !== null;
+const installed =
+  defaultWebgpuEnv.packageVersion('webgpu') !== null &&
+  defaultWebgpuEnv.packageVersion('@tensorflow/tfjs-backend-webgpu') !== null;
 const notInstalled = `skipped: 'webgpu' and @tensorflow/tfjs-backend-webgpu are not installed (${WEBGPU_INSTALL})`;
 const realProbe = installed ? await probeWebgpu() : null;
 
@@ -296,33 +364,40 @@ describe('webgpu detection with the real packages', () => {
     },
   );
 
-  it.skipIf(!installed)(`the real backend on Dawn's null adapter: registers, reads async, one-line error on a sync read, a GPT-2 gradient${!installed ? ` [${notInstalled}]` : ''}`, async () => {
-    const p = await probeWebgpu({ ...defaultWebgpuEnv, dawnOptions: ['backend=null'] });
-    expect(p.ok).toBe(true);
-    try {
-      const r = await initBackend('webgpu', silentRecorder(), { webgpuProbe: async () => p });
-      expect(r).toEqual({ name: 'webgpu', reason: 'requested' });
-      expect(tf.getBackend()).toBe('webgpu');
-      const a = tf.range(0, 4096).reshape([64, 64]);
-      expect(a.dataSync()[4095]).toBe(4095); // not yet on the device: readable synchronously
-      const b = tf.matMul(a, a); // computed on the (null) device: values meaningless, reads must still work async
-      expect((await b.data()).length).toBe(4096);
-      const c = tf.matMul(a, a);
-      expect(() => c.dataSync()).toThrow(WEBGPU_SYNC_READ_ERROR);
-      tf.dispose([a, b, c]);
-      // a GPT-2 gradient (embedding, attention, LM head) needs no sync read on webgpu
-      const m = makeGpt2({ vocabSize: 64, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 2 });
-      const vars = m.init(new Rng(1)).map((v, i) => tf.variable(tf.tensor(v, m.specs[i].shape)));
-      const x = tf.tensor2d(Int32Array.from({ length: 16 }, (_, i) => (i * 7) % 64), [2, 8], 'int32');
-      const { value, grads } = tf.variableGrads(() => m.loss(vars, { x, y: x }), vars);
-      expect((await grads[vars[0].name].data()).length).toBe(64 * 8);
-      tf.dispose([x, value, ...vars, ...Object.values(grads)]);
-    } finally {
-      await tf.setBackend('cpu');
-      tf.removeBackend('webgpu');
-      delete (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
-    }
-  });
+  it.skipIf(!installed)(
+    `the real backend on Dawn's null adapter: registers, reads async, one-line error on a sync read, a GPT-2 gradient${!installed ? ` [${notInstalled}]` : ''}`,
+    async () => {
+      const p = await probeWebgpu({ ...defaultWebgpuEnv, dawnOptions: ['backend=null'] });
+      expect(p.ok).toBe(true);
+      try {
+        const r = await initBackend('webgpu', silentRecorder(), { webgpuProbe: async () => p });
+        expect(r).toEqual({ name: 'webgpu', reason: 'requested' });
+        expect(tf.getBackend()).toBe('webgpu');
+        const a = tf.range(0, 4096).reshape([64, 64]);
+        expect(a.dataSync()[4095]).toBe(4095); // not yet on the device: readable synchronously
+        const b = tf.matMul(a, a); // computed on the (null) device: values meaningless, reads must still work async
+        expect((await b.data()).length).toBe(4096);
+        const c = tf.matMul(a, a);
+        expect(() => c.dataSync()).toThrow(WEBGPU_SYNC_READ_ERROR);
+        tf.dispose([a, b, c]);
+        // a GPT-2 gradient (embedding, attention, LM head) needs no sync read on webgpu
+        const m = makeGpt2({ vocabSize: 64, nPositions: 8, nEmbd: 8, nLayer: 1, nHead: 2 });
+        const vars = m.init(new Rng(1)).map((v, i) => tf.variable(tf.tensor(v, m.specs[i].shape)));
+        const x = tf.tensor2d(
+          Int32Array.from({ length: 16 }, (_, i) => (i * 7) % 64),
+          [2, 8],
+          'int32',
+        );
+        const { value, grads } = tf.variableGrads(() => m.loss(vars, { x, y: x }), vars);
+        expect((await grads[vars[0].name].data()).length).toBe(64 * 8);
+        tf.dispose([x, value, ...vars, ...Object.values(grads)]);
+      } finally {
+        await tf.setBackend('cpu');
+        tf.removeBackend('webgpu');
+        delete (globalThis as { navigator?: { gpu?: unknown } }).navigator?.gpu;
+      }
+    },
+  );
 });
 
 function silentRecorder(): Logger {

@@ -31,10 +31,26 @@ describe('bench statistics', () => {
   });
 
   it('steps to target: first evaluated step at or past the target, null when censored', () => {
-    const curve: [number, number][] = [[0, 10], [25, 80], [50, 85], [75, 84], [100, 86]];
+    const curve: [number, number][] = [
+      [0, 10],
+      [25, 80],
+      [50, 85],
+      [75, 84],
+      [100, 86],
+    ];
     expect(stepsToTarget(curve, 85, true)).toBe(50);
     expect(stepsToTarget(curve, 90, true)).toBeNull();
-    expect(stepsToTarget([[0, 300], [50, 20], [100, 9]], 10, false)).toBe(100);
+    expect(
+      stepsToTarget(
+        [
+          [0, 300],
+          [50, 20],
+          [100, 9],
+        ],
+        10,
+        false,
+      ),
+    ).toBe(100);
   });
 
   it('t quantiles', () => {

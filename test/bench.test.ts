@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runBench } from '../src/bench/bench.ts';
 import { curvesCsv, markdownTable, summarize, taskSvg } from '../src/bench/report.ts';
-import { benchRun, clearNowcasterVersions, runKey, runLockPath, runResultPath, type BenchRunResult, type BenchRunSpec } from '../src/bench/run.ts';
+import {
+  benchRun,
+  clearNowcasterVersions,
+  runKey,
+  runLockPath,
+  runResultPath,
+  type BenchRunResult,
+  type BenchRunSpec,
+} from '../src/bench/run.ts';
 import { tryAcquireLock } from '../src/core/lock.ts';
 import { ADAM, ninoMethod } from '../src/methods/registry.ts';
 import { validateSuite } from '../src/bench/suite.ts';
@@ -14,10 +22,21 @@ import { writeFakeFashionMnist } from './helpers/fake-data.ts';
 
 function run(method: string, seed: number, reachedAt: number | null, budget = 100): BenchRunResult {
   const curve: [number, number][] = [];
-  for (let s = 0; s <= (reachedAt ?? budget); s += 25) curve.push([s, reachedAt !== null && s >= reachedAt ? 90 : 50 + s / 10]);
+  for (let s = 0; s <= (reachedAt ?? budget); s += 25)
+    curve.push([s, reachedAt !== null && s >= reachedAt ? 90 : 50 + s / 10]);
   return {
-    task: 'FM-16-3k', seed, method, curve, stepsToTarget: reachedAt, finalMetric: curve[curve.length - 1][1], stepsRun: curve[curve.length - 1][0],
-    wallSeconds: 10, nowcastSeconds: method === 'adam' ? 0 : 1, nowcasts: [], fromCache: false, key: 'k',
+    task: 'FM-16-3k',
+    seed,
+    method,
+    curve,
+    stepsToTarget: reachedAt,
+    finalMetric: curve[curve.length - 1][1],
+    stepsRun: curve[curve.length - 1][0],
+    wallSeconds: 10,
+    nowcastSeconds: method === 'adam' ? 0 : 1,
+    nowcasts: [],
+    fromCache: false,
+    key: 'k',
   };
 }
 
@@ -53,9 +72,18 @@ describe('bench summaries and reports', () => {
   });
 
   it('rejects suites with unknown keys or tasks', () => {
-    expect(() => validateSuite({ name: 'x', nowcasters: [], tasks: [{ task: 'FM-16-3k', seeds: [1] }], stopAtTargt: true }, 's.json')).toThrow(/unknown key 'stopAtTargt'/);
-    expect(() => validateSuite({ name: 'x', nowcasters: [], tasks: [{ task: 'FM-99', seeds: [1] }] }, 's.json')).toThrow(/unknown task 'FM-99'/);
-    expect(() => validateSuite({ name: 'x', nowcasters: [], tasks: [{ task: 'FM-16-3k', seeds: [] }] }, 's.json')).toThrow(/seeds/);
+    expect(() =>
+      validateSuite(
+        { name: 'x', nowcasters: [], tasks: [{ task: 'FM-16-3k', seeds: [1] }], stopAtTargt: true },
+        's.json',
+      ),
+    ).toThrow(/unknown key 'stopAtTargt'/);
+    expect(() =>
+      validateSuite({ name: 'x', nowcasters: [], tasks: [{ task: 'FM-99', seeds: [1] }] }, 's.json'),
+    ).toThrow(/unknown task 'FM-99'/);
+    expect(() =>
+      validateSuite({ name: 'x', nowcasters: [], tasks: [{ task: 'FM-16-3k', seeds: [] }] }, 's.json'),
+    ).toThrow(/seeds/);
   });
 });
 
@@ -69,8 +97,16 @@ describe('bench runs and the Adam cache', () => {
   it('reuses a cached Adam run, and misses the cache when the budget or seed changes', async () => {
     const root = mkdtempSync(join(tmpdir(), 'nino-bench-'));
     const spec: BenchRunSpec = {
-      task: 'FM-16-3k', seed: 1, method: 'adam', optimizer: ADAM, budget: 6, evalEvery: 3, stopAtTarget: false,
-      outDir: join(root, 'a'), cacheDir: join(root, 'cache'), data: { dataDir, evalLimit: 20 },
+      task: 'FM-16-3k',
+      seed: 1,
+      method: 'adam',
+      optimizer: ADAM,
+      budget: 6,
+      evalEvery: 3,
+      stopAtTarget: false,
+      outDir: join(root, 'a'),
+      cacheDir: join(root, 'cache'),
+      data: { dataDir, evalLimit: 20 },
     };
     const first = await benchRun(spec);
     expect(first.fromCache).toBe(false);
@@ -98,27 +134,50 @@ describe('bench runs and the Adam cache', () => {
     const third = await benchRun({ ...spec, budget: 3, outDir: join(root, 'c') });
     expect(third.fromCache).toBe(false);
     // a nowcaster run is never served from the Adam cache
-    const nc = await benchRun({ ...spec, method: 'linefit', optimizer: ninoMethod({ nowcaster: 'linefit', period: 5 }), outDir: join(root, 'd') });
+    const nc = await benchRun({
+      ...spec,
+      method: 'linefit',
+      optimizer: ninoMethod({ nowcaster: 'linefit', period: 5 }),
+      outDir: join(root, 'd'),
+    });
     expect(nc.fromCache).toBe(false);
     expect(nc.nowcasts.length).toBe(1);
     // report-only renders from the stored runs without training, and names what is missing
-    const suite = { name: 't', nowcasters: [], tasks: [{ task: 'FM-16-3k', seeds: [1], budget: 6, evalEvery: 3, evalLimit: 20 }], stopAtTarget: false };
+    const suite = {
+      name: 't',
+      nowcasters: [],
+      tasks: [{ task: 'FM-16-3k', seeds: [1], budget: 6, evalEvery: 3, evalLimit: 20 }],
+      stopAtTarget: false,
+    };
     const rep = await runBench(suite, { outDir: join(root, 'a'), workers: 1, backend: 'wasm', reportOnly: true });
     expect(rep.runs[0].curve).toEqual(first.curve);
     expect(rep.markdown).toMatch(/\| FM-16-3k \| acc ≥ 85 \| adam \|/);
     // a run not stored yet (its shard has not finished) is listed as missing, the rest is reported
-    const part = await runBench({ ...suite, tasks: [{ ...suite.tasks[0], seeds: [1, 2] }] }, { outDir: join(root, 'a'), workers: 1, backend: 'wasm', reportOnly: true });
+    const part = await runBench(
+      { ...suite, tasks: [{ ...suite.tasks[0], seeds: [1, 2] }] },
+      { outDir: join(root, 'a'), workers: 1, backend: 'wasm', reportOnly: true },
+    );
     expect(part.missing).toEqual(['FM-16-3k/adam/seed-2']);
     expect(part.runs.map((r) => r.seed)).toEqual([1]);
-    expect(readFileSync(join(root, 'a', 'summary.md'), 'utf8')).toMatch(/missing: 1 of 2 runs .*: FM-16-3k\/adam\/seed-2/);
+    expect(readFileSync(join(root, 'a', 'summary.md'), 'utf8')).toMatch(
+      /missing: 1 of 2 runs .*: FM-16-3k\/adam\/seed-2/,
+    );
     rmSync(root, { recursive: true, force: true });
   });
 
   it('a run locked by another bench (a shard on the same --out) is waited for, then reused, not trained again', async () => {
     const root = mkdtempSync(join(tmpdir(), 'nino-bench-lock-'));
     const spec: BenchRunSpec = {
-      task: 'FM-16-3k', seed: 3, method: 'adam', optimizer: ADAM, budget: 3, evalEvery: 3, stopAtTarget: false,
-      outDir: join(root, 'a'), cacheDir: join(root, 'cache-a'), data: { dataDir, evalLimit: 20 },
+      task: 'FM-16-3k',
+      seed: 3,
+      method: 'adam',
+      optimizer: ADAM,
+      budget: 3,
+      evalEvery: 3,
+      stopAtTarget: false,
+      outDir: join(root, 'a'),
+      cacheDir: join(root, 'cache-a'),
+      data: { dataDir, evalLimit: 20 },
     };
     const made = await benchRun(spec);
     // another folder with its own cache: unlocked, this run would be trained at once

@@ -11,7 +11,7 @@ import { configFromOfficialArgs, configToOfficialArgs, makeConfig } from '../src
 import { listZip } from '../src/core/zip.ts';
 import { readTorchCheckpoint, unpickle } from '../src/model/torch-pt.ts';
 import { initHostWeights } from '../src/model/weights.ts';
-import { REF, refJson, refSt, refCheckpoint } from './helpers/reference.ts';
+import { refJson, refSt, refCheckpoint } from './helpers/reference.ts';
 
 const CKPTS = ['nino_no_posw', 'nino_mlp', 'nino_mlp_h32'];
 
@@ -57,13 +57,30 @@ describe.each(CKPTS)('official %s', (name) => {
   });
 });
 
+describe('checkpoints written under the old names', () => {
+  it("the shipped project checkpoints store the horizon as 'seqLen'; they load with maxHorizon and nothing else changed", () => {
+    const root = join(__dirname, '..', 'checkpoints');
+    for (const f of ['nino-project.safetensors', 'nino-project-mlp.safetensors']) {
+      const buf = readFileSync(join(root, f));
+      const n = Number(buf.readBigUInt64LE(0));
+      const stored = JSON.parse(JSON.parse(buf.subarray(8, 8 + n).toString('utf8')).__metadata__.config);
+      const ck = loadCheckpoint(join(root, f));
+      expect(ck.config.maxHorizon).toBe(stored.seqLen ?? stored.maxHorizon);
+      expect(ck.config.maxHorizon).toBe(40);
+      expect('seqLen' in ck.config).toBe(false);
+      const { seqLen: _s, maxHorizon: _m, ...rest } = stored;
+      expect(ck.config).toMatchObject(rest);
+    }
+  });
+});
+
 describe('config mapping', () => {
   it('official args <-> config round trip; resolved hyper-parameters agree', () => {
     for (const name of CKPTS) {
       const js = refJson(`checkpoints/${name}.json`);
       const c = configFromOfficialArgs(js.model_args_raw);
       expect(configFromOfficialArgs(configToOfficialArgs(c))).toEqual(c);
-      expect(c.seqLen).toBe(js.hyperparameters_resolved.seq_len);
+      expect(c.maxHorizon).toBe(js.hyperparameters_resolved.seq_len);
       expect(c.maxFeat).toBe(js.hyperparameters_resolved.max_feat_size);
     }
     expect(configFromOfficialArgs({}).wtePosEnc).toBe(true); // official default (nino.pt)
@@ -87,13 +104,27 @@ describe('failure modes', () => {
     const bad = { ...ck.weights };
     delete bad['edge_mlp.fc.2.bias'];
     expect(() => serializeCheckpoint({ config: ck.config, weights: bad })).toThrow(/missing edge_mlp\.fc\.2\.bias/);
-    expect(() => serializeCheckpoint({ config: { ...ck.config, hid: 64 }, weights: ck.weights })).toThrow(/wrong shapes/);
+    expect(() => serializeCheckpoint({ config: { ...ck.config, hid: 64 }, weights: ck.weights })).toThrow(
+      /wrong shapes/,
+    );
   });
   it('the pickle VM refuses globals and opcodes a checkpoint does not need', () => {
     const evil = new Uint8Array([0x80, 0x02, ...Buffer.from('cos\nsystem\n'), 0x2e]);
-    expect(() => unpickle(evil, () => null, () => null)).toThrow(/refusing pickle global 'os.system'/);
+    expect(() =>
+      unpickle(
+        evil,
+        () => null,
+        () => null,
+      ),
+    ).toThrow(/refusing pickle global 'os.system'/);
     const inst = new Uint8Array([0x80, 0x02, 0x69, 0x2e]); // INST
-    expect(() => unpickle(inst, () => null, () => null)).toThrow(/unsupported pickle opcode 0x69/);
+    expect(() =>
+      unpickle(
+        inst,
+        () => null,
+        () => null,
+      ),
+    ).toThrow(/unsupported pickle opcode 0x69/);
   });
   it('non-zip and truncated inputs fail clearly', () => {
     expect(() => listZip(new Uint8Array(100))).toThrow(/not a zip/);

@@ -31,12 +31,23 @@ class FakeTTY extends Writable {
 
 describe('log lines', () => {
   it('a human line: time, level, message, fields; no pid/hostname; the stack only at debug', () => {
-    const rec = { level: 50, time: Date.UTC(2026, 0, 1, 12, 3, 4), pid: 7, hostname: 'vm', msg: 'job failed', jobId: 2, file: 'a b.gz', stack: 'Error: x\n    at f (a.ts:1)' };
+    const rec = {
+      level: 50,
+      time: Date.UTC(2026, 0, 1, 12, 3, 4),
+      pid: 7,
+      hostname: 'vm',
+      msg: 'job failed',
+      jobId: 2,
+      file: 'a b.gz',
+      stack: 'Error: x\n    at f (a.ts:1)',
+    };
     const line = formatLogLine(rec);
     expect(line).toMatch(/^\d\d:\d\d:\d\d ERROR job failed {2}jobId=2 file="a b.gz"$/);
     expect(line).not.toContain('vm');
     expect(formatLogLine(rec, { debug: true })).toContain('\n    at f (a.ts:1)');
-    expect(formatLogLine({ level: 40, msg: 'slow', err: { message: 'disk', stack: 's' } })).toMatch(/WARN {2}slow {2}error="disk"$/);
+    expect(formatLogLine({ level: 40, msg: 'slow', err: { message: 'disk', stack: 's' } })).toMatch(
+      /WARN {2}slow {2}error="disk"$/,
+    );
   });
 
   it('human lines on a terminal, JSON otherwise; --log-format wins', () => {
@@ -83,7 +94,10 @@ describe('a job on the main thread', () => {
 describe('nino stderr (spawned)', () => {
   const fm = writeFakeFashionMnist(join(tmp(), 'fm'), 20, 10);
   const run = (args: string[], env: Record<string, string>) =>
-    spawnSync(BIN, args, { encoding: 'utf8', env: { ...process.env, NINO_OFFLINE: '1', NINO_DATA_DIR: fm, NINO_LOG_LEVEL: '', ...env } });
+    spawnSync(BIN, args, {
+      encoding: 'utf8',
+      env: { ...process.env, NINO_OFFLINE: '1', NINO_DATA_DIR: fm, NINO_LOG_LEVEL: '', ...env },
+    });
 
   it('NINO_LOG_LEVEL is honoured, an explicit --log-level wins; JSON when stderr is not a TTY, human lines with --log-format pretty', () => {
     const quiet = run(['data', 'fetch', 'fashion-mnist'], { NINO_LOG_LEVEL: 'warn' });
@@ -92,7 +106,9 @@ describe('nino stderr (spawned)', () => {
     const flag = run(['--log-level', 'info', 'data', 'fetch', 'fashion-mnist'], { NINO_LOG_LEVEL: 'warn' });
     expect(JSON.parse(flag.stderr.trim().split('\n').pop()!).msg).toBe(`fashion-mnist: already present in ${fm}`);
     const pretty = run(['--log-format', 'pretty', 'data', 'fetch', 'fashion-mnist'], {});
-    expect(pretty.stderr).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d INFO  fashion-mnist: already present in ${fm}$`, 'm'));
+    expect(pretty.stderr).toMatch(
+      new RegExp(`^\\d\\d:\\d\\d:\\d\\d INFO  fashion-mnist: already present in ${fm}$`, 'm'),
+    );
     const bad = run(['data', 'fetch', 'fashion-mnist'], { NINO_LOG_LEVEL: 'loud' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/value 'loud' from env 'NINO_LOG_LEVEL' is invalid/);
@@ -103,13 +119,36 @@ describe('nino stderr (spawned)', () => {
     const bad = writeFakeFashionMnist(join(d, 'bad'), 20, 10);
     const f = join(bad, 'train-images-idx3-ubyte.gz');
     writeFileSync(f, readFileSync(f).subarray(0, 200));
-    const r = spawnSync(BIN, ['collect', '--task', 'FM-16-3k', '--seeds', '1,2', '--steps', '4', '--every', '2', '--workers', '2', '--data-dir', bad, '--out', join(d, 'out'), '--no-progress'], {
-      encoding: 'utf8',
-      env: { ...process.env, NINO_OFFLINE: '1' },
-    });
+    const r = spawnSync(
+      BIN,
+      [
+        'collect',
+        '--task',
+        'FM-16-3k',
+        '--seeds',
+        '1,2',
+        '--steps',
+        '4',
+        '--every',
+        '2',
+        '--workers',
+        '2',
+        '--data-dir',
+        bad,
+        '--out',
+        join(d, 'out'),
+        '--no-progress',
+      ],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, NINO_OFFLINE: '1' },
+      },
+    );
     expect(r.status).toBe(2);
     const mentions = r.stderr.split('\n').filter((l) => l.includes(f));
-    expect(mentions).toEqual([`nino: error: ${f}: truncated or corrupt gzip data (unexpected end of file): delete it and fetch it again (nino data fetch fashion-mnist)`]);
+    expect(mentions).toEqual([
+      `nino: error: ${f}: truncated or corrupt gzip data (unexpected end of file): delete it and fetch it again (nino data fetch fashion-mnist)`,
+    ]);
     expect(r.stderr).not.toMatch(/^\s+at /m);
   });
 });

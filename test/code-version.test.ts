@@ -66,8 +66,14 @@ describe('bench code fingerprint (module graph)', () => {
   it('follows .js and .ts specifiers whatever the extension on disk (sources or emitted build)', () => {
     const root = join(tmp, 'mixed');
     mkdirSync(join(root, 'sub'), { recursive: true });
-    writeFileSync(join(root, 'entry.js'), "import { b } from './sub/b.js';\nconst w = new URL('./w.mjs', import.meta.url);\n");
-    writeFileSync(join(root, 'sub/b.ts'), "export * from '../c.js';\nexport const b = await import('./d.ts');\nimport 'tfjs';\n");
+    writeFileSync(
+      join(root, 'entry.js'),
+      "import { b } from './sub/b.js';\nconst w = new URL('./w.mjs', import.meta.url);\n",
+    );
+    writeFileSync(
+      join(root, 'sub/b.ts'),
+      "export * from '../c.js';\nexport const b = await import('./d.ts');\nimport 'tfjs';\n",
+    );
     writeFileSync(join(root, 'c.js'), 'export const c = 1;\n');
     writeFileSync(join(root, 'sub/d.js'), 'export const d = 1;\n');
     writeFileSync(join(root, 'w.mjs'), '');

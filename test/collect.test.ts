@@ -14,7 +14,26 @@ import { writeFakeFashionMnist } from './helpers/fake-data.ts';
 const BIN = join(__dirname, '..', 'bin', 'nino');
 let dataDir = '';
 const common = ['--backend', 'wasm', '--no-progress', '--log-level', 'warn'];
-const args = (out: string) => [...common, 'collect', '--task', 'FM-16-3k', '--seeds', '7', '--steps', '24', '--every', '4', '--workers', '1', '--eval-limit', '30', '--data-dir', dataDir, '--out', out];
+const args = (out: string) => [
+  ...common,
+  'collect',
+  '--task',
+  'FM-16-3k',
+  '--seeds',
+  '7',
+  '--steps',
+  '24',
+  '--every',
+  '4',
+  '--workers',
+  '1',
+  '--eval-limit',
+  '30',
+  '--data-dir',
+  dataDir,
+  '--out',
+  out,
+];
 
 function nino(a: string[]) {
   return spawnSync(BIN, a, { encoding: 'utf8', env: { ...process.env, NINO_OFFLINE: '1' } });
@@ -38,7 +57,10 @@ function reference() {
 /** starts `nino collect args(out)` and resolves once its partial folder holds `recs` records */
 function startAndWaitForRecords(out: string, recs: number) {
   const partial = join(out, 'FM-16-3k', '.seed-7.partial');
-  const child = spawn(BIN, args(out), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NINO_OFFLINE: '1' } });
+  const child = spawn(BIN, args(out), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NINO_OFFLINE: '1' },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -64,7 +86,8 @@ function expectSameAsReference(path: string) {
   const ta = reference();
   const tb = readTrajectory(path);
   expect(tb.records.map((r) => r.step)).toEqual(ta.records.map((r) => r.step));
-  for (let i = 0; i < ta.records.length; i++) expect(Buffer.from(tb.records[i].params.buffer).equals(Buffer.from(ta.records[i].params.buffer))).toBe(true);
+  for (let i = 0; i < ta.records.length; i++)
+    expect(Buffer.from(tb.records[i].params.buffer).equals(Buffer.from(ta.records[i].params.buffer))).toBe(true);
 }
 
 describe('nino collect', () => {
@@ -108,7 +131,8 @@ describe('nino collect', () => {
     expect(b.status).toBe(0);
     const tb = readTrajectory(join(outB, 'FM-16-3k', 'seed-7.arrow'));
     expect(tb.records.map((r) => r.step)).toEqual(ta.records.map((r) => r.step));
-    for (let i = 0; i < ta.records.length; i++) expect(Array.from(tb.records[i].params)).toEqual(Array.from(ta.records[i].params));
+    for (let i = 0; i < ta.records.length; i++)
+      expect(Array.from(tb.records[i].params)).toEqual(Array.from(ta.records[i].params));
     expect(existsSync(partial)).toBe(false);
   });
 
@@ -151,11 +175,16 @@ describe('nino collect', () => {
     writeTrajectory(join(out, 'FM-16-3k', 'seed-7.arrow'), t.layout, t.meta, t.records.slice(0, 2));
     const r = nino(args(out));
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/seed-7\.arrow is incomplete: it has 2 rows \(steps 0,4\), a trajectory of --steps 24 --every 4 has 7/);
+    expect(r.stderr).toMatch(
+      /seed-7\.arrow is incomplete: it has 2 rows \(steps 0,4\), a trajectory of --steps 24 --every 4 has 7/,
+    );
   });
 
   it('an impossible --out fails at once with a clear error (no endless mkdir)', () => {
-    const r = spawnSync(BIN, [...common, 'collect', '--task', 'FM-16-3k', '--seeds', '1', '--out', '/proc/nope/x'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(BIN, [...common, 'collect', '--task', 'FM-16-3k', '--seeds', '1', '--out', '/proc/nope/x'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.signal).toBeNull();
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/output folder '\/proc\/nope\/x' is not writable \(cannot create folder/);
@@ -175,19 +204,30 @@ describe('nino collect', () => {
     const bad = [
       [[...common, 'collect', '--task', 'NOPE'], /unknown task 'NOPE'; known tasks: FM-16/],
       [[...common, 'collect', '--task', 'FM-16-3k', '--seeds', '5..2'], /bad seed range/],
-      [[...common, 'collect', '--task', 'FM-16-3k', '--seeds', '4294967297'], /seed 4294967297 is out of range: seeds are integers 0\.\.4294967295/],
+      [
+        [...common, 'collect', '--task', 'FM-16-3k', '--seeds', '4294967297'],
+        /seed 4294967297 is out of range: seeds are integers 0\.\.4294967295/,
+      ],
       [[...common, 'collect', '--task', 'FM-16-3k', '--seeds', '-1'], /seed -1 is out of range/],
       [[...common, 'collect', '--task', 'FM-16-3k', '--seeds', '1,01'], /seed 1 is given twice/],
       [[...common, 'collect', '--task', 'FM-16-3k', '--seeds', '1..3,2'], /seed 2 is given twice/],
       [[...common, 'collect', '--task', 'FM-16-3k', '--steps', '-3'], /--steps must be a positive integer/],
-      [[...common, 'collect', '--task', 'FM-16-3k', '--seeds', '1', '--data-dir', '/nonexistent/x'], /--data-dir .* does not exist/],
+      [
+        [...common, 'collect', '--task', 'FM-16-3k', '--seeds', '1', '--data-dir', '/nonexistent/x'],
+        /--data-dir .* does not exist/,
+      ],
     ] as const;
     for (const [a, re] of bad) {
       const r = nino([...a]);
       expect(r.status, r.stderr).not.toBe(0);
       if (a.includes('--seeds')) expect(r.status, r.stderr).toBe(2);
       expect(r.stderr).toMatch(re);
-      expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('nino: error')).length).toBe(1);
+      expect(
+        r.stderr
+          .trim()
+          .split('\n')
+          .filter((l) => l.startsWith('nino: error')).length,
+      ).toBe(1);
     }
   });
 });

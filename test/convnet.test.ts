@@ -19,7 +19,17 @@ beforeAll(async () => {
 
 // ---------- naive float64 reference of the PyTorch Net ----------
 /** PyTorch Conv2d on x [C][H][W] (one image) with weight [O][C][3][3] flat, bias [O]. */
-function refConv(x: Float64Array[][], C: number, H: number, W: number, w: ArrayLike<number>, b: ArrayLike<number>, O: number, stride: number, pad: number) {
+function refConv(
+  x: Float64Array[][],
+  C: number,
+  H: number,
+  W: number,
+  w: ArrayLike<number>,
+  b: ArrayLike<number>,
+  O: number,
+  stride: number,
+  pad: number,
+) {
   const Ho = Math.floor((H + 2 * pad - 3) / stride) + 1;
   const Wo = Math.floor((W + 2 * pad - 3) / stride) + 1;
   const out: Float64Array[][] = [];
@@ -65,7 +75,9 @@ function refLogits(cfg: ConvNetConfig, p: ArrayLike<number>[], x: ArrayLike<numb
     const a = refConv(img, Cin, S, S, p[0], p[1], h0, 2, 0);
     const b = refConv(a.out, h0, a.Ho, a.Wo, p[2], p[3], h1, 1, 1);
     const c = refConv(b.out, h1, b.Ho, b.Wo, p[4], p[5], h2, 1, 1);
-    const pooled = c.out.map((plane) => plane.reduce((s, row) => s + row.reduce((t, v) => t + v, 0), 0) / (c.Ho * c.Wo));
+    const pooled = c.out.map(
+      (plane) => plane.reduce((s, row) => s + row.reduce((t, v) => t + v, 0), 0) / (c.Ho * c.Wo),
+    );
     const logits: number[] = [];
     for (let k = 0; k < cfg.numClasses; k++) {
       let s = p[7][k];
@@ -77,7 +89,14 @@ function refLogits(cfg: ConvNetConfig, p: ArrayLike<number>[], x: ArrayLike<numb
   return res;
 }
 
-function refLoss(cfg: ConvNetConfig, p: ArrayLike<number>[], x: ArrayLike<number>, y: ArrayLike<number>, B: number, S: number): number {
+function refLoss(
+  cfg: ConvNetConfig,
+  p: ArrayLike<number>[],
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  B: number,
+  S: number,
+): number {
   const L = refLogits(cfg, p, x, B, S);
   let tot = 0;
   for (let n = 0; n < B; n++) {
@@ -196,7 +215,8 @@ describe('convnet forward and loss', () => {
         const got = m.forward(params, x).arraySync() as number[][];
         const want = refLogits(cfg, pv, xv, B, S);
         let maxDiff = 0;
-        for (let n = 0; n < B; n++) for (let k = 0; k < cfg.numClasses; k++) maxDiff = Math.max(maxDiff, Math.abs(got[n][k] - want[n][k]));
+        for (let n = 0; n < B; n++)
+          for (let k = 0; k < cfg.numClasses; k++) maxDiff = Math.max(maxDiff, Math.abs(got[n][k] - want[n][k]));
         expect(maxDiff).toBeLessThan(1e-4);
         const loss = m.loss(params, { x, y: tf.tensor1d(yv, 'int32') }).dataSync()[0];
         expect(Math.abs(loss - refLoss(cfg, pv, xv, yv, B, S))).toBeLessThan(1e-5);

@@ -71,8 +71,12 @@ describe('Fashion-MNIST loader', () => {
       const raw = await loadFashionMnist({ dataDir: join(d, 'fm'), ...noSystem(d), normalize: 'none' });
       expect(raw.trainX[5]).toBeCloseTo(36 / 255, 6);
       const comp = await loadFashionMnist({ dataDir: join(d, 'fm'), ...noSystem(d), normalize: 'computed' });
-      let s = 0, s2 = 0;
-      for (const v of comp.trainX) { s += v; s2 += v * v; }
+      let s = 0,
+        s2 = 0;
+      for (const v of comp.trainX) {
+        s += v;
+        s2 += v * v;
+      }
       const m = s / comp.trainX.length;
       expect(Math.abs(m)).toBeLessThan(1e-4);
       expect(Math.sqrt(s2 / comp.trainX.length - m * m)).toBeCloseTo(1, 3);
@@ -128,9 +132,16 @@ describe('Fashion-MNIST loader', () => {
       expect(missing.message).toMatch(new RegExp(`^--data-dir '${join(d, 'nothing')}' does not exist`));
       expect(missing.message).not.toContain('\n');
       mkdirSync(join(d, 'empty'));
-      const empty = await loadFashionMnist({ ...noSystem(d), dataDir: join(d, 'empty'), download: true, mirror: 'http://127.0.0.1:9/' }).catch((e) => e);
+      const empty = await loadFashionMnist({
+        ...noSystem(d),
+        dataDir: join(d, 'empty'),
+        download: true,
+        mirror: 'http://127.0.0.1:9/',
+      }).catch((e) => e);
       expect(empty).toBeInstanceOf(DataDirError);
-      expect(empty.message).toContain(`not found in ${join(d, 'empty')} (given by --data-dir): missing train-images-idx3-ubyte.gz`);
+      expect(empty.message).toContain(
+        `not found in ${join(d, 'empty')} (given by --data-dir): missing train-images-idx3-ubyte.gz`,
+      );
       expect(empty.message).not.toContain(join(d, 'cache'));
       process.env.NINO_DATA_DIR = join(d, 'empty');
       const env = await loadFashionMnist(withEnv(noSystem(d))).catch((e) => e);
@@ -138,7 +149,9 @@ describe('Fashion-MNIST loader', () => {
       expect(env.message).toContain(`(given by $NINO_DATA_DIR)`);
       expect(env.message).toContain(join(d, 'empty', 'fashion-mnist'));
       process.env.NINO_DATA_DIR = join(d, 'gone');
-      expect((await loadFashionMnist(withEnv(noSystem(d))).catch((e) => e)).message).toMatch(/^\$NINO_DATA_DIR '.*gone' does not exist/);
+      expect((await loadFashionMnist(withEnv(noSystem(d))).catch((e) => e)).message).toMatch(
+        /^\$NINO_DATA_DIR '.*gone' does not exist/,
+      );
     } finally {
       if (old === undefined) delete process.env.NINO_DATA_DIR;
       else process.env.NINO_DATA_DIR = old;
@@ -168,7 +181,9 @@ describe('Fashion-MNIST loader', () => {
       const mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
       const err = await loadFashionMnist({ ...noSystem(d), download: true, mirror }).catch((e) => e);
       expect(err).toBeInstanceOf(DatasetNotFoundError);
-      expect(err.message).toMatch(/md5 mismatch .*train-images-idx3-ubyte\.gz.*expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d/);
+      expect(err.message).toMatch(
+        /md5 mismatch .*train-images-idx3-ubyte\.gz.*expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d/,
+      );
       expect(existsSync(join(d, 'cache', 'fashion-mnist', 'train-images-idx3-ubyte.gz'))).toBe(false);
     } finally {
       server.close();
@@ -179,7 +194,9 @@ describe('Fashion-MNIST loader', () => {
     const d = tmp();
     writeTinyFm(join(d, 'fm'), 10, 5, true);
     writeFileSync(join(d, 'fm', 'train-labels-idx1-ubyte.gz'), gzipSync(idxUbyte([9], new Uint8Array(9))));
-    await expect(loadFashionMnist({ dataDir: join(d, 'fm'), ...noSystem(d) })).rejects.toThrow(/10 images but labels \[9\]/);
+    await expect(loadFashionMnist({ dataDir: join(d, 'fm'), ...noSystem(d) })).rejects.toThrow(
+      /10 images but labels \[9\]/,
+    );
   });
 
   const real = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
@@ -206,9 +223,15 @@ describe('split and gather', () => {
     expect(ninoTrainCount(60000)).toBe(55000);
     expect(ninoTrainCount(50000)).toBe(45834);
     const d = {
-      trainX: Float32Array.from({ length: 24 * 2 }, (_, i) => i), trainY: Int32Array.from({ length: 24 }, (_, i) => i),
-      testX: new Float32Array(4), testY: new Int32Array(2), shape: [1, 2, 1] as [number, number, number],
-      numClasses: 24, mean: [0], std: [1], source: 'mem',
+      trainX: Float32Array.from({ length: 24 * 2 }, (_, i) => i),
+      trainY: Int32Array.from({ length: 24 }, (_, i) => i),
+      testX: new Float32Array(4),
+      testY: new Int32Array(2),
+      shape: [1, 2, 1] as [number, number, number],
+      numClasses: 24,
+      mean: [0],
+      std: [1],
+      source: 'mem',
     };
     const s = splitHoldout(d);
     expect(s.train.count).toBe(22);

@@ -32,7 +32,10 @@ function records(n: number, lab: (i: number) => number[]): Buffer {
 
 function cifar10Files(): [string, Buffer][] {
   return [
-    ...[1, 2, 3, 4, 5].map((b): [string, Buffer] => [`cifar-10-batches-bin/data_batch_${b}.bin`, records(3, (i) => [(b * 3 + i) % 10])]),
+    ...[1, 2, 3, 4, 5].map((b): [string, Buffer] => [
+      `cifar-10-batches-bin/data_batch_${b}.bin`,
+      records(3, (i) => [(b * 3 + i) % 10]),
+    ]),
     ['cifar-10-batches-bin/test_batch.bin', records(4, (i) => [i])],
     ['cifar-10-batches-bin/batches.meta.txt', Buffer.from('airplane\nautomobile\n')],
   ];
@@ -42,11 +45,21 @@ describe('tar', () => {
   it('round-trips files, directories, long (prefix) names; rejects corrupt headers', () => {
     const long = `${'d'.repeat(120)}/file.bin`;
     const big = Buffer.alloc(1500, 3);
-    const t = writeTar([{ name: 'top', type: 'dir' }, { name: 'top/a.txt', data: Buffer.from('hello') }, { name: long, data: big }, { name: 'empty' }]);
+    const t = writeTar([
+      { name: 'top', type: 'dir' },
+      { name: 'top/a.txt', data: Buffer.from('hello') },
+      { name: long, data: big },
+      { name: 'empty' },
+    ]);
     expect(t.length % 512).toBe(0);
     for (const buf of [t, gzipSync(t)]) {
       const e = readTar(buf);
-      expect(e.map((x) => [x.name, x.type, x.size])).toEqual([['top', 'dir', 0], ['top/a.txt', 'file', 5], [long, 'file', 1500], ['empty', 'file', 0]]);
+      expect(e.map((x) => [x.name, x.type, x.size])).toEqual([
+        ['top', 'dir', 0],
+        ['top/a.txt', 'file', 5],
+        [long, 'file', 1500],
+        ['empty', 'file', 0],
+      ]);
       expect(Buffer.from(e[1].data!).toString()).toBe('hello');
       expect(Buffer.from(e[2].data!).equals(big)).toBe(true);
     }
@@ -74,8 +87,15 @@ describe('tar', () => {
     const pax = Buffer.from(`${`30 path=${'p'.repeat(17)}.bin\n`}`);
     expect(pax.length).toBe(30);
     const tarBuf = Buffer.concat([
-      hdr('././@LongLink', 'L', ln.length), pad(ln), hdr('short', '0', 2), pad(Buffer.from('ab')),
-      hdr('PaxHeader', 'x', pax.length), pad(pax), hdr('ignored', '0', 1), pad(Buffer.from('z')), Buffer.alloc(1024),
+      hdr('././@LongLink', 'L', ln.length),
+      pad(ln),
+      hdr('short', '0', 2),
+      pad(Buffer.from('ab')),
+      hdr('PaxHeader', 'x', pax.length),
+      pad(pax),
+      hdr('ignored', '0', 1),
+      pad(Buffer.from('z')),
+      Buffer.alloc(1024),
     ]);
     const names: string[] = [];
     const data: string[] = [];
@@ -93,7 +113,15 @@ describe('tar', () => {
   it('extractTar streams a .tar.gz to disk with a filter and refuses escaping paths', async () => {
     const d = tmp();
     const arch = join(d, 'a.tar.gz');
-    writeFileSync(arch, gzipSync(writeTar([{ name: 'x/keep.bin', data: Buffer.from('k') }, { name: 'x/skip.txt', data: Buffer.from('s') }])));
+    writeFileSync(
+      arch,
+      gzipSync(
+        writeTar([
+          { name: 'x/keep.bin', data: Buffer.from('k') },
+          { name: 'x/skip.txt', data: Buffer.from('s') },
+        ]),
+      ),
+    );
     const out = await extractTar(arch, join(d, 'out'), (n) => n.endsWith('.bin'));
     expect(out).toEqual([join(d, 'out', 'x', 'keep.bin')]);
     expect(readFileSync(out[0], 'utf8')).toBe('k');
@@ -105,9 +133,21 @@ describe('tar', () => {
 
 describe('CIFAR binary', () => {
   it('parses records into HWC pixels and the chosen label byte', () => {
-    const r = parseCifarRecords(records(2, (i) => [i + 3, i + 50]), 2, 1);
+    const r = parseCifarRecords(
+      records(2, (i) => [i + 3, i + 50]),
+      2,
+      1,
+    );
     expect(Array.from(r.y)).toEqual([50, 51]);
-    expect(Array.from(parseCifarRecords(records(2, (i) => [i + 3, i + 50]), 2, 0).y)).toEqual([3, 4]);
+    expect(
+      Array.from(
+        parseCifarRecords(
+          records(2, (i) => [i + 3, i + 50]),
+          2,
+          0,
+        ).y,
+      ),
+    ).toEqual([3, 4]);
     // image 1, pixel (0,2): R = (1+2)%256, G = 100+51, B = 7
     expect(Array.from(r.x.subarray(3072 + 2 * 3, 3072 + 2 * 3 + 3))).toEqual([3, 151, 7]);
     expect(() => parseCifarRecords(new Uint8Array(3074), 1)).toThrow(/multiple/);
@@ -136,8 +176,14 @@ describe('CIFAR binary', () => {
   it('CIFAR-100: fine (default) and coarse labels from train.bin/test.bin', async () => {
     const d = tmp();
     mkdirSync(join(d, 'cifar-100-binary'));
-    writeFileSync(join(d, 'cifar-100-binary', 'train.bin'), records(5, (i) => [i, 90 + i]));
-    writeFileSync(join(d, 'cifar-100-binary', 'test.bin'), records(2, (i) => [19, 99 - i]));
+    writeFileSync(
+      join(d, 'cifar-100-binary', 'train.bin'),
+      records(5, (i) => [i, 90 + i]),
+    );
+    writeFileSync(
+      join(d, 'cifar-100-binary', 'test.bin'),
+      records(2, (i) => [19, 99 - i]),
+    );
     const fine = await loadCifar100({ dataDir: d, ...noSystem(d) });
     expect(fine.numClasses).toBe(100);
     expect(Array.from(fine.trainY)).toEqual([90, 91, 92, 93, 94]);
@@ -145,7 +191,10 @@ describe('CIFAR binary', () => {
     const coarse = await loadCifar100({ dataDir: d, ...noSystem(d), labels: 'coarse' });
     expect(coarse.numClasses).toBe(20);
     expect(Array.from(coarse.trainY)).toEqual([0, 1, 2, 3, 4]);
-    writeFileSync(join(d, 'cifar-100-binary', 'test.bin'), records(1, () => [25, 1]));
+    writeFileSync(
+      join(d, 'cifar-100-binary', 'test.bin'),
+      records(1, () => [25, 1]),
+    );
     await expect(loadCifar100({ dataDir: d, ...noSystem(d), labels: 'coarse' })).rejects.toThrow(/label 25 >= 20/);
   });
 
@@ -157,7 +206,10 @@ describe('CIFAR binary', () => {
     expect(err.message).toContain(join(d, 'cache', 'cifar10'));
     expect(err.message).toContain('cifar-10-binary.tar.gz');
     mkdirSync(join(d, 'cache', 'cifar10'), { recursive: true });
-    writeFileSync(join(d, 'cache', 'cifar10', 'cifar-10-binary.tar.gz'), gzipSync(writeTar(cifar10Files().map(([name, data]) => ({ name, data })))));
+    writeFileSync(
+      join(d, 'cache', 'cifar10', 'cifar-10-binary.tar.gz'),
+      gzipSync(writeTar(cifar10Files().map(([name, data]) => ({ name, data })))),
+    );
     const err2 = await loadCifar10(noSystem(d)).catch((e) => e);
     expect(err2.message).toMatch(/md5 mismatch/);
   });

@@ -20,10 +20,14 @@ import { crc32, listZip, readZipEntry, writeZip } from '../src/core/zip.ts';
 const tmp = () => mkdtempSync(join(tmpdir(), 'nino-lm-'));
 const noSystem = (d: string) => ({ systemRoot: join(d, 'no-system'), cacheDir: join(d, 'cache'), download: false });
 
-const sentences = (shard: number, n: number) => Array.from({ length: n }, (_, i) => `Sentence ${i} of shard ${shard} , with tokens .`);
+const sentences = (shard: number, n: number) =>
+  Array.from({ length: n }, (_, i) => `Sentence ${i} of shard ${shard} , with tokens .`);
 
 function writeLm1b(root: string): void {
-  for (const [k, n] of [[1, 40], [2, 20]]) {
+  for (const [k, n] of [
+    [1, 40],
+    [2, 20],
+  ]) {
     const p = join(root, LM1B_ROOT, lm1bTrainShard(k));
     mkdirSync(join(p, '..'), { recursive: true });
     writeFileSync(p, `${sentences(k, n).join('\n')}\n`);
@@ -59,7 +63,12 @@ describe('LM1B', () => {
     const lm = await loadLm1b({ dataDir: join(d, 'data'), valSplit: 'heldout', tokenizer: 'byte', ...noSystem(d) });
     expect(Buffer.from(Uint8Array.from(lm.val)).toString()).toBe('Held out one .\nHeld out two .\n');
     expect(Buffer.from(Uint8Array.from(lm.train)).toString()).toBe(`${sentences(1, 40).join('\n')}\n`);
-    const capped = await loadLm1b({ dataDir: join(d, 'data'), valSplit: 'heldout', maxTrainTokens: 30, ...noSystem(d) });
+    const capped = await loadLm1b({
+      dataDir: join(d, 'data'),
+      valSplit: 'heldout',
+      maxTrainTokens: 30,
+      ...noSystem(d),
+    });
     expect(capped.train.length).toBeGreaterThanOrEqual(30);
     expect(capped.train.length).toBeLessThan(30 + 20);
     const again = await loadLm1b({ dataDir: join(d, 'data'), valSplit: 'heldout', maxTrainTokens: 30, ...noSystem(d) });
@@ -94,7 +103,8 @@ describe('LM1B', () => {
   });
 });
 
-const WIKI_TRAIN = ' \n = Valkyria Chronicles III = \n \n Senjō no Valkyria 3 is a game .\n It was released in 2011 .\n';
+const WIKI_TRAIN =
+  ' \n = Valkyria Chronicles III = \n \n Senjō no Valkyria 3 is a game .\n It was released in 2011 .\n';
 const WIKI_VALID = ' \n = Homarus gammarus = \n \n Homarus gammarus is a lobster .\n';
 
 describe('WikiText-103', () => {
@@ -105,7 +115,13 @@ describe('WikiText-103', () => {
     writeFileSync(join(d, 'data', 'wikitext-103-raw', 'wiki.valid.raw'), WIKI_VALID);
     const w = await loadWikitext103({ dataDir: join(d, 'data'), ...noSystem(d) });
     expect(w.docs).toEqual({ train: 5, val: 4 });
-    expect(Array.from(w.train)).toEqual(await concatEncode([' = Valkyria Chronicles III = \n', ' Senjō no Valkyria 3 is a game .\n', ' It was released in 2011 .\n']));
+    expect(Array.from(w.train)).toEqual(
+      await concatEncode([
+        ' = Valkyria Chronicles III = \n',
+        ' Senjō no Valkyria 3 is a game .\n',
+        ' It was released in 2011 .\n',
+      ]),
+    );
     const g = await getTokenizer('gpt2');
     expect(g.decode(w.val)).toBe(' = Homarus gammarus = \n Homarus gammarus is a lobster .\n');
     // the tokenized variant in its own folder
@@ -129,7 +145,9 @@ describe('WikiText-103', () => {
     );
     const w = await loadWikitext103(noSystem(d));
     expect(w.docs.val).toBe(4);
-    expect(readFileSync(join(d, 'cache', 'wikitext103', 'wikitext-103-raw', 'wiki.train.raw'), 'utf8')).toBe(WIKI_TRAIN);
+    expect(readFileSync(join(d, 'cache', 'wikitext103', 'wikitext-103-raw', 'wiki.train.raw'), 'utf8')).toBe(
+      WIKI_TRAIN,
+    );
     const e = tmp();
     const err = await loadWikitext103(noSystem(e)).catch((x) => x);
     expect(err).toBeInstanceOf(DatasetNotFoundError);
@@ -142,9 +160,15 @@ describe('WikiText-103', () => {
 describe('zip', () => {
   it('lists and inflates entries; detects CRC corruption', () => {
     const data = Buffer.from('hello hello hello hello zip'.repeat(20));
-    const z = writeZip([{ name: 'a/b.txt', data }, { name: 'c', data: Buffer.alloc(0) }]);
+    const z = writeZip([
+      { name: 'a/b.txt', data },
+      { name: 'c', data: Buffer.alloc(0) },
+    ]);
     const es = listZip(z);
-    expect(es.map((e) => [e.name, e.size, e.method])).toEqual([['a/b.txt', data.length, 8], ['c', 0, 8]]);
+    expect(es.map((e) => [e.name, e.size, e.method])).toEqual([
+      ['a/b.txt', data.length, 8],
+      ['c', 0, 8],
+    ]);
     expect(readZipEntry(z, es[0]).equals(data)).toBe(true);
     expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
     expect(() => readZipEntry(z, { ...es[0], crc32: (es[0].crc32 ^ 1) >>> 0 })).toThrow(/CRC/);
@@ -167,7 +191,9 @@ describe('downloadFile', () => {
       const sha = createHash('sha256').update(body).digest('hex');
       await downloadFile(`${base}/f.bin`, join(d, 'x', 'f.bin'), { md5, sha256: sha });
       expect(readFileSync(join(d, 'x', 'f.bin')).equals(body)).toBe(true);
-      await expect(downloadFile(`${base}/f.bin`, join(d, 'g.bin'), { md5: '0'.repeat(32) })).rejects.toThrow(/md5 mismatch/);
+      await expect(downloadFile(`${base}/f.bin`, join(d, 'g.bin'), { md5: '0'.repeat(32) })).rejects.toThrow(
+        /md5 mismatch/,
+      );
       expect(existsSync(join(d, 'g.bin'))).toBe(false);
       expect(existsSync(join(d, 'g.bin.part'))).toBe(false);
       await expect(downloadFile(`${base}/missing`, join(d, 'h.bin'))).rejects.toThrow(/HTTP 404/);

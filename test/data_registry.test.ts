@@ -13,14 +13,27 @@ const noSystem = (d: string) => ({ systemRoot: join(d, 'no-system'), cacheDir: j
 
 describe('dataset registry', () => {
   it('lists the datasets tasks use and rejects unknown names', async () => {
-    expect([...DATASETS].sort()).toEqual(['cifar10', 'cifar100', 'fashion-mnist', 'lm1b', 'sotu-bytes', 'sotu-gpt2', 'wikitext103']);
-    await expect(loadDataset('mnist')).rejects.toThrow(/unknown dataset 'mnist'; known datasets: fashion-mnist, cifar10/);
+    expect([...DATASETS].sort()).toEqual([
+      'cifar10',
+      'cifar100',
+      'fashion-mnist',
+      'lm1b',
+      'sotu-bytes',
+      'sotu-gpt2',
+      'wikitext103',
+    ]);
+    await expect(loadDataset('mnist')).rejects.toThrow(
+      /unknown dataset 'mnist'; known datasets: fashion-mnist, cifar10/,
+    );
   });
 
   it('vision: CIFAR-100 records in a folder come back split (first n - floor(n/12) train)', async () => {
     const d = tmp();
     mkdirSync(join(d, 'cifar-100-binary'));
-    const rec = (n: number) => Buffer.concat(Array.from({ length: n }, (_, i) => Buffer.concat([Buffer.from([i % 20, i % 100]), Buffer.alloc(3072, i)])));
+    const rec = (n: number) =>
+      Buffer.concat(
+        Array.from({ length: n }, (_, i) => Buffer.concat([Buffer.from([i % 20, i % 100]), Buffer.alloc(3072, i)])),
+      );
     writeFileSync(join(d, 'cifar-100-binary', 'train.bin'), rec(24));
     writeFileSync(join(d, 'cifar-100-binary', 'test.bin'), rec(3));
     const r = await loadDataset('cifar100', { dataDir: d, ...noSystem(d) });

@@ -48,7 +48,9 @@ describe('State of the Union corpus', () => {
     for (const v of d.val) max = Math.max(max, v);
     expect(max).toBeLessThan(256);
     // cached: files written, and a second load returns the same arrays
-    expect(readdirSync(join(cacheDir, 'tokens')).some((f) => f.startsWith('sotu-byte-') && f.endsWith('.bin'))).toBe(true);
+    expect(readdirSync(join(cacheDir, 'tokens')).some((f) => f.startsWith('sotu-byte-') && f.endsWith('.bin'))).toBe(
+      true,
+    );
     const again = await loadSotu({ tokenizer: 'byte', cacheDir });
     expect(again.train.length).toBe(d.train.length);
     expect(Array.from(again.val.subarray(0, 1000))).toEqual(Array.from(d.val.subarray(0, 1000)));

@@ -23,7 +23,11 @@ function slurmCommand(file: string): string[] {
   const text = readFileSync(join(EX, 'slurm', file), 'utf8').replace(/\\\n/g, ' ');
   const line = text.split('\n').find((l) => /^nino /.test(l));
   if (!line) throw new Error(`${file}: no nino command`);
-  return line.split(/\s+/).filter(Boolean).slice(1).map((t) => t.replace(/^"|"$/g, ''));
+  return line
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(1)
+    .map((t) => t.replace(/^"|"$/g, ''));
 }
 
 /** the nino commands of a Kubernetes manifest: command (after `nino`) + args of every container */
@@ -36,7 +40,11 @@ function k8sCommands(file: string): { tokens: string[]; completions?: number; sh
     };
     const completions = /completions: (\d+)/.exec(d);
     const count = /name: NINO_SHARD_COUNT\s+value: "(\d+)"/.exec(d);
-    return { tokens: [...arr('command').slice(1), ...arr('args')], completions: completions ? Number(completions[1]) : undefined, shardCount: count ? Number(count[1]) : undefined };
+    return {
+      tokens: [...arr('command').slice(1), ...arr('args')],
+      completions: completions ? Number(completions[1]) : undefined,
+      shardCount: count ? Number(count[1]) : undefined,
+    };
   });
 }
 

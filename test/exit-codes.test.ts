@@ -13,7 +13,8 @@ import { JobError } from '../src/core/workers.ts';
 import { getTask } from '../src/tasks/registry.ts';
 
 const BIN = fileURLToPath(new URL('../bin/nino', import.meta.url));
-const nino = (args: string[]) => spawnSync(BIN, ['--no-progress', ...args], { encoding: 'utf8', env: { ...process.env, NINO_OFFLINE: '1' } });
+const nino = (args: string[]) =>
+  spawnSync(BIN, ['--no-progress', ...args], { encoding: 'utf8', env: { ...process.env, NINO_OFFLINE: '1' } });
 const tmp = () => mkdtempSync(join(tmpdir(), 'nino-exit-'));
 
 describe('exit codes', () => {
@@ -26,7 +27,10 @@ describe('exit codes', () => {
   });
 
   it('unknown task: 2, like a bad seed range (collect and bench)', () => {
-    for (const cmd of [['collect', '--task', 'NOPE'], ['bench', '--task', 'NOPE']]) {
+    for (const cmd of [
+      ['collect', '--task', 'NOPE'],
+      ['bench', '--task', 'NOPE'],
+    ]) {
       const r = nino(cmd);
       expect(r.status, cmd.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/^nino: error: unknown task 'NOPE'; known tasks: FM-16/m);
@@ -50,7 +54,18 @@ describe('exit codes', () => {
     const f = join(out, 'runs', 'FM-16-3k', 'adam', 'seed-1.json');
     mkdirSync(join(f, '..'), { recursive: true });
     writeFileSync(f, '{"curve": [[0, 1]');
-    const r = nino(['bench', '--task', 'FM-16-3k', '--seeds', '1', '--nowcaster', 'linefit', '--report-only', '--out', out]);
+    const r = nino([
+      'bench',
+      '--task',
+      'FM-16-3k',
+      '--seeds',
+      '1',
+      '--nowcaster',
+      'linefit',
+      '--report-only',
+      '--out',
+      out,
+    ]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`nino: error: ${f}: corrupt stored run (`);
   });
@@ -63,7 +78,21 @@ describe('exit codes', () => {
     const r = nino(['train-nino', '--data', join(d, 'traj'), '--steps', '2', '--out', join(d, 'nino')]);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(f);
-    const c = nino(['collect', '--task', 'FM-16-3k', '--seeds', '1', '--steps', '4', '--every', '2', '--workers', '1', '--out', join(d, 'traj')]);
+    const c = nino([
+      'collect',
+      '--task',
+      'FM-16-3k',
+      '--seeds',
+      '1',
+      '--steps',
+      '4',
+      '--every',
+      '2',
+      '--workers',
+      '1',
+      '--out',
+      join(d, 'traj'),
+    ]);
     expect(c.status).toBe(2);
     expect(c.stderr).toContain(f);
   });

@@ -38,6 +38,8 @@ describe('no hard links', () => {
     if (!('busy' in a)) a.release();
     expect('busy' in tryAcquireLock(join(d, 'x.lock'))).toBe(false);
     checkShardLayout(d, { index: 0, count: 2, source: 't' }, 'collect', [['T', 1]]);
-    expect(() => checkShardLayout(d, { index: 0, count: 3, source: 't' }, 'collect', [['T', 1]])).toThrow(/split into 2 shards/);
+    expect(() => checkShardLayout(d, { index: 0, count: 3, source: 't' }, 'collect', [['T', 1]])).toThrow(
+      /split into 2 shards/,
+    );
   });
 });

@@ -45,7 +45,8 @@ function refForward(cfg: Gpt2Config, P: Float64Array[], x: number[][]): number[]
           const mx = Math.max(...s);
           const e = s.map((z) => Math.exp(z - mx));
           const z = e.reduce((a, c) => a + c, 0);
-          for (let u = 0; u <= t; u++) for (let j = 0; j < hd; j++) y[t][hh * hd + j] += (e[u] / z) * qkv[u][2 * d + hh * hd + j];
+          for (let u = 0; u <= t; u++)
+            for (let j = 0; j < hd; j++) y[t][hh * hd + j] += (e[u] / z) * qkv[u][2 * d + hh * hd + j];
         }
       }
       h = h.map((r, t) => {
@@ -85,10 +86,16 @@ function refLoss(cfg: Gpt2Config, P: Float64Array[], x: number[][], y: number[][
 function randomParams(cfg: Gpt2Config, seed: number): Float32Array[] {
   const m = makeGpt2(cfg);
   const r = new Rng(seed);
-  return m.specs.map((s) => Float32Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => r.normal() * 0.5 + (s.name.includes('ln_') && s.name.endsWith('weight') ? 1 : 0)));
+  return m.specs.map((s) =>
+    Float32Array.from(
+      { length: s.shape.reduce((a, b) => a * b, 1) },
+      () => r.normal() * 0.5 + (s.name.includes('ln_') && s.name.endsWith('weight') ? 1 : 0),
+    ),
+  );
 }
 
-const toTensors = (m: ReturnType<typeof makeGpt2>, arrs: Float32Array[]) => arrs.map((a, i) => tf.tensor(a, m.specs[i].shape));
+const toTensors = (m: ReturnType<typeof makeGpt2>, arrs: Float32Array[]) =>
+  arrs.map((a, i) => tf.tensor(a, m.specs[i].shape));
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -96,7 +103,9 @@ beforeAll(async () => {
 
 describe('GPT-2 parameters', () => {
   it('names, order and shapes match GPT2LMHeadModel (golden case_b_gpt2: 1,888 params)', () => {
-    const meta = refJson<{ model_dict: { name: string; shape: number[] }[]; num_params: number }>('case_b_gpt2/meta.json');
+    const meta = refJson<{ model_dict: { name: string; shape: number[] }[]; num_params: number }>(
+      'case_b_gpt2/meta.json',
+    );
     const m = makeGpt2(CASE_B);
     expect(m.specs.map((s) => s.name)).toEqual(meta.model_dict.map((e) => e.name));
     expect(m.specs.map((s) => s.shape)).toEqual(meta.model_dict.map((e) => e.shape));
@@ -153,16 +162,30 @@ describe.each(['loops', 'tensor'] as const)('GPT-2 forward and loss (attention: 
     const logits = m.forward(params, xt);
     expect(logits.shape).toEqual([2, 5, 11]);
     const got = logits.arraySync() as number[][][];
-    const want = refForward(CASE_B, arrs.map((a) => Float64Array.from(a)), x);
+    const want = refForward(
+      CASE_B,
+      arrs.map((a) => Float64Array.from(a)),
+      x,
+    );
     let maxDiff = 0;
-    got.forEach((s, b) => s.forEach((r, t) => r.forEach((v, k) => (maxDiff = Math.max(maxDiff, Math.abs(v - want[b][t][k]))))));
+    got.forEach((s, b) =>
+      s.forEach((r, t) => r.forEach((v, k) => (maxDiff = Math.max(maxDiff, Math.abs(v - want[b][t][k]))))),
+    );
     expect(maxDiff).toBeLessThan(1e-4);
     // a shorter sequence uses the first rows of wpe
     const short = m.forward(params, tf.tensor2d([[1, 4, 7]], [1, 3], 'int32')).arraySync() as number[][][];
     expect(Math.abs(short[0][2][3] - want[0][2][3])).toBeLessThan(1e-4);
     expect(() => m.forward(params, tf.tensor2d([[1, 2, 3, 4, 5, 6]], [1, 6], 'int32'))).toThrow(/exceeds nPositions/);
     const loss = m.loss(params, { x: xt, y: tf.tensor2d(y, [2, 5], 'int32') }).dataSync()[0];
-    expect(loss).toBeCloseTo(refLoss(CASE_B, arrs.map((a) => Float64Array.from(a)), x, y), 4);
+    expect(loss).toBeCloseTo(
+      refLoss(
+        CASE_B,
+        arrs.map((a) => Float64Array.from(a)),
+        x,
+        y,
+      ),
+      4,
+    );
   });
 
   it('is causal: changing a later token leaves earlier logits unchanged', () => {
@@ -181,7 +204,14 @@ describe.each(['loops', 'tensor'] as const)('GPT-2 forward and loss (attention: 
     const params = toTensors(m, m.init(new Rng(3)));
     const r = new Rng(4);
     const toks = Array.from({ length: 4 }, () => Array.from({ length: 32 }, () => r.int(256)));
-    const l = m.loss(params, { x: tf.tensor2d(toks, [4, 32], 'int32'), y: tf.tensor2d(toks.map((s) => [...s.slice(1), 0]), [4, 32], 'int32') });
+    const l = m.loss(params, {
+      x: tf.tensor2d(toks, [4, 32], 'int32'),
+      y: tf.tensor2d(
+        toks.map((s) => [...s.slice(1), 0]),
+        [4, 32],
+        'int32',
+      ),
+    });
     expect(Math.abs(l.dataSync()[0] - Math.log(256))).toBeLessThan(0.05);
   });
 
@@ -243,7 +273,14 @@ describe('GPT-2 on the wasm backend', () => {
     const toks = Array.from({ length: 3 }, () => Array.from({ length: 16 }, () => r.int(64)));
     const run = (mm: ReturnType<typeof makeGpt2> = m) => {
       const params = toTensors(mm, arrs);
-      const batch = { x: tf.tensor2d(toks, [3, 16], 'int32'), y: tf.tensor2d(toks.map((s) => [...s.slice(1), 1]), [3, 16], 'int32') };
+      const batch = {
+        x: tf.tensor2d(toks, [3, 16], 'int32'),
+        y: tf.tensor2d(
+          toks.map((s) => [...s.slice(1), 1]),
+          [3, 16],
+          'int32',
+        ),
+      };
       const { value, grads } = tf.valueAndGrads((...ps: tf.Tensor[]) => mm.loss(ps, batch))(params);
       return { loss: value.dataSync()[0], grads: grads.map((g) => Array.from(g.dataSync())) };
     };

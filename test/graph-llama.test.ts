@@ -32,13 +32,18 @@ describe('llama graph, multi-head (KV == H)', () => {
   });
 
   it('k edges are the q edges reversed (GPT-style transposed k)', () => {
-    const q = edges(g, 'model.layers.0.self_attn.q_proj.weight').map(([s, t]) => `${t}-${s}`).sort();
-    const k = edges(g, 'model.layers.0.self_attn.k_proj.weight').map(([s, t]) => `${s}-${t}`).sort();
+    const q = edges(g, 'model.layers.0.self_attn.q_proj.weight')
+      .map(([s, t]) => `${t}-${s}`)
+      .sort();
+    const k = edges(g, 'model.layers.0.self_attn.k_proj.weight')
+      .map(([s, t]) => `${s}-${t}`)
+      .sort();
     expect(k).toEqual(q);
   });
 
   it('edge types per entry', () => {
-    const types = (name: string) => new Set(Array.from(g.edgeType.subarray(entry(g, name).edgeStart, entry(g, name).edgeEnd)));
+    const types = (name: string) =>
+      new Set(Array.from(g.edgeType.subarray(entry(g, name).edgeStart, entry(g, name).edgeEnd)));
     expect(types('model.embed_tokens.weight')).toEqual(new Set([5]));
     expect(types('model.layers.1.self_attn.q_proj.weight')).toEqual(new Set([7]));
     expect(types('model.layers.1.self_attn.k_proj.weight')).toEqual(new Set([8]));
@@ -56,7 +61,7 @@ describe('llama graph, grouped-query attention (H=4, KV=2) with untied lm_head',
   const g = buildNeuralGraph('llama', specs, { numHeads: 4, numKvHeads: 2 });
   const dh = 4;
 
-  it('key neurons of group g sit on the q nodes of head 2g; o_proj reads the v neurons of each head\'s group', () => {
+  it("key neurons of group g sit on the q nodes of head 2g; o_proj reads the v neurons of each head's group", () => {
     const q = entry(g, 'model.layers.0.self_attn.q_proj.weight');
     const qStart = q.dstMin;
     for (const [s] of edges(g, 'model.layers.0.self_attn.k_proj.weight')) {
@@ -68,7 +73,9 @@ describe('llama graph, grouped-query attention (H=4, KV=2) with untied lm_head',
     const o = entry(g, 'model.layers.0.self_attn.o_proj.weight');
     expect([o.srcMin, o.srcMax]).toEqual([v.dstMin, v.dstMax]);
     // heads 0 and 1 both feed value group 0
-    expect(edges(g, 'model.layers.0.self_attn.v.head1').map(([, t]) => t)).toEqual(edges(g, 'model.layers.0.self_attn.v.head0').map(([, t]) => t));
+    expect(edges(g, 'model.layers.0.self_attn.v.head1').map(([, t]) => t)).toEqual(
+      edges(g, 'model.layers.0.self_attn.v.head0').map(([, t]) => t),
+    );
     const lm = entry(g, 'lm_head.weight');
     expect(lm.dstMax).toBe(g.numNodes - 1);
     expect(lm.dstMax - lm.dstMin + 1).toBe(cfg.vocab);
@@ -90,7 +97,8 @@ describe('llama graph, grouped-query attention (H=4, KV=2) with untied lm_head',
     const rng = new Rng(9);
     const n = g.layout.total;
     const x = new Float32Array(n).map(() => rng.normal());
-    const I = cfg.inner, d = cfg.width;
+    const I = cfg.inner,
+      d = cfg.width;
     const perm = rng.shuffle(Array.from({ length: I }, (_, i) => i)) as number[];
     const off = (name: string) => g.layout.entries.find((e) => e.name === name)!.offset;
     const y = Float32Array.from(x);
@@ -105,9 +113,13 @@ describe('llama graph, grouped-query attention (H=4, KV=2) with untied lm_head',
     const hid = entry(g, `${p}gate_proj.weight`).dstMin;
     const pi = (v: number) => (v >= hid && v < hid + I ? hid + perm[v - hid] : v);
     const E = g.numEdges;
-    const ax = toEdges(g, x, 1), ay = toEdges(g, y, 1);
+    const ax = toEdges(g, x, 1),
+      ay = toEdges(g, y, 1);
     const keys = (a: Float32Array, m: (v: number) => number) =>
-      Array.from({ length: E }, (_, e) => `${m(g.edgeIndex[e])}>${m(g.edgeIndex[E + e])}|${g.edgeType[e]}|${a[e]}`).sort();
+      Array.from(
+        { length: E },
+        (_, e) => `${m(g.edgeIndex[e])}>${m(g.edgeIndex[E + e])}|${g.edgeType[e]}|${a[e]}`,
+      ).sort();
     expect(keys(ax, pi)).toEqual(keys(ay, (v) => v));
     expect(keys(ax, (v) => v)).not.toEqual(keys(ay, (v) => v));
   });
@@ -121,7 +133,12 @@ describe('llama graph, grouped-query attention (H=4, KV=2) with untied lm_head',
 
   it('rejects missing numHeads and unknown tensors', () => {
     expect(() => buildNeuralGraph('llama', specs, {})).toThrow(/numHeads/);
-    expect(() => buildNeuralGraph('llama', [...specs, { name: 'model.layers.0.self_attn.q_proj.bias', shape: [16] }], { numHeads: 4, numKvHeads: 2 })).toThrow(/unsupported parameters/);
+    expect(() =>
+      buildNeuralGraph('llama', [...specs, { name: 'model.layers.0.self_attn.q_proj.bias', shape: [16] }], {
+        numHeads: 4,
+        numKvHeads: 2,
+      }),
+    ).toThrow(/unsupported parameters/);
     expect(() => buildNeuralGraph('llama', specs, { numHeads: 4, numKvHeads: 3 })).toThrow(/divisible/);
   });
 });

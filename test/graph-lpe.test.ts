@@ -1,19 +1,38 @@
 /** Laplacian eigenvector PE: properties vs the golden spectrum (values of degenerate columns are not unique). */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../src/core/rng.ts';
-import { buildNeuralGraph, gpt2Specs, type NeuralGraph } from '../src/graph/index.ts';
-import { denseLaplacian, laplacianMatvec, laplacianPE, normalizedLaplacian, smallestEigenpairs } from '../src/graph/lpe.ts';
+import { buildNeuralGraph, type NeuralGraph } from '../src/graph/index.ts';
+import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
+import {
+  denseLaplacian,
+  laplacianMatvec,
+  laplacianPE,
+  normalizedLaplacian,
+  smallestEigenpairs,
+} from '../src/graph/lpe.ts';
 import { maxAbsDiff, refJson, refSt } from './helpers/reference.ts';
 
 const CASES = [
   { dir: 'case_a_fm16', arch: 'cnn', opts: {}, unique: [0, 1, 2], pairs: [] as number[][], tolVec: 1e-5 },
-  { dir: 'case_b_gpt2', arch: 'gpt2', opts: { numHeads: 2 }, unique: [0, 1, 2, 3, 4, 5], pairs: [[6, 7]], tolVec: 1e-4 },
+  {
+    dir: 'case_b_gpt2',
+    arch: 'gpt2',
+    opts: { numHeads: 2 },
+    unique: [0, 1, 2, 3, 4, 5],
+    pairs: [[6, 7]],
+    tolVec: 1e-4,
+  },
 ];
 
-function residualAndOrtho(g: NeuralGraph, vecs: Float64Array[], vals: ArrayLike<number>): { res: number; ortho: number } {
+function residualAndOrtho(
+  g: NeuralGraph,
+  vecs: Float64Array[],
+  vals: ArrayLike<number>,
+): { res: number; ortho: number } {
   const L = normalizedLaplacian(g);
   const y = new Float64Array(L.n);
-  let res = 0, ortho = 0;
+  let res = 0,
+    ortho = 0;
   vecs.forEach((v, j) => {
     laplacianMatvec(L, v, y);
     let s = 0;
@@ -52,10 +71,16 @@ for (const c of CASES) {
         expect(res).toBeLessThan(1e-8);
         expect(ortho).toBeLessThan(1e-10);
         const raw = gs.lpe_eigvecs_raw_f32.data as Float32Array;
-        const col = (a: ArrayLike<number>, j: number, stride: number) => Float64Array.from({ length: N }, (_, i) => a[i * stride + j]);
+        const col = (a: ArrayLike<number>, j: number, stride: number) =>
+          Float64Array.from({ length: N }, (_, i) => a[i * stride + j]);
         for (const j of c.unique) {
-          const mine = sp.vectors[j + 1], gold = col(raw, j, 8);
-          const dPlus = maxAbsDiff(mine, gold), dMinus = maxAbsDiff(mine, gold.map((x) => -x));
+          const mine = sp.vectors[j + 1],
+            gold = col(raw, j, 8);
+          const dPlus = maxAbsDiff(mine, gold),
+            dMinus = maxAbsDiff(
+              mine,
+              gold.map((x) => -x),
+            );
           expect(Math.min(dPlus, dMinus), `column ${j}`).toBeLessThan(c.tolVec);
         }
         for (const [a, b] of c.pairs) {
@@ -63,7 +88,11 @@ for (const c of CASES) {
           for (const j of [a, b]) {
             const gold = col(raw, j, 8);
             let p2 = 0;
-            for (const m of [a, b]) { let d = 0; for (let i = 0; i < N; i++) d += gold[i] * sp.vectors[m + 1][i]; p2 += d * d; }
+            for (const m of [a, b]) {
+              let d = 0;
+              for (let i = 0; i < N; i++) d += gold[i] * sp.vectors[m + 1][i];
+              p2 += d * d;
+            }
             expect(Math.abs(p2 - 1), `pair column ${j}`).toBeLessThan(1e-5);
           }
         }
@@ -74,7 +103,8 @@ for (const c of CASES) {
       const a = laplacianPE(g, { rng: new Rng(5) });
       const b = laplacianPE(g, { rng: new Rng(5), noSignFlip: true });
       expect(a.pos.length).toBe(N * 8);
-      for (let j = 0; j < 8; j++) for (let i = 0; i < N; i++) expect(a.pos[i * 8 + j]).toBe(Math.fround(b.pos[i * 8 + j] * a.signs[j]));
+      for (let j = 0; j < 8; j++)
+        for (let i = 0; i < N; i++) expect(a.pos[i * 8 + j]).toBe(Math.fround(b.pos[i * 8 + j] * a.signs[j]));
       expect(Array.from(laplacianPE(g, { rng: new Rng(5) }).signs)).toEqual(Array.from(a.signs));
     });
   });
@@ -82,7 +112,9 @@ for (const c of CASES) {
 
 describe('LPE at LM1B-3-24 size (Lanczos)', () => {
   it('converges: residuals and orthonormality on 51,922 nodes', () => {
-    const g = buildNeuralGraph('gpt2', gpt2Specs({ vocab: 50257, positions: 1024, width: 24, layers: 3 }), { numHeads: 3 });
+    const g = buildNeuralGraph('gpt2', gpt2Specs({ vocabSize: 50257, nPositions: 1024, nEmbd: 24, nLayer: 3 }), {
+      numHeads: 3,
+    });
     const sp = smallestEigenpairs(normalizedLaplacian(g), 9, {});
     expect(sp.method).toBe('lanczos');
     expect(sp.values[0]).toBeCloseTo(0, 12);

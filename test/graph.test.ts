@@ -4,17 +4,25 @@ import { makeLayout } from '../src/core/params.ts';
 import { Rng } from '../src/core/rng.ts';
 import { buildNeuralGraph, toEdges, toVector, type NeuralGraph } from '../src/graph/index.ts';
 import { scaleStates, unscaleVector } from '../src/trajectories/scale.ts';
-import { maxAbsDiff, refJson, refSt } from './helpers/reference.ts';
+import { maxAbsDiff, refJson, refSt, type RefGraphMeta } from './helpers/reference.ts';
 
-interface Case { dir: string; arch: string; opts: { numHeads?: number } }
+interface Case {
+  dir: string;
+  arch: string;
+  opts: { numHeads?: number };
+}
 const CASES: Case[] = [
   { dir: 'case_a_fm16', arch: 'cnn', opts: {} },
   { dir: 'case_b_gpt2', arch: 'gpt2', opts: { numHeads: 2 } },
 ];
 
-function build(c: Case): { g: NeuralGraph; meta: any } {
-  const meta = refJson(`${c.dir}/meta.json`);
-  const g = buildNeuralGraph(c.arch, meta.model_dict.map((e: any) => ({ name: e.name, shape: e.shape })), c.opts);
+function build(c: Case): { g: NeuralGraph; meta: RefGraphMeta } {
+  const meta = refJson<RefGraphMeta>(`${c.dir}/meta.json`);
+  const g = buildNeuralGraph(
+    c.arch,
+    meta.model_dict.map((e) => ({ name: e.name, shape: e.shape })),
+    c.opts,
+  );
   return { g, meta };
 }
 
@@ -53,12 +61,22 @@ for (const c of CASES) {
 
     it('expanded entries (names, types, edge ranges, node ranges) match model_dict_expanded', () => {
       const mine = g.entries.map((e) => ({
-        name: e.name, shape: e.shape, param_type: e.paramType, edge_range: [e.edgeStart, e.edgeEnd], has_params: e.hasParams,
-        src_nodes_min_max: [e.srcMin, e.srcMax], dst_nodes_min_max: [e.dstMin, e.dstMax],
+        name: e.name,
+        shape: e.shape,
+        param_type: e.paramType,
+        edge_range: [e.edgeStart, e.edgeEnd],
+        has_params: e.hasParams,
+        src_nodes_min_max: [e.srcMin, e.srcMax],
+        dst_nodes_min_max: [e.dstMin, e.dstMax],
       }));
-      const ref = meta.model_dict_expanded.map((e: any) => ({
-        name: e.name, shape: e.shape, param_type: e.param_type, edge_range: e.edge_range, has_params: e.has_params,
-        src_nodes_min_max: e.src_nodes_min_max, dst_nodes_min_max: e.dst_nodes_min_max,
+      const ref = meta.model_dict_expanded.map((e) => ({
+        name: e.name,
+        shape: e.shape,
+        param_type: e.param_type,
+        edge_range: e.edge_range,
+        has_params: e.has_params,
+        src_nodes_min_max: e.src_nodes_min_max,
+        dst_nodes_min_max: e.dst_nodes_min_max,
       }));
       expect(mine).toEqual(ref);
     });
@@ -66,11 +84,15 @@ for (const c of CASES) {
     it('param_vector_index maps agree with edge_param_index', () => {
       for (const e of g.entries) {
         const t = gs[`param_vector_index/${e.name}`];
-        if (!e.hasParams) { expect(t).toBeUndefined(); continue; }
+        if (!e.hasParams) {
+          expect(t).toBeUndefined();
+          continue;
+        }
         expect(t, e.name).toBeDefined();
         // the set of parameter indices of the entry equals the official map's set
         const mine: number[] = [];
-        for (let s = e.edgeStart * g.maxFeat; s < e.edgeEnd * g.maxFeat; s++) if (g.edgeParamIndex[s] >= 0) mine.push(g.edgeParamIndex[s]);
+        for (let s = e.edgeStart * g.maxFeat; s < e.edgeEnd * g.maxFeat; s++)
+          if (g.edgeParamIndex[s] >= 0) mine.push(g.edgeParamIndex[s]);
         expect(mine.sort((a, b) => a - b)).toEqual(Array.from(t.data as Int32Array).sort((a, b) => a - b));
       }
     });
@@ -109,7 +131,8 @@ for (const c of CASES) {
         const slot = new Float32Array(g.numEdges * g.maxFeat);
         for (let s = 0; s < slot.length; s++) slot[s] = attr[s * 5 + t];
         const v = toVector(g, slot);
-        for (let p = 0; p < n; p++) if (v[p] !== x[p * 5 + t]) throw new Error(`param ${p} state ${t}: ${v[p]} vs ${x[p * 5 + t]}`);
+        for (let p = 0; p < n; p++)
+          if (v[p] !== x[p * 5 + t]) throw new Error(`param ${p} state ${t}: ${v[p]} vs ${x[p * 5 + t]}`);
       }
     });
   });
@@ -118,12 +141,24 @@ for (const c of CASES) {
 describe('registry', () => {
   it('falls back to the generic builder with a warning for unknown archs', () => {
     const warnings: unknown[] = [];
-    const g = buildNeuralGraph('resnet-from-mars', [{ name: 'a.weight', shape: [4, 3] }, { name: 'a.bias', shape: [4] }], { logger: { warn: (o) => warnings.push(o) } });
+    const g = buildNeuralGraph(
+      'resnet-from-mars',
+      [
+        { name: 'a.weight', shape: [4, 3] },
+        { name: 'a.bias', shape: [4] },
+      ],
+      { logger: { warn: (o) => warnings.push(o) } },
+    );
     expect(warnings.length).toBe(1);
     expect(g.numNodes).toBe(3 + 1 + 4);
     expect(g.numEdges).toBe(12 + 4 + 8);
   });
   it('rejects non-sequential shapes with a clear message', () => {
-    expect(() => buildNeuralGraph('mlp', [{ name: 'a.weight', shape: [4, 3] }, { name: 'b.weight', shape: [2, 5] }])).toThrow(/expects 5 inputs/);
+    expect(() =>
+      buildNeuralGraph('mlp', [
+        { name: 'a.weight', shape: [4, 3] },
+        { name: 'b.weight', shape: [2, 5] },
+      ]),
+    ).toThrow(/expects 5 inputs/);
   });
 });

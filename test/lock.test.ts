@@ -11,7 +11,14 @@ import { describe, expect, it } from 'vitest';
 import { ensureDir, removeOrphanTmp, tmpNameFor, writeFileAtomic } from '../src/core/fsutil.ts';
 import { acquireLock, LockBusyError, tryAcquireLock, type LockOwner } from '../src/core/lock.ts';
 
-const owner = (pid: number, host = hostname()): LockOwner => ({ pid, threadId: 0, hostname: host, started: '2026-01-01T00:00:00.000Z', token: 'abc', what: 'test' });
+const owner = (pid: number, host = hostname()): LockOwner => ({
+  pid,
+  threadId: 0,
+  hostname: host,
+  started: '2026-01-01T00:00:00.000Z',
+  token: 'abc',
+  what: 'test',
+});
 
 function deadPid(): number {
   const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
@@ -39,7 +46,9 @@ describe('locks', () => {
     const d = mkdtempSync(join(tmpdir(), 'nino-lock-'));
     const p = join(d, 'x.lock');
     writeFileSync(p, JSON.stringify(owner(process.ppid)));
-    await expect(acquireLock(p)).rejects.toThrow(new RegExp(`locked by pid ${process.ppid} on ${hostname()} since 2026-01-01`));
+    await expect(acquireLock(p)).rejects.toThrow(
+      new RegExp(`locked by pid ${process.ppid} on ${hostname()} since 2026-01-01`),
+    );
   });
 
   it('a lock of a dead process is taken over; one of another host is not', async () => {
@@ -83,18 +92,23 @@ describe('file helpers', () => {
     expect(readdirSync(d)).toEqual(['out.bin']);
   });
 
-  it.skipIf(process.getuid?.() === 0)('a write into a read-only folder fails naming the file and leaves nothing', () => {
-    const d = mkdtempSync(join(tmpdir(), 'nino-atomic-'));
-    const ro = join(d, 'ro');
-    mkdirSync(ro);
-    chmodSync(ro, 0o500);
-    expect(() => writeFileAtomic(join(ro, 'f'), 'data')).toThrow(/cannot write .*ro\/f: EACCES/);
-    expect(readdirSync(ro)).toEqual([]);
-    chmodSync(ro, 0o700);
-  });
+  it.skipIf(process.getuid?.() === 0)(
+    'a write into a read-only folder fails naming the file and leaves nothing',
+    () => {
+      const d = mkdtempSync(join(tmpdir(), 'nino-atomic-'));
+      const ro = join(d, 'ro');
+      mkdirSync(ro);
+      chmodSync(ro, 0o500);
+      expect(() => writeFileAtomic(join(ro, 'f'), 'data')).toThrow(/cannot write .*ro\/f: EACCES/);
+      expect(readdirSync(ro)).toEqual([]);
+      chmodSync(ro, 0o700);
+    },
+  );
 
   it('ensureDir fails at once on impossible paths and files in the way', () => {
-    expect(() => ensureDir('/proc/nope/deeper')).toThrow(/cannot create folder '\/proc\/nope\/deeper': mkdir \/proc\/nope failed \(ENOENT\)/);
+    expect(() => ensureDir('/proc/nope/deeper')).toThrow(
+      /cannot create folder '\/proc\/nope\/deeper': mkdir \/proc\/nope failed \(ENOENT\)/,
+    );
     const d = mkdtempSync(join(tmpdir(), 'nino-ensure-'));
     writeFileSync(join(d, 'file'), 'x');
     expect(() => ensureDir(join(d, 'file', 'sub'))).toThrow(/file exists and is not a folder/);
@@ -104,9 +118,18 @@ describe('file helpers', () => {
 
   it('removeOrphanTmp removes the tmp files of a prefix only', () => {
     const d = mkdtempSync(join(tmpdir(), 'nino-orphan-'));
-    for (const f of ['ckpt.safetensors', 'ckpt.safetensors.123.tmp', 'ckpt-adamw-4.safetensors.123.1.deadbeef.tmp', 'other.json.9.tmp', 'ckpt-notes.tmp'])
+    for (const f of [
+      'ckpt.safetensors',
+      'ckpt.safetensors.123.tmp',
+      'ckpt-adamw-4.safetensors.123.1.deadbeef.tmp',
+      'other.json.9.tmp',
+      'ckpt-notes.tmp',
+    ])
       writeFileSync(join(d, f), 'x');
-    expect(removeOrphanTmp(d, 'ckpt').sort()).toEqual(['ckpt-adamw-4.safetensors.123.1.deadbeef.tmp', 'ckpt.safetensors.123.tmp']);
+    expect(removeOrphanTmp(d, 'ckpt').sort()).toEqual([
+      'ckpt-adamw-4.safetensors.123.1.deadbeef.tmp',
+      'ckpt.safetensors.123.tmp',
+    ]);
     expect(readdirSync(d).sort()).toEqual(['ckpt-notes.tmp', 'ckpt.safetensors', 'other.json.9.tmp']);
   });
 });

@@ -31,18 +31,47 @@ beforeAll(async () => {
     const rng = new Rng(seed);
     const a = Float32Array.from({ length: lay.total }, () => 0.1 * rng.normal());
     const b = Float32Array.from({ length: lay.total }, () => 0.05 * rng.normal());
-    const records = Array.from({ length: 8 }, (_, r) => ({ step: r * 60, params: Float32Array.from(a, (x, i) => x + b[i] * Math.log1p(r)), metrics: {} }));
-    writeTrajectory(join(data, `seed-${seed}.arrow`), lay, { task: 'FM-16-3k', seed, config: {}, toolVersion: 't', schemaVersion: 1 }, records);
+    const records = Array.from({ length: 8 }, (_, r) => ({
+      step: r * 60,
+      params: Float32Array.from(a, (x, i) => x + b[i] * Math.log1p(r)),
+      metrics: {},
+    }));
+    writeTrajectory(
+      join(data, `seed-${seed}.arrow`),
+      lay,
+      { task: 'FM-16-3k', seed, config: {}, toolVersion: 't', schemaVersion: 1 },
+      records,
+    );
   }
 });
 
 describe('nino train-nino', () => {
   it('trains, validates against linefit, writes a loadable checkpoint and resumes', async () => {
     const out = mkdtempSync(join(tmpdir(), 'nino-mtcli-out-'));
-    const args = ['train-nino', '--data', data, '--steps', '4', '--hid', '8', '--batch', '2', '--val-every', '2', '--ckpt-every', '2', '--val-windows', '2', '--out', out];
+    const args = [
+      'train-nino',
+      '--data',
+      data,
+      '--steps',
+      '4',
+      '--hid',
+      '8',
+      '--batch',
+      '2',
+      '--val-every',
+      '2',
+      '--ckpt-every',
+      '2',
+      '--val-windows',
+      '2',
+      '--out',
+      out,
+    ];
     const r = nino(args);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^trained nino \(hid 8\) for 4 steps: .*val l1 [\d.]+ \| last [\d.]+ \| linefit [\d.]+ \| beats linefit: (yes|no) .*graphs\/s/);
+    expect(r.stdout).toMatch(
+      /^trained nino \(hid 8\) for 4 steps: .*val l1 [\d.]+ \| last [\d.]+ \| linefit [\d.]+ \| beats linefit: (yes|no) .*graphs\/s/,
+    );
     expect(r.stderr).toMatch(/val l1 [\d.]+ \| last [\d.]+ \| linefit [\d.]+ \| beats linefit: (yes|no)/);
     const final = join(out, 'nino.safetensors');
     expect(existsSync(final)).toBe(true);
@@ -58,7 +87,12 @@ describe('nino train-nino', () => {
     expect((loadCheckpoint(join(out, 'ckpt.safetensors')).extra as { step: number }).step).toBe(6);
 
     // files a killed run left (an optimizer state of another step, tmp files of interrupted writes) go on resume
-    const orphans = ['ckpt-adamw-5.safetensors', 'ckpt-adamw-7.safetensors.4242.tmp', 'ckpt.safetensors.4242.1.0badf00d.tmp', 'nino.safetensors.4242.tmp'];
+    const orphans = [
+      'ckpt-adamw-5.safetensors',
+      'ckpt-adamw-7.safetensors.4242.tmp',
+      'ckpt.safetensors.4242.1.0badf00d.tmp',
+      'nino.safetensors.4242.tmp',
+    ];
     for (const f of orphans) writeFileSync(join(out, f), 'x');
     const r3 = nino(['train-nino', '--out', out, '--resume', '--steps', '6']);
     expect(r3.status, r3.stderr).toBe(0);
@@ -66,11 +100,42 @@ describe('nino train-nino', () => {
     expect(existsSync(join(out, 'ckpt-adamw-6.safetensors'))).toBe(true);
 
     // a fresh run into this --out is refused, unless --overwrite
-    const r4 = nino(['train-nino', '--data', data, '--steps', '2', '--hid', '8', '--batch', '2', '--val-windows', '2', '--out', out]);
+    const r4 = nino([
+      'train-nino',
+      '--data',
+      data,
+      '--steps',
+      '2',
+      '--hid',
+      '8',
+      '--batch',
+      '2',
+      '--val-windows',
+      '2',
+      '--out',
+      out,
+    ]);
     expect(r4.status).toBe(2);
-    expect(r4.stderr).toMatch(/--out .* already holds a train-nino run \(.*ckpt\.safetensors.*\); pass --resume to continue it or --overwrite to replace it/);
+    expect(r4.stderr).toMatch(
+      /--out .* already holds a train-nino run \(.*ckpt\.safetensors.*\); pass --resume to continue it or --overwrite to replace it/,
+    );
     expect((loadCheckpoint(join(out, 'ckpt.safetensors')).extra as { step: number }).step).toBe(6);
-    const r5 = nino(['train-nino', '--data', data, '--steps', '2', '--hid', '8', '--batch', '2', '--val-windows', '2', '--out', out, '--overwrite']);
+    const r5 = nino([
+      'train-nino',
+      '--data',
+      data,
+      '--steps',
+      '2',
+      '--hid',
+      '8',
+      '--batch',
+      '2',
+      '--val-windows',
+      '2',
+      '--out',
+      out,
+      '--overwrite',
+    ]);
     expect(r5.status, r5.stderr).toBe(0);
     expect((loadCheckpoint(join(out, 'ckpt.safetensors')).extra as { step: number }).step).toBe(2);
     expect(readdirSync(out).filter((f) => f.startsWith('ckpt-adamw-'))).toEqual(['ckpt-adamw-2.safetensors']);
@@ -78,7 +143,28 @@ describe('nino train-nino', () => {
 
   it('SIGTERM stops a run within seconds with exit 143; --resume then finishes it', async () => {
     const out = mkdtempSync(join(tmpdir(), 'nino-mtcli-term-'));
-    const child = spawn(BIN, [...common, 'train-nino', '--data', data, '--steps', '100000', '--hid', '8', '--batch', '1', '--val', '0', '--ckpt-every', '2', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      BIN,
+      [
+        ...common,
+        'train-nino',
+        '--data',
+        data,
+        '--steps',
+        '100000',
+        '--hid',
+        '8',
+        '--batch',
+        '1',
+        '--val',
+        '0',
+        '--ckpt-every',
+        '2',
+        '--out',
+        out,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -108,10 +194,37 @@ describe('nino train-nino', () => {
 
   it('gives up with exit 1 after 20 rollbacks to the same snapshot (--lr 1000), although replayed steps succeed', () => {
     const out = mkdtempSync(join(tmpdir(), 'nino-mtcli-div-'));
-    const r = spawnSync(BIN, ['--backend', 'wasm', '--no-progress', '--log-level', 'error', 'train-nino', '--data', data, '--steps', '200', '--hid', '8', '--batch', '1', '--val', '0', '--lr', '1000', '--out', out], { encoding: 'utf8', timeout: 240_000 });
+    const r = spawnSync(
+      BIN,
+      [
+        '--backend',
+        'wasm',
+        '--no-progress',
+        '--log-level',
+        'error',
+        'train-nino',
+        '--data',
+        data,
+        '--steps',
+        '200',
+        '--hid',
+        '8',
+        '--batch',
+        '1',
+        '--val',
+        '0',
+        '--lr',
+        '1000',
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8', timeout: 240_000 },
+    );
     expect(r.signal).toBeNull();
     expect(r.status, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/nino: error: training diverges: 20 rollbacks to step 0 without reaching step 25 .*lower --lr \(1000\)/);
+    expect(r.stderr).toMatch(
+      /nino: error: training diverges: 20 rollbacks to step 0 without reaching step 25 .*lower --lr \(1000\)/,
+    );
   }, 300_000);
 
   it('rejects bad input with one-line errors', () => {
@@ -128,7 +241,10 @@ describe('nino train-nino', () => {
     expect(r3.stderr).toMatch(/--model must be 'nino' or 'mlp'/);
     const r4 = nino(['train-nino', '--data', data, '--val', '3', '--out', out]);
     expect(r4.stderr).toMatch(/task FM-16-3k has 3 trajectories; holding out --val 3 would leave none/);
-    const r5 = spawnSync(BIN, [...common, 'train-nino', '--data', data, '--out', '/proc/nope/x'], { encoding: 'utf8', timeout: 30_000 });
+    const r5 = spawnSync(BIN, [...common, 'train-nino', '--data', data, '--out', '/proc/nope/x'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r5.signal).toBeNull();
     expect(r5.status).toBe(2);
     expect(r5.stderr).toMatch(/output folder '\/proc\/nope\/x' is not writable \(cannot create folder/);
@@ -145,11 +261,29 @@ describe('nino train-nino', () => {
     for (const s of [1, 2, 3]) copyFileSync(join(data, `seed-${s}.arrow`), join(d, `seed-${s}.arrow`));
     const t = readTrajectory(join(data, 'seed-1.arrow'));
     writeTrajectory(join(d, 'seed-9.arrow'), t.layout, { ...t.meta, seed: 9 }, t.records);
-    const r = nino(['train-nino', '--data', d, '--steps', '2', '--out', mkdtempSync(join(tmpdir(), 'nino-mtcli-alias-out-'))]);
+    const r = nino([
+      'train-nino',
+      '--data',
+      d,
+      '--steps',
+      '2',
+      '--out',
+      mkdtempSync(join(tmpdir(), 'nino-mtcli-alias-out-')),
+    ]);
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/seed-(1|9)\.arrow: same initial parameters as .*seed-(1|9)\.arrow .*one run under two seeds/);
+    expect(r.stderr).toMatch(
+      /seed-(1|9)\.arrow: same initial parameters as .*seed-(1|9)\.arrow .*one run under two seeds/,
+    );
     writeTrajectory(join(d, 'seed-9.arrow'), t.layout, { ...t.meta, seed: 2 ** 32 + 1 }, t.records);
-    const r2 = nino(['train-nino', '--data', d, '--steps', '2', '--out', mkdtempSync(join(tmpdir(), 'nino-mtcli-alias-out-'))]);
+    const r2 = nino([
+      'train-nino',
+      '--data',
+      d,
+      '--steps',
+      '2',
+      '--out',
+      mkdtempSync(join(tmpdir(), 'nino-mtcli-alias-out-')),
+    ]);
     expect(r2.status).toBe(2);
     expect(r2.stderr).toMatch(/seed-9\.arrow: seed 4294967297 is out of range/);
   });

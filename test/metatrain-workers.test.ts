@@ -13,7 +13,19 @@ import { combineShards, shardRanges, trainNino, type TrainConfig, type TrainOpti
 import { writeSynth } from './helpers/synth-traj.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'nino-mtw-'));
-const cfg: Partial<TrainConfig> = { hid: 8, layers: 2, seqLen: 6, lpe: 3, batch: 4, windowsPerTraj: 2, val: 1, valEvery: 1000, valWindows: 3, steps: 6, ckptEvery: 3 };
+const cfg: Partial<TrainConfig> = {
+  hid: 8,
+  layers: 2,
+  maxHorizon: 6,
+  lpe: 3,
+  batch: 4,
+  windowsPerTraj: 2,
+  val: 1,
+  valEvery: 1000,
+  valWindows: 3,
+  steps: 6,
+  ckptEvery: 3,
+};
 let data = '';
 
 beforeAll(async () => {
@@ -25,17 +37,34 @@ beforeAll(async () => {
 /** a run, with its per-step losses and final weights */
 async function run(o: Partial<TrainOptions> = {}) {
   const losses: number[] = [];
-  const r = await trainNino({ data: [data], out: tmp(), config: cfg, ...o, hooks: { onStep: (_s, l) => losses.push(l), ...o.hooks } });
+  const r = await trainNino({
+    data: [data],
+    out: tmp(),
+    config: cfg,
+    ...o,
+    hooks: { onStep: (_s, l) => losses.push(l), ...o.hooks },
+  });
   return { r, losses, weights: loadCheckpoint(r.finalPath).weights };
 }
 
 const sameBits = (a: Record<string, { data: Float32Array }>, b: Record<string, { data: Float32Array }>) =>
-  Object.keys(a).every((k) => Buffer.from(a[k].data.buffer, a[k].data.byteOffset, a[k].data.byteLength).equals(Buffer.from(b[k].data.buffer, b[k].data.byteOffset, b[k].data.byteLength)));
+  Object.keys(a).every((k) =>
+    Buffer.from(a[k].data.buffer, a[k].data.byteOffset, a[k].data.byteLength).equals(
+      Buffer.from(b[k].data.buffer, b[k].data.byteOffset, b[k].data.byteLength),
+    ),
+  );
 
 describe('data-parallel meta-training', () => {
   it('shards: contiguous, sizes differ by at most one; the count-weighted mean', () => {
-    expect(shardRanges(5, 2)).toEqual([[0, 3], [3, 5]]);
-    expect(shardRanges(4, 3)).toEqual([[0, 2], [2, 3], [3, 4]]);
+    expect(shardRanges(5, 2)).toEqual([
+      [0, 3],
+      [3, 5],
+    ]);
+    expect(shardRanges(4, 3)).toEqual([
+      [0, 2],
+      [2, 3],
+      [3, 4],
+    ]);
     const c = combineShards([
       { loss: 1, count: 3, grads: [Float32Array.of(1, 2)] },
       { loss: 3, count: 1, grads: [Float32Array.of(5, -2)] },
@@ -50,7 +79,9 @@ describe('data-parallel meta-training', () => {
     expect(one.r.workers).toBe(1);
     expect(two.r.workers).toBe(2);
     expect(two.losses).toHaveLength(6);
-    two.losses.forEach((l, i) => expect(Math.abs(l - one.losses[i]), `step ${i + 1}`).toBeLessThan(1e-5 * Math.max(1, one.losses[i])));
+    two.losses.forEach((l, i) =>
+      expect(Math.abs(l - one.losses[i]), `step ${i + 1}`).toBeLessThan(1e-5 * Math.max(1, one.losses[i])),
+    );
     expect(Math.abs(two.r.val!.l1 - one.r.val!.l1)).toBeLessThan(1e-5);
     expect(sameBits(one.weights, two.weights)).toBe(false); // really another summation order, not the 1-thread path
 
@@ -60,7 +91,19 @@ describe('data-parallel meta-training', () => {
 
     // crash after step 4 (checkpoint at 3), resume without --workers: the checkpoint's 2 workers
     const out = tmp();
-    await expect(trainNino({ data: [data], out, config: cfg, workers: 2, hooks: { onStep: (s) => { if (s === 4) throw new Error('simulated crash'); } } })).rejects.toThrow(/simulated crash/);
+    await expect(
+      trainNino({
+        data: [data],
+        out,
+        config: cfg,
+        workers: 2,
+        hooks: {
+          onStep: (s) => {
+            if (s === 4) throw new Error('simulated crash');
+          },
+        },
+      }),
+    ).rejects.toThrow(/simulated crash/);
     const ck = loadCheckpoint(join(out, 'ckpt.safetensors')).extra as { step: number; workers?: number };
     expect(ck).toMatchObject({ step: 3, workers: 2 });
     const resumed = await trainNino({ out, resume: true });
@@ -71,7 +114,11 @@ describe('data-parallel meta-training', () => {
 
   it('a NaN in a shard rolls the whole step back, as in one thread', async () => {
     let poisoned = false;
-    const r = await run({ workers: 2, config: { ...cfg, steps: 8, snapshotEvery: 2 }, hooks: { poisonStep: (s) => s === 5 && !poisoned && (poisoned = true) } });
+    const r = await run({
+      workers: 2,
+      config: { ...cfg, steps: 8, snapshotEvery: 2 },
+      hooks: { poisonStep: (s) => s === 5 && !poisoned && (poisoned = true) },
+    });
     expect(r.r.rollbacks).toBe(1);
     expect(r.r.step).toBe(8);
     for (const w of Object.values(r.weights)) expect(w.data.every(Number.isFinite)).toBe(true);

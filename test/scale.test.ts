@@ -5,7 +5,10 @@ import { scaleStates, torchSumF32, unscaleVector } from '../src/trajectories/sca
 import { maxAbsDiff, refJson, refSt } from './helpers/reference.ts';
 
 describe('scaleStates', () => {
-  for (const [dir, tolScales, tolScaled] of [['case_a_fm16', 1e-8, 2e-7], ['case_b_gpt2', 1e-7, 1.6e-5]] as const) {
+  for (const [dir, tolScales, tolScaled] of [
+    ['case_a_fm16', 1e-8, 2e-7],
+    ['case_b_gpt2', 1e-7, 1.6e-5],
+  ] as const) {
     it(`${dir}: scales and scaled_states match golden (measured: bit-exact)`, () => {
       const meta = refJson(`${dir}/meta.json`);
       const layout = makeLayout(meta.model_dict);
@@ -22,7 +25,10 @@ describe('scaleStates', () => {
   }
 
   it('unscale(scale(x)) ≈ x', () => {
-    const layout = makeLayout([{ name: 'a', shape: [7, 3] }, { name: 'b', shape: [5] }]);
+    const layout = makeLayout([
+      { name: 'a', shape: [7, 3] },
+      { name: 'b', shape: [5] },
+    ]);
     const st = new Float32Array(layout.total * 2);
     for (let i = 0; i < st.length; i++) st[i] = Math.sin(i) * (i < 42 ? 0.1 : 3) + (i < 42 ? 1 : -2);
     const { scaled, scales } = scaleStates(st, layout, 2);
@@ -35,7 +41,10 @@ describe('scaleStates', () => {
   it('torchSumF32 equals the exact sum up to float32 rounding on long inputs', () => {
     const x = new Float32Array(100003);
     let exact = 0;
-    for (let i = 0; i < x.length; i++) { x[i] = Math.fround(Math.cos(i) + 0.5); exact += x[i]; }
+    for (let i = 0; i < x.length; i++) {
+      x[i] = Math.fround(Math.cos(i) + 0.5);
+      exact += x[i];
+    }
     expect(Math.abs(torchSumF32(x, 0, x.length) - exact) / Math.abs(exact)).toBeLessThan(1e-6);
   });
 

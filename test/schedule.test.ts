@@ -16,7 +16,7 @@ describe('horizon schedule (official k_schedule.json)', () => {
   it('has entries to check', () => expect(entries.length).toBeGreaterThan(2));
   for (const e of entries) {
     it(`max ${e.max_train_steps} period ${e.period}`, () => {
-      const o = { maxTrainSteps: e.max_train_steps, period: e.period, p: e.p, seqLen: e.seq_len };
+      const o = { maxTrainSteps: e.max_train_steps, period: e.period, p: e.p, maxHorizon: e.seq_len };
       expect(horizonSchedule(o)).toEqual(e.k_schedule);
       expect(nowcastSteps(o)).toEqual(e.nino_steps_step_idx_and_k);
     });

@@ -19,7 +19,8 @@ let dataDir = '';
 /** the test's environment without scheduler variables (the suite itself may run inside a Slurm job) */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NINO_OFFLINE: '1' };
-  for (const k of Object.keys(env)) if (/^(SLURM_ARRAY_|JOB_COMPLETION_INDEX$|NINO_SHARD_COUNT$)/.test(k)) delete env[k];
+  for (const k of Object.keys(env))
+    if (/^(SLURM_ARRAY_|JOB_COMPLETION_INDEX$|NINO_SHARD_COUNT$)/.test(k)) delete env[k];
   return { ...env, ...extra };
 }
 
@@ -66,7 +67,25 @@ beforeAll(() => {
 describe('sharded collect', () => {
   it('two shards (--shard and the Kubernetes variables) write the same trajectory files as one process', async () => {
     const root = mkdtempSync(join(tmpdir(), 'nino-shard-collect-'));
-    const args = (out: string) => ['collect', '--task', 'FM-16-3k', '--seeds', '1,2,3', '--steps', '8', '--every', '4', '--workers', '1', '--eval-limit', '20', '--data-dir', dataDir, '--out', out];
+    const args = (out: string) => [
+      'collect',
+      '--task',
+      'FM-16-3k',
+      '--seeds',
+      '1,2,3',
+      '--steps',
+      '8',
+      '--every',
+      '4',
+      '--workers',
+      '1',
+      '--eval-limit',
+      '20',
+      '--data-dir',
+      dataDir,
+      '--out',
+      out,
+    ];
     const one = join(root, 'one');
     const many = join(root, 'many');
     const [whole, s0, s1] = await Promise.all([
@@ -91,12 +110,21 @@ describe('sharded collect', () => {
       expect(b.records.map((r) => r.step)).toEqual([0, 4, 8]);
       expect(b.records.map((r) => r.step)).toEqual(a.records.map((r) => r.step));
       b.records.forEach((r, i) => {
-        expect(Buffer.from(r.params.buffer, r.params.byteOffset, r.params.byteLength).equals(Buffer.from(a.records[i].params.buffer, a.records[i].params.byteOffset, a.records[i].params.byteLength)), `${f} step ${r.step}`).toBe(true);
+        expect(
+          Buffer.from(r.params.buffer, r.params.byteOffset, r.params.byteLength).equals(
+            Buffer.from(a.records[i].params.buffer, a.records[i].params.byteOffset, a.records[i].params.byteLength),
+          ),
+          `${f} step ${r.step}`,
+        ).toBe(true);
         expect(r.metrics).toEqual(a.records[i].metrics);
       });
       expect({ ...b.meta, created: null }).toEqual({ ...a.meta, created: null });
     }
-    expect(JSON.parse(readFileSync(join(many, '.shards.json'), 'utf8'))).toMatchObject({ count: 2, command: 'collect', jobs: 3 });
+    expect(JSON.parse(readFileSync(join(many, '.shards.json'), 'utf8'))).toMatchObject({
+      count: 2,
+      command: 'collect',
+      jobs: 3,
+    });
     expect(existsSync(join(one, '.shards.json'))).toBe(false);
 
     // a shard count that disagrees with --out, and bad --shard values: exit 2, one line, nothing written
@@ -105,10 +133,18 @@ describe('sharded collect', () => {
     const bad = ninoSync([...args(many), '--shard', '0/3']);
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
-    expect(bad.stderr).toMatch(/nino: error: .*many is split into 2 shards .*but this is shard 0\/3 \(--shard 0\/3\); use a count of 2/);
-    const badEnv = ninoSync(args(many), { SLURM_ARRAY_TASK_ID: '1', SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '4' });
+    expect(bad.stderr).toMatch(
+      /nino: error: .*many is split into 2 shards .*but this is shard 0\/3 \(--shard 0\/3\); use a count of 2/,
+    );
+    const badEnv = ninoSync(args(many), {
+      SLURM_ARRAY_TASK_ID: '1',
+      SLURM_ARRAY_TASK_MIN: '1',
+      SLURM_ARRAY_TASK_COUNT: '4',
+    });
     expect(badEnv.status).toBe(2);
-    expect(badEnv.stderr).toMatch(/split into 2 shards .*\(Slurm SLURM_ARRAY_TASK_ID=1, SLURM_ARRAY_TASK_MIN=1, SLURM_ARRAY_TASK_COUNT=4\)/);
+    expect(badEnv.stderr).toMatch(
+      /split into 2 shards .*\(Slurm SLURM_ARRAY_TASK_ID=1, SLURM_ARRAY_TASK_MIN=1, SLURM_ARRAY_TASK_COUNT=4\)/,
+    );
     expect(files(many)).toEqual(before);
     expect(readFileSync(join(many, '.shards.json'), 'utf8')).toBe(layout);
     const fresh = join(root, 'fresh');
@@ -132,16 +168,41 @@ describe('sharded collect', () => {
 describe('sharded bench', () => {
   it('two shards (Slurm array variables) then --report-only give the table of one unsharded process', async () => {
     const bench = (out: string) => [
-      'bench', '--task', 'FM-16-3k', '--seeds', '1,2', '--nowcaster', 'linefit', '--budget', '10', '--eval-every', '2', '--period', '5',
-      '--eval-limit', '20', '--workers', '1', '--data-dir', dataDir, '--out', out,
+      'bench',
+      '--task',
+      'FM-16-3k',
+      '--seeds',
+      '1,2',
+      '--nowcaster',
+      'linefit',
+      '--budget',
+      '10',
+      '--eval-every',
+      '2',
+      '--period',
+      '5',
+      '--eval-limit',
+      '20',
+      '--workers',
+      '1',
+      '--data-dir',
+      dataDir,
+      '--out',
+      out,
     ];
     // separate parents: each has its own Adam cache (<out>/../.adam-cache), so no result is shared
     const one = join(mkdtempSync(join(tmpdir(), 'nino-shard-bench-')), 'out');
     const many = join(mkdtempSync(join(tmpdir(), 'nino-shard-bench-')), 'out');
-    const slurm = (id: number) => ({ SLURM_ARRAY_TASK_ID: String(id), SLURM_ARRAY_TASK_MIN: '1', SLURM_ARRAY_TASK_COUNT: '2' });
+    const slurm = (id: number) => ({
+      SLURM_ARRAY_TASK_ID: String(id),
+      SLURM_ARRAY_TASK_MIN: '1',
+      SLURM_ARRAY_TASK_COUNT: '2',
+    });
     const [whole, s0] = await Promise.all([nino(bench(one)), nino(bench(many), slurm(1))]);
     for (const r of [whole, s0]) expect(r.status, r.stderr).toBe(0);
-    expect(s0.stderr).toMatch(/shard 0\/2: 2 of 4 runs .*from="Slurm SLURM_ARRAY_TASK_ID=1, SLURM_ARRAY_TASK_MIN=1, SLURM_ARRAY_TASK_COUNT=2"/);
+    expect(s0.stderr).toMatch(
+      /shard 0\/2: 2 of 4 runs .*from="Slurm SLURM_ARRAY_TASK_ID=1, SLURM_ARRAY_TASK_MIN=1, SLURM_ARRAY_TASK_COUNT=2"/,
+    );
     expect(s0.stdout).toMatch(/^shard 0\/2 .*: 2 runs stored in /);
     expect(existsSync(join(many, 'summary.md'))).toBe(false); // a shard writes no report
 
@@ -150,11 +211,15 @@ describe('sharded bench', () => {
     const part = ninoSync(merge);
     expect(part.status, part.stderr).toBe(0);
     // sorted (task, method, seed) round-robin: shard 0 has adam/seed-1 and linefit/seed-1
-    expect(part.stdout).toMatch(/missing: 2 of 4 runs are not stored yet: FM-16-3k\/adam\/seed-2, FM-16-3k\/linefit\/seed-2/);
+    expect(part.stdout).toMatch(
+      /missing: 2 of 4 runs are not stored yet: FM-16-3k\/adam\/seed-2, FM-16-3k\/linefit\/seed-2/,
+    );
     expect(readFileSync(join(many, 'summary.md'), 'utf8')).toMatch(/missing: 2 of 4 runs/);
     const strict = ninoSync([...merge, '--require-complete']);
     expect(strict.status).toBe(1);
-    expect(strict.stderr).toMatch(/nino: error: --require-complete: 2 runs are not stored in .* yet \(FM-16-3k\/adam\/seed-2, FM-16-3k\/linefit\/seed-2\)/);
+    expect(strict.stderr).toMatch(
+      /nino: error: --require-complete: 2 runs are not stored in .* yet \(FM-16-3k\/adam\/seed-2, FM-16-3k\/linefit\/seed-2\)/,
+    );
 
     const s1 = await nino(bench(many), slurm(2));
     expect(s1.status, s1.stderr).toBe(0);
@@ -165,7 +230,15 @@ describe('sharded bench', () => {
 
     // the same table: every column but the wall-clock ones (wall s, nowcast %), and the same curves
     const table = (s: string) =>
-      s.split('\n').filter((l) => l.startsWith('| FM-16-3k')).map((l) => l.split('|').slice(1, -3).map((c) => c.trim()));
+      s
+        .split('\n')
+        .filter((l) => l.startsWith('| FM-16-3k'))
+        .map((l) =>
+          l
+            .split('|')
+            .slice(1, -3)
+            .map((c) => c.trim()),
+        );
     expect(table(full.stdout)).toHaveLength(2);
     expect(table(full.stdout)).toEqual(table(whole.stdout));
     const summary = (dir: string) => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
@@ -173,8 +246,9 @@ describe('sharded bench', () => {
     const a = summary(one);
     const b = summary(many);
     expect(strip(b.rows)).toEqual(strip(a.rows));
-    const curves = (x: { runs: { task: string; method: string; seed: number; curve: unknown; stepsToTarget: unknown }[] }) =>
-      x.runs.map((r) => [r.task, r.method, r.seed, r.curve, r.stepsToTarget]);
+    const curves = (x: {
+      runs: { task: string; method: string; seed: number; curve: unknown; stepsToTarget: unknown }[];
+    }) => x.runs.map((r) => [r.task, r.method, r.seed, r.curve, r.stepsToTarget]);
     expect(curves(b)).toEqual(curves(a));
     expect(b.missing).toEqual([]);
 

@@ -8,7 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../src/core/errors.ts';
-import { checkShardLayout, parseShardFlag, resolveShard, selectShard, shardFromEnv, SHARD_LAYOUT_FILE, type Shard } from '../src/core/shard.ts';
+import {
+  checkShardLayout,
+  parseShardFlag,
+  resolveShard,
+  selectShard,
+  shardFromEnv,
+  SHARD_LAYOUT_FILE,
+  type Shard,
+} from '../src/core/shard.ts';
 
 const expectInput = (f: () => unknown, re: RegExp) => {
   let err: unknown;
@@ -30,7 +38,10 @@ describe('--shard i/n', () => {
   });
 
   it('rejects out-of-range and malformed values with one line', () => {
-    expectInput(() => parseShardFlag('3/2'), /bad --shard '3\/2': shard index 3 is out of range for 2 shard\(s\) \(0-based: 0\.\.1\)/);
+    expectInput(
+      () => parseShardFlag('3/2'),
+      /bad --shard '3\/2': shard index 3 is out of range for 2 shard\(s\) \(0-based: 0\.\.1\)/,
+    );
     expectInput(() => parseShardFlag('2/2'), /out of range for 2 shard/);
     expectInput(() => parseShardFlag('0/0'), /shard count must be an integer >= 1 \(got 0\)/);
     for (const bad of ['x', '1', '1/', '/2', '-1/2', '1.5/2', '1/2/3', ''])
@@ -38,9 +49,15 @@ describe('--shard i/n', () => {
   });
 
   it('the flag wins over the environment; nothing set means one shard', () => {
-    expect(resolveShard('1/3', { JOB_COMPLETION_INDEX: '0', NINO_SHARD_COUNT: '5' })).toMatchObject({ index: 1, count: 3 });
+    expect(resolveShard('1/3', { JOB_COMPLETION_INDEX: '0', NINO_SHARD_COUNT: '5' })).toMatchObject({
+      index: 1,
+      count: 3,
+    });
     expect(resolveShard(undefined, {})).toMatchObject({ index: 0, count: 1 });
-    expect(resolveShard(undefined, { JOB_COMPLETION_INDEX: '2', NINO_SHARD_COUNT: '5' })).toMatchObject({ index: 2, count: 5 });
+    expect(resolveShard(undefined, { JOB_COMPLETION_INDEX: '2', NINO_SHARD_COUNT: '5' })).toMatchObject({
+      index: 2,
+      count: 5,
+    });
   });
 });
 
@@ -49,32 +66,87 @@ describe('scheduler variables', () => {
     const s = shardFromEnv({ JOB_COMPLETION_INDEX: '3', NINO_SHARD_COUNT: '4' })!;
     expect(s).toMatchObject({ index: 3, count: 4 });
     expect(s.source).toBe('Kubernetes JOB_COMPLETION_INDEX=3, NINO_SHARD_COUNT=4');
-    expectInput(() => shardFromEnv({ JOB_COMPLETION_INDEX: '3' }), /NINO_SHARD_COUNT=\(unset\) is not a non-negative integer; set NINO_SHARD_COUNT to the Indexed Job's completions/);
-    expectInput(() => shardFromEnv({ JOB_COMPLETION_INDEX: '4', NINO_SHARD_COUNT: '4' }), /JOB_COMPLETION_INDEX=4.*shard index 4 is out of range for 4/);
-    expectInput(() => shardFromEnv({ JOB_COMPLETION_INDEX: '0', NINO_SHARD_COUNT: '0' }), /shard count must be an integer >= 1/);
-    expectInput(() => shardFromEnv({ JOB_COMPLETION_INDEX: 'a', NINO_SHARD_COUNT: '2' }), /JOB_COMPLETION_INDEX='a' is not a non-negative integer/);
+    expectInput(
+      () => shardFromEnv({ JOB_COMPLETION_INDEX: '3' }),
+      /NINO_SHARD_COUNT=\(unset\) is not a non-negative integer; set NINO_SHARD_COUNT to the Indexed Job's completions/,
+    );
+    expectInput(
+      () => shardFromEnv({ JOB_COMPLETION_INDEX: '4', NINO_SHARD_COUNT: '4' }),
+      /JOB_COMPLETION_INDEX=4.*shard index 4 is out of range for 4/,
+    );
+    expectInput(
+      () => shardFromEnv({ JOB_COMPLETION_INDEX: '0', NINO_SHARD_COUNT: '0' }),
+      /shard count must be an integer >= 1/,
+    );
+    expectInput(
+      () => shardFromEnv({ JOB_COMPLETION_INDEX: 'a', NINO_SHARD_COUNT: '2' }),
+      /JOB_COMPLETION_INDEX='a' is not a non-negative integer/,
+    );
     expectInput(() => shardFromEnv({ JOB_COMPLETION_INDEX: '1', NINO_SHARD_COUNT: '-2' }), /NINO_SHARD_COUNT='-2'/);
     // Kubernetes is read before Slurm (a pod never has both; the order only has to be fixed)
-    expect(shardFromEnv({ JOB_COMPLETION_INDEX: '1', NINO_SHARD_COUNT: '2', SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: '9' })).toMatchObject({ index: 1, count: 2 });
+    expect(
+      shardFromEnv({
+        JOB_COMPLETION_INDEX: '1',
+        NINO_SHARD_COUNT: '2',
+        SLURM_ARRAY_TASK_ID: '0',
+        SLURM_ARRAY_TASK_COUNT: '9',
+      }),
+    ).toMatchObject({ index: 1, count: 2 });
   });
 
   it('Slurm: the task id minus the array minimum (divided by the step)', () => {
-    expect(shardFromEnv({ SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: '4', SLURM_ARRAY_TASK_MIN: '0' })).toMatchObject({ index: 0, count: 4 });
+    expect(
+      shardFromEnv({ SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: '4', SLURM_ARRAY_TASK_MIN: '0' }),
+    ).toMatchObject({ index: 0, count: 4 });
     // --array=1-4: ids 1..4 are shards 0..3
     const s = shardFromEnv({ SLURM_ARRAY_TASK_ID: '4', SLURM_ARRAY_TASK_COUNT: '4', SLURM_ARRAY_TASK_MIN: '1' })!;
     expect(s).toMatchObject({ index: 3, count: 4 });
     expect(s.source).toBe('Slurm SLURM_ARRAY_TASK_ID=4, SLURM_ARRAY_TASK_MIN=1, SLURM_ARRAY_TASK_COUNT=4');
     // --array=0-6:2 -> ids 0,2,4,6
-    expect(shardFromEnv({ SLURM_ARRAY_TASK_ID: '4', SLURM_ARRAY_TASK_COUNT: '4', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_STEP: '2' })).toMatchObject({ index: 2, count: 4 });
+    expect(
+      shardFromEnv({
+        SLURM_ARRAY_TASK_ID: '4',
+        SLURM_ARRAY_TASK_COUNT: '4',
+        SLURM_ARRAY_TASK_MIN: '0',
+        SLURM_ARRAY_TASK_STEP: '2',
+      }),
+    ).toMatchObject({ index: 2, count: 4 });
     // no MIN exported (old Slurm): ids are taken as 0-based
-    expect(shardFromEnv({ SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_COUNT: '3' })).toMatchObject({ index: 2, count: 3 });
-    expectInput(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: '2' }), /SLURM_ARRAY_TASK_COUNT=\(unset\) is not a non-negative integer; run it in a job array/);
-    expectInput(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: 'x', SLURM_ARRAY_TASK_COUNT: '2' }), /SLURM_ARRAY_TASK_ID='x'/);
-    expectInput(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: '2', SLURM_ARRAY_TASK_MIN: '1' }), /not on the array's range/);
-    expectInput(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: '3', SLURM_ARRAY_TASK_COUNT: '2', SLURM_ARRAY_TASK_MIN: '0', SLURM_ARRAY_TASK_STEP: '2' }), /not on the array's range/);
+    expect(shardFromEnv({ SLURM_ARRAY_TASK_ID: '2', SLURM_ARRAY_TASK_COUNT: '3' })).toMatchObject({
+      index: 2,
+      count: 3,
+    });
+    expectInput(
+      () => shardFromEnv({ SLURM_ARRAY_TASK_ID: '2' }),
+      /SLURM_ARRAY_TASK_COUNT=\(unset\) is not a non-negative integer; run it in a job array/,
+    );
+    expectInput(
+      () => shardFromEnv({ SLURM_ARRAY_TASK_ID: 'x', SLURM_ARRAY_TASK_COUNT: '2' }),
+      /SLURM_ARRAY_TASK_ID='x'/,
+    );
+    expectInput(
+      () => shardFromEnv({ SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: '2', SLURM_ARRAY_TASK_MIN: '1' }),
+      /not on the array's range/,
+    );
+    expectInput(
+      () =>
+        shardFromEnv({
+          SLURM_ARRAY_TASK_ID: '3',
+          SLURM_ARRAY_TASK_COUNT: '2',
+          SLURM_ARRAY_TASK_MIN: '0',
+          SLURM_ARRAY_TASK_STEP: '2',
+        }),
+      /not on the array's range/,
+    );
     // --array=1,5,9 style lists with a count that does not cover the ids
-    expectInput(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: '9', SLURM_ARRAY_TASK_COUNT: '3', SLURM_ARRAY_TASK_MIN: '1' }), /shard index 8 is out of range for 3 shard\(s\) \(0-based: 0..2\); use a contiguous array such as --array=0-2/);
-    expectInput(() => shardFromEnv({ SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: '0' }), /shard count must be an integer >= 1/);
+    expectInput(
+      () => shardFromEnv({ SLURM_ARRAY_TASK_ID: '9', SLURM_ARRAY_TASK_COUNT: '3', SLURM_ARRAY_TASK_MIN: '1' }),
+      /shard index 8 is out of range for 3 shard\(s\) \(0-based: 0..2\); use a contiguous array such as --array=0-2/,
+    );
+    expectInput(
+      () => shardFromEnv({ SLURM_ARRAY_TASK_ID: '0', SLURM_ARRAY_TASK_COUNT: '0' }),
+      /shard count must be an integer >= 1/,
+    );
   });
 
   it('no scheduler variables: null', () => {
@@ -113,13 +185,23 @@ describe('the split', () => {
   it('does not depend on the order the jobs are given in, and sorts seeds as numbers', () => {
     const reversed = [...jobs].reverse();
     for (let i = 0; i < 4; i++) {
-      const a = selectShard(jobs, key, sh(i, 4)).map((j) => key(j).join('/')).sort();
-      const b = selectShard(reversed, key, sh(i, 4)).map((j) => key(j).join('/')).sort();
+      const a = selectShard(jobs, key, sh(i, 4))
+        .map((j) => key(j).join('/'))
+        .sort();
+      const b = selectShard(reversed, key, sh(i, 4))
+        .map((j) => key(j).join('/'))
+        .sort();
       expect(b).toEqual(a);
     }
     // sorted C10-16 < FM-16-3k, adam < linefit, 1 < 2 < 3 < 10 < 20: the first five go to shards 0..4
     const first = Array.from({ length: 5 }, (_, i) => selectShard(jobs, key, sh(i, 30))[0]);
-    expect(first.map((j) => `${j.task}/${j.method}/${j.seed}`)).toEqual(['C10-16/adam/1', 'C10-16/adam/2', 'C10-16/adam/3', 'C10-16/adam/10', 'C10-16/adam/20']);
+    expect(first.map((j) => `${j.task}/${j.method}/${j.seed}`)).toEqual([
+      'C10-16/adam/1',
+      'C10-16/adam/2',
+      'C10-16/adam/3',
+      'C10-16/adam/10',
+      'C10-16/adam/20',
+    ]);
   });
 
   it('a shard with nothing to do gets an empty list', () => {
@@ -128,7 +210,11 @@ describe('the split', () => {
 });
 
 describe('the shard layout in --out', () => {
-  const keys = [['FM-16-3k', 1], ['FM-16-3k', 2], ['FM-16-3k', 3]];
+  const keys = [
+    ['FM-16-3k', 1],
+    ['FM-16-3k', 2],
+    ['FM-16-3k', 3],
+  ];
   const sh = (index: number, count: number): Shard => ({ index, count, source: `--shard ${index}/${count}` });
 
   it('is recorded on first use and checked by every later shard', () => {
@@ -138,8 +224,14 @@ describe('the shard layout in --out', () => {
     expect(rec).toMatchObject({ count: 2, command: 'collect', jobs: 3 });
     const before = readFileSync(join(out, SHARD_LAYOUT_FILE), 'utf8');
     checkShardLayout(out, sh(1, 2), 'collect', [...keys].reverse()); // same jobs, other order: fine
-    expectInput(() => checkShardLayout(out, sh(0, 3), 'collect', keys), /is split into 2 shards .* but this is shard 0\/3 \(--shard 0\/3\); use a count of 2, or remove .*\.shards\.json/);
-    expectInput(() => checkShardLayout(out, sh(0, 2), 'collect', keys.slice(0, 2)), /split over another job list \(3 jobs.*\(2 jobs/);
+    expectInput(
+      () => checkShardLayout(out, sh(0, 3), 'collect', keys),
+      /is split into 2 shards .* but this is shard 0\/3 \(--shard 0\/3\); use a count of 2, or remove .*\.shards\.json/,
+    );
+    expectInput(
+      () => checkShardLayout(out, sh(0, 2), 'collect', keys.slice(0, 2)),
+      /split over another job list \(3 jobs.*\(2 jobs/,
+    );
     expect(readFileSync(join(out, SHARD_LAYOUT_FILE), 'utf8')).toBe(before);
     // one shard (no sharding) runs every job: no check, no record
     checkShardLayout(out, sh(0, 1), 'collect', keys.slice(0, 1));
@@ -151,6 +243,9 @@ describe('the shard layout in --out', () => {
   it('a damaged record is an input error naming the file', () => {
     const out = mkdtempSync(join(tmpdir(), 'nino-shard-'));
     writeFileSync(join(out, SHARD_LAYOUT_FILE), '{nope');
-    expectInput(() => checkShardLayout(out, sh(0, 2), 'bench', keys), /\.shards\.json is not a shard layout .*; remove it/);
+    expectInput(
+      () => checkShardLayout(out, sh(0, 2), 'bench', keys),
+      /\.shards\.json is not a shard layout .*; remove it/,
+    );
   });
 });

@@ -6,14 +6,21 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
 import { Rng } from '../src/core/rng.ts';
-import { buildNeuralGraph, gpt2Specs, llamaSpecs, toEdges, type NeuralGraph } from '../src/graph/index.ts';
+import { buildNeuralGraph, llamaSpecs, toEdges, type NeuralGraph } from '../src/graph/index.ts';
+import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
 import { makeConfig } from '../src/model/config.ts';
-import { createNowcaster } from '../src/model/registry.ts';
+import { createNowcastModel } from '../src/model/registry.ts';
 import { initHostWeights } from '../src/model/weights.ts';
 import type { NowcastInput } from '../src/model/types.ts';
 import { GraphNowcaster } from '../src/nowcast/graph-nowcaster.ts';
 import { resolveNowcaster } from '../src/nowcast/resolve.ts';
-import { blockOf, checkPartition, partitionTransformerGraph, predictBySubgraph, type SubgraphPartition } from '../src/nowcast/subgraph.ts';
+import {
+  blockOf,
+  checkPartition,
+  partitionTransformerGraph,
+  predictBySubgraph,
+  type SubgraphPartition,
+} from '../src/nowcast/subgraph.ts';
 import type { ModelDef } from '../src/tasks/types.ts';
 import { scaleStates } from '../src/trajectories/scale.ts';
 
@@ -21,16 +28,22 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-const gpt = (layers: number) => buildNeuralGraph('gpt2', gpt2Specs({ vocab: 11, positions: 5, width: 8, layers, inner: 32 }), { numHeads: 2 });
+const gpt = (layers: number) =>
+  buildNeuralGraph('gpt2', gpt2Specs({ vocabSize: 11, nPositions: 5, nEmbd: 8, nLayer: layers }), { numHeads: 2 });
 const llama = () =>
-  buildNeuralGraph('llama', llamaSpecs({ vocab: 11, width: 8, layers: 3, heads: 2, kvHeads: 1, inner: 16, untiedHead: true }), { numHeads: 2, numKvHeads: 1 });
+  buildNeuralGraph(
+    'llama',
+    llamaSpecs({ vocab: 11, width: 8, layers: 3, heads: 2, kvHeads: 1, inner: 16, untiedHead: true }),
+    { numHeads: 2, numKvHeads: 1 },
+  );
 
 /** 5 drifting noisy states per parameter, [n, 5] */
 function makeStates(n: number, seed: number): Float32Array {
   const rng = new Rng(seed);
   const s = new Float32Array(n * 5);
   for (let i = 0; i < n; i++) {
-    const x0 = rng.normal() * 0.1, d = rng.normal() * 0.01;
+    const x0 = rng.normal() * 0.1,
+      d = rng.normal() * 0.01;
     for (let t = 0; t < 5; t++) s[i * 5 + t] = x0 + t * d + rng.normal() * 0.002;
   }
   return s;
@@ -101,13 +114,16 @@ describe('partitionTransformerGraph', () => {
     ]);
     expect(partitionTransformerGraph(g)).toBeNull();
     const warnings: unknown[] = [];
-    const nc = new GraphNowcaster(createNowcaster('linefit'), g, { subgraph: true, logger: { warn: (o) => warnings.push(o) } });
+    const nc = new GraphNowcaster(createNowcastModel('linefit'), g, {
+      subgraph: true,
+      logger: { warn: (o) => warnings.push(o) },
+    });
     expect(nc.partition).toBeNull();
     const states = makeStates(g.layout.total, 3);
     const a = nc.nowcast(states, 5);
     nc.nowcast(states, 5);
     expect(warnings).toHaveLength(1);
-    expect(a).toEqual(new GraphNowcaster(createNowcaster('linefit'), g).nowcast(states, 5));
+    expect(a).toEqual(new GraphNowcaster(createNowcastModel('linefit'), g).nowcast(states, 5));
   });
 });
 
@@ -115,8 +131,8 @@ describe('subgraph nowcasts', () => {
   it('linefit (per edge, no message passing): identical to the full-graph nowcast', () => {
     for (const g of [gpt(3), llama()]) {
       const states = makeStates(g.layout.total, 1);
-      const full = new GraphNowcaster(createNowcaster('linefit'), g).nowcast(states, 10);
-      const sub = new GraphNowcaster(createNowcaster('linefit'), g, { subgraph: true });
+      const full = new GraphNowcaster(createNowcastModel('linefit'), g).nowcast(states, 10);
+      const sub = new GraphNowcaster(createNowcastModel('linefit'), g, { subgraph: true });
       expect(sub.partition!.groups).toHaveLength(3);
       expect(sub.nowcast(states, 10)).toEqual(full);
     }
@@ -128,16 +144,27 @@ describe('subgraph nowcasts', () => {
     const config = makeConfig('gnn', { hid: 16 });
     const weights = initHostWeights(config, 1);
     for (const w of Object.values(weights)) for (let i = 0; i < w.data.length; i++) w.data[i] *= 20;
-    const gnn = createNowcaster('nino', { checkpoint: { config, weights } });
+    const gnn = createNowcastModel('nino', { checkpoint: { config, weights } });
     const part = partitionOf(g);
-    const ctx = gnn.ctx, k = 7;
+    const ctx = gnn.ctx,
+      k = 7;
     const { scaled } = scaleStates(makeStates(g.layout.total, 2), g.layout, ctx);
     const edgeAttr = toEdges(g, scaled, ctx);
     const pos = randomPos(g.numNodes, gnn.lpe, 5);
     // model deltas (before the residual, which would hide the small differences of a random model),
     // full graph vs subgraphs with the same (sliced) pos
     const deltaModel = { predict: (i: NowcastInput) => gnn.predictDelta(i) };
-    const full = gnn.predictDelta({ edgeAttr, F: g.maxFeat, ctx, edgeIndex: g.edgeIndex, edgeType: g.edgeType, pos, posW: g.posW, numNodes: g.numNodes, k });
+    const full = gnn.predictDelta({
+      edgeAttr,
+      F: g.maxFeat,
+      ctx,
+      edgeIndex: g.edgeIndex,
+      edgeType: g.edgeType,
+      pos,
+      posW: g.posW,
+      numNodes: g.numNodes,
+      k,
+    });
     const subNc = new GraphNowcaster(gnn, g, { subgraph: true, pos });
     const sub = predictBySubgraph(deltaModel, g, part, edgeAttr, { ctx, k, pos: subNc.subgraphPositions() });
     expect(sub.every(Number.isFinite)).toBe(true);
@@ -168,7 +195,8 @@ describe('subgraph nowcasts', () => {
       }
       for (let j = 0; j < gr.numEntryEdges; j++) if (!edgeT[j]) clean[gr.rows[j]] = 1;
     }
-    let nClean = 0, nDiff = 0;
+    let nClean = 0,
+      nDiff = 0;
     for (let e = 0; e < g.firstSelfLoopEdge; e++) {
       if (clean[e]) {
         nClean++;
@@ -189,7 +217,7 @@ describe('subgraph nowcasts', () => {
     expect(gr.edgeIndex).toEqual(g.edgeIndex);
     expect(gr.edgeType).toEqual(g.edgeType);
     expect(gr.posW).toEqual(g.posW);
-    const gnn = createNowcaster('nino', { config: { hid: 16 }, seed: 1 });
+    const gnn = createNowcastModel('nino', { config: { hid: 16 }, seed: 1 });
     const states = makeStates(g.layout.total, 4);
     // same per-graph LPE either way: the full graph's LPE, injected (subgraph mode slices it)
     const pos = new GraphNowcaster(gnn, g, { lpeSeed: 3 }).positions()!;
@@ -207,7 +235,7 @@ describe('subgraph nowcasts', () => {
 
   it('per-subgraph LPE is computed once and is seeded; no tensor leaks across subgraph nowcasts', () => {
     const g = gpt(3);
-    const gnn = createNowcaster('nino', { config: { hid: 16 }, seed: 1 });
+    const gnn = createNowcastModel('nino', { config: { hid: 16 }, seed: 1 });
     const a = new GraphNowcaster(gnn, g, { subgraph: true, lpeSeed: 7 });
     const b = new GraphNowcaster(gnn, g, { subgraph: true, lpeSeed: 7 });
     const pa = a.subgraphPositions()!;

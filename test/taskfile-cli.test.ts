@@ -21,7 +21,7 @@ const nino = (a: string[], input?: string) => spawnSync(BIN, [...common, ...a], 
 /** n 8x8 grey images; the label is the quadrant that is brightest (4 classes); `flip` of the labels are shifted. */
 function quadrants(n: number, seed: number, flip = 0): { x: Uint8Array; y: Uint8Array } {
   let s = seed;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const x = new Uint8Array(n * 64);
   const y = new Uint8Array(n);
   for (let k = 0; k < n; k++) {
@@ -73,7 +73,21 @@ describe('task files through the CLI', () => {
     expect(resolved.weightDecay).toBe(0); // the schema's default
 
     const traj = join(root, 'traj');
-    const c = nino(['collect', '--task', taskPath, '--seeds', '1..2', '--steps', '40', '--every', '4', '--workers', '1', '--out', traj]);
+    const c = nino([
+      'collect',
+      '--task',
+      taskPath,
+      '--seeds',
+      '1..2',
+      '--steps',
+      '40',
+      '--every',
+      '4',
+      '--workers',
+      '1',
+      '--out',
+      traj,
+    ]);
     expect(c.status, c.stderr).toBe(0);
     const t = readTrajectory(join(traj, 'QUAD-MLP', 'seed-1.arrow'));
     expect(t.meta.task).toBe('QUAD-MLP');
@@ -82,19 +96,69 @@ describe('task files through the CLI', () => {
     expect(acc[acc.length - 1]).toBeGreaterThan(acc[0] + 20); // the data is learnable and the MLP learns it
 
     const ck = join(root, 'ck');
-    const m = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--seq-len', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
+    const m = nino([
+      'train-nino',
+      '--data',
+      traj,
+      '--steps',
+      '2',
+      '--hid',
+      '8',
+      '--max-horizon',
+      '2',
+      '--stride',
+      '1',
+      '--batch',
+      '2',
+      '--val-windows',
+      '2',
+      '--val-every',
+      '2',
+      '--out',
+      ck,
+    ]);
     expect(m.status, m.stderr).toBe(0);
     expect(existsSync(join(ck, 'nino.safetensors'))).toBe(true);
 
     // bench with the task's own target (above the 75% the labels allow): both censored; --target 60 makes Adam reach it
     const b1 = join(root, 'b1');
-    const r1 = nino(['bench', '--task', taskPath, '--seeds', '1', '--nowcaster', join(ck, 'nino.safetensors'), '--budget', '30', '--workers', '1', '--out', b1]);
+    const r1 = nino([
+      'bench',
+      '--task',
+      taskPath,
+      '--seeds',
+      '1',
+      '--nowcaster',
+      join(ck, 'nino.safetensors'),
+      '--budget',
+      '30',
+      '--workers',
+      '1',
+      '--out',
+      b1,
+    ]);
     expect(r1.status, r1.stderr).toBe(0);
     const s1 = JSON.parse(readFileSync(join(b1, 'summary.json'), 'utf8'));
     expect(s1.runs.map((r: { stepsToTarget: number | null }) => r.stepsToTarget)).toEqual([null, null]);
     for (const r of s1.runs) expect(r.taskDef).toEqual(resolved);
     const b2 = join(root, 'b2');
-    const r2 = nino(['bench', '--task', taskPath, '--seeds', '1', '--nowcaster', 'linefit', '--budget', '30', '--target', '60', '--workers', '1', '--out', b2]);
+    const r2 = nino([
+      'bench',
+      '--task',
+      taskPath,
+      '--seeds',
+      '1',
+      '--nowcaster',
+      'linefit',
+      '--budget',
+      '30',
+      '--target',
+      '60',
+      '--workers',
+      '1',
+      '--out',
+      b2,
+    ]);
     expect(r2.status, r2.stderr).toBe(0);
     const s2 = JSON.parse(readFileSync(join(b2, 'summary.json'), 'utf8'));
     const adam = s2.runs.find((r: { method: string }) => r.method === 'adam');
@@ -105,7 +169,14 @@ describe('task files through the CLI', () => {
 
     // a suite naming the task file (relative to the suite) with targetValue
     const suite = join(root, 'suite.json');
-    writeFileSync(suite, JSON.stringify({ name: 'mine', nowcasters: ['linefit'], tasks: [{ task: 'quad-mlp.json', seeds: [1], budget: 30, targetValue: 60 }] }));
+    writeFileSync(
+      suite,
+      JSON.stringify({
+        name: 'mine',
+        nowcasters: ['linefit'],
+        tasks: [{ task: 'quad-mlp.json', seeds: [1], budget: 30, targetValue: 60 }],
+      }),
+    );
     const r3 = nino(['bench', '--suite', suite, '--workers', '1', '--out', join(root, 'b3')]);
     expect(r3.status, r3.stderr).toBe(0);
     const s3 = JSON.parse(readFileSync(join(root, 'b3', 'summary.json'), 'utf8'));
@@ -116,21 +187,39 @@ describe('task files through the CLI', () => {
     const root = mkdtempSync(join(tmpdir(), 'nino-tf-gpt-'));
     const txt = join(root, 'texts');
     mkdirSync(txt);
-    for (let i = 0; i < 5; i++) writeFileSync(join(txt, `doc-${i}.txt`), `the cat sat on the mat number ${i}. `.repeat(40));
+    for (let i = 0; i < 5; i++)
+      writeFileSync(join(txt, `doc-${i}.txt`), `the cat sat on the mat number ${i}. `.repeat(40));
     const taskPath = join(root, 'tiny-gpt.json');
-    writeFileSync(taskPath, JSON.stringify({
-      name: 'TINY-GPT',
-      model: { family: 'gpt2', layers: 1, width: 16, heads: 2, context: 16, vocab: 256 },
-      data: { format: 'text', path: 'texts', valFraction: 0.2 },
-      optimizer: { lr: 0.01, weightDecay: 0.01, batchSize: 4 },
-      evalTokens: 512,
-      budget: 20,
-      period: 10,
-      evalEvery: 5,
-      target: { metric: 'ppl', value: 1.01 },
-    }));
+    writeFileSync(
+      taskPath,
+      JSON.stringify({
+        name: 'TINY-GPT',
+        model: { family: 'gpt2', layers: 1, width: 16, heads: 2, context: 16, vocab: 256 },
+        data: { format: 'text', path: 'texts', valFraction: 0.2 },
+        optimizer: { lr: 0.01, weightDecay: 0.01, batchSize: 4 },
+        evalTokens: 512,
+        budget: 20,
+        period: 10,
+        evalEvery: 5,
+        target: { metric: 'ppl', value: 1.01 },
+      }),
+    );
     const traj = join(root, 'traj');
-    const c = nino(['collect', '--task', taskPath, '--seeds', '1..2', '--steps', '20', '--every', '2', '--workers', '1', '--out', traj]);
+    const c = nino([
+      'collect',
+      '--task',
+      taskPath,
+      '--seeds',
+      '1..2',
+      '--steps',
+      '20',
+      '--every',
+      '2',
+      '--workers',
+      '1',
+      '--out',
+      traj,
+    ]);
     expect(c.status, c.stderr).toBe(0);
     const t = readTrajectory(join(traj, 'TINY-GPT', 'seed-2.arrow'));
     expect(t.meta.taskDef?.files).toEqual({ format: 'text', path: txt, tokenizer: 'byte', valFraction: 0.2 });
@@ -138,10 +227,46 @@ describe('task files through the CLI', () => {
     const ppl = t.records.map((r) => r.metrics.val_ppl!);
     expect(ppl[ppl.length - 1]).toBeLessThan(ppl[0]);
     const ck = join(root, 'ck');
-    const m = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--seq-len', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
+    const m = nino([
+      'train-nino',
+      '--data',
+      traj,
+      '--steps',
+      '2',
+      '--hid',
+      '8',
+      '--max-horizon',
+      '2',
+      '--stride',
+      '1',
+      '--batch',
+      '2',
+      '--val-windows',
+      '2',
+      '--val-every',
+      '2',
+      '--out',
+      ck,
+    ]);
     expect(m.status, m.stderr).toBe(0);
     const b = join(root, 'b');
-    const r = nino(['bench', '--task', taskPath, '--seeds', '1', '--nowcaster', join(ck, 'nino.safetensors'), '--budget', '20', '--target', String(Math.ceil(ppl[3])), '--workers', '1', '--out', b]);
+    const r = nino([
+      'bench',
+      '--task',
+      taskPath,
+      '--seeds',
+      '1',
+      '--nowcaster',
+      join(ck, 'nino.safetensors'),
+      '--budget',
+      '20',
+      '--target',
+      String(Math.ceil(ppl[3])),
+      '--workers',
+      '1',
+      '--out',
+      b,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const s = JSON.parse(readFileSync(join(b, 'summary.json'), 'utf8'));
     expect(s.runs).toHaveLength(2);
@@ -156,16 +281,28 @@ describe('task files through the CLI', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ ...mlpTask('quad'), budget: undefined }, /missing field 'budget'/],
       [{ ...mlpTask('quad'), budget: 'ten' }, /budget: must be an integer >= 1 \(got 'ten'\)/],
-      [{ ...mlpTask('quad'), model: { family: 'resnet', depth: 18 } }, /model\.family: unknown family 'resnet' \(known: 'convnet', 'mlp', 'gpt2', 'tfjs'\)/],
-      [{ ...mlpTask('quad'), model: { family: 'mlp', inputs: 64, hidden: [16, 0], classes: 4 } }, /model\.hidden\[1\]: must be an integer >= 1 \(got 0\)/],
+      [
+        { ...mlpTask('quad'), model: { family: 'resnet', depth: 18 } },
+        /model\.family: unknown family 'resnet' \(known: 'convnet', 'mlp', 'gpt2', 'tfjs'\)/,
+      ],
+      [
+        { ...mlpTask('quad'), model: { family: 'mlp', inputs: 64, hidden: [16, 0], classes: 4 } },
+        /model\.hidden\[1\]: must be an integer >= 1 \(got 0\)/,
+      ],
       [{ ...mlpTask('quad'), optimiser: {} }, /unknown key 'optimiser'/],
       [mlpTask('half'), /lacks train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte/],
-      [{ ...mlpTask('quad'), model: { family: 'mlp', inputs: 100, hidden: [16], classes: 4 } }, /examples have 64 values but model\.inputs is 100/],
+      [
+        { ...mlpTask('quad'), model: { family: 'mlp', inputs: 100, hidden: [16], classes: 4 } },
+        /examples have 64 values but model\.inputs is 100/,
+      ],
     ];
     for (const [task, re] of cases) {
       const p = join(root, 'bad.json');
       writeFileSync(p, JSON.stringify(task));
-      for (const args of [['collect', '--task', p, '--out', join(root, 'out-c')], ['bench', '--task', p, '--nowcaster', 'linefit', '--out', join(root, 'out-b')]]) {
+      for (const args of [
+        ['collect', '--task', p, '--out', join(root, 'out-c')],
+        ['bench', '--task', p, '--nowcaster', 'linefit', '--out', join(root, 'out-b')],
+      ]) {
         const r = nino(args);
         expect(r.status, `${args[0]} ${re}: ${r.stderr}`).toBe(2);
         expect(r.stderr).toMatch(re);

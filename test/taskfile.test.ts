@@ -66,6 +66,7 @@ describe('task file format', () => {
     delete f.paper;
     const s = parse(f);
     expect([s.description, s.weightDecay, s.paper]).toEqual(['', 0, false]);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the mutations write deliberately ill-typed task JSON
     const bad = (mut: (f: Record<string, any>) => void) => {
       const g = base();
       mut(g);
@@ -78,14 +79,20 @@ describe('task file format', () => {
       throw new Error('accepted');
     };
     expect(bad((g) => delete g.target)).toMatch(/^t\.json: missing field 'target'/);
-    expect(bad((g) => (g.target.metric = 'f1'))).toMatch(/^t\.json: target\.metric: must be one of 'acc', 'ppl' \(got 'f1'\)/);
+    expect(bad((g) => (g.target.metric = 'f1'))).toMatch(
+      /^t\.json: target\.metric: must be one of 'acc', 'ppl' \(got 'f1'\)/,
+    );
     expect(bad((g) => (g.model.channels = [16, 32]))).toMatch(/model\.channels: needs at least 3 entries/);
     expect(bad((g) => (g.model.chanels = [1]))).toMatch(/model: unknown key 'chanels'/);
-    expect(bad((g) => (g.data = { format: 'parquet', path: 'x' }))).toMatch(/data\.format: unknown format 'parquet' \(known: 'builtin', 'idx', 'text', 'csv'\)/);
+    expect(bad((g) => (g.data = { format: 'parquet', path: 'x' }))).toMatch(
+      /data\.format: unknown format 'parquet' \(known: 'builtin', 'idx', 'text', 'csv'\)/,
+    );
     expect(bad((g) => (g.optimizer.lr = 0))).toMatch(/optimizer\.lr: must be a number > 0/);
     expect(bad((g) => (g.target.metric = 'ppl'))).toMatch(/target\.metric must be 'acc' for a classifier/);
     expect(bad((g) => (g.model.inChannels = 3))).toMatch(/model\.inChannels is 3 but fashion-mnist has 1 channel/);
-    expect(bad((g) => (g.data = { format: 'builtin', dataset: 'lm1b' }))).toMatch(/needs image data, not dataset 'lm1b'/);
+    expect(bad((g) => (g.data = { format: 'builtin', dataset: 'lm1b' }))).toMatch(
+      /needs image data, not dataset 'lm1b'/,
+    );
   });
 
   it('a CSV task loads, standardizes and learns; a target override changes the bench run key', async () => {
@@ -98,12 +105,27 @@ describe('task file format', () => {
       rows.push(`${a},${a + b > 0 ? 1 : 0},${b}`);
     }
     writeFileSync(join(dir, 'pts.csv'), rows.join('\n') + '\n');
-    writeFileSync(join(dir, 'task.json'), JSON.stringify({
-      name: 'PTS', model: { family: 'mlp', inputs: 2, hidden: [8], classes: 2 }, data: { format: 'csv', path: 'pts.csv' },
-      optimizer: { lr: 0.05, batchSize: 16 }, budget: 100, period: 50, evalEvery: 10, target: { metric: 'acc', value: 90 },
-    }));
+    writeFileSync(
+      join(dir, 'task.json'),
+      JSON.stringify({
+        name: 'PTS',
+        model: { family: 'mlp', inputs: 2, hidden: [8], classes: 2 },
+        data: { format: 'csv', path: 'pts.csv' },
+        optimizer: { lr: 0.05, batchSize: 16 },
+        budget: 100,
+        period: 50,
+        evalEvery: 10,
+        target: { metric: 'acc', value: 90 },
+      }),
+    );
     const spec = loadTaskFile(join(dir, 'task.json'));
-    expect(spec.files).toEqual({ format: 'csv', path: join(dir, 'pts.csv'), labelColumn: 'label', testFraction: 0.2, standardize: true });
+    expect(spec.files).toEqual({
+      format: 'csv',
+      path: join(dir, 'pts.csv'),
+      labelColumn: 'label',
+      testFraction: 0.2,
+      standardize: true,
+    });
     const rt = await loadTaskRuntime(spec);
     const params = rt.initVariables(1);
     const before = rt.evaluate(params).acc!;
@@ -114,11 +136,25 @@ describe('task file format', () => {
     for (let s = 0; s < 100; s++) {
       const b = sampler.next();
       const { grads } = tf.variableGrads(() => rt.model.loss(params, b), params);
-      opt.step(params, params.map((p) => grads[p.name]));
+      opt.step(
+        params,
+        params.map((p) => grads[p.name]),
+      );
       tf.dispose([b.x, b.y, ...Object.values(grads)]);
     }
     expect(rt.evaluate(params).acc!).toBeGreaterThan(Math.max(85, before));
-    const run = (taskDef: typeof spec): BenchRunSpec => ({ task: 'PTS', taskDef, seed: 1, method: 'adam', optimizer: ADAM, budget: 10, evalEvery: 5, stopAtTarget: true, outDir: dir, cacheDir: dir });
+    const run = (taskDef: typeof spec): BenchRunSpec => ({
+      task: 'PTS',
+      taskDef,
+      seed: 1,
+      method: 'adam',
+      optimizer: ADAM,
+      budget: 10,
+      evalEvery: 5,
+      stopAtTarget: true,
+      outDir: dir,
+      cacheDir: dir,
+    });
     expect(runKey(run(withTarget(spec, 60)))).not.toBe(runKey(run(spec)));
     expect(runKey(run(withTarget(spec, 90)))).toBe(runKey(run(spec)));
   });
@@ -132,7 +168,9 @@ describe('task file names', () => {
     expect(getTask(same)).toEqual(getTask('FM-8-3k'));
     const other = join(dir, 'other.json');
     writeFileSync(other, JSON.stringify({ ...taskToFile(getTask('FM-8-3k')), budget: 10 }));
-    expect(() => getTask(other)).toThrow(/name 'FM-8-3k' is a built-in task with another definition; give your task its own name/);
+    expect(() => getTask(other)).toThrow(
+      /name 'FM-8-3k' is a built-in task with another definition; give your task its own name/,
+    );
     expect(() => getTask(join(dir, 'none.json'))).toThrow(/task file '.*none\.json' does not exist/);
   });
 });

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { initBackend, modelGraph, NiNoCallback, NiNoOptimizer, type ParamNowcaster } from '../src/index.ts';
+import { initBackend, modelGraph, NiNoCallback, NiNoOptimizer, type Nowcaster } from '../src/index.ts';
 import { EdgeType } from '../src/graph/types.ts';
 import { getTorchFlat } from './helpers/tfjs-models.ts';
 
@@ -21,7 +21,14 @@ function smallConv(o: { flatten: boolean; size?: number }): tf.Sequential {
   const size = o.size ?? 8;
   return tf.sequential({
     layers: [
-      tf.layers.conv2d({ inputShape: [size, size, 2], filters: 3, kernelSize: 3, strides: 2, padding: 'same', useBias: true }),
+      tf.layers.conv2d({
+        inputShape: [size, size, 2],
+        filters: 3,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        useBias: true,
+      }),
       tf.layers.batchNormalization(),
       tf.layers.reLU(),
       tf.layers.maxPooling2d({ poolSize: 2 }),
@@ -46,8 +53,15 @@ describe('modelGraph', () => {
     expect(countType(g.edgeType, EdgeType.fc)).toBe(3 * 4 + 4 * 2);
     expect(g.maxFeat).toBe(9);
     expect(bindings.map((b) => [b.layerClass, b.torchShape])).toEqual([
-      ['Conv2D', [3, 2, 3, 3]], ['Conv2D', [3]], ['BatchNormalization', [3]], ['BatchNormalization', [3]],
-      ['Dense', [4, 3]], ['Dense', [4]], ['LayerNormalization', [4]], ['LayerNormalization', [4]], ['Dense', [2, 4]],
+      ['Conv2D', [3, 2, 3, 3]],
+      ['Conv2D', [3]],
+      ['BatchNormalization', [3]],
+      ['BatchNormalization', [3]],
+      ['Dense', [4, 3]],
+      ['Dense', [4]],
+      ['LayerNormalization', [4]],
+      ['LayerNormalization', [4]],
+      ['Dense', [2, 4]],
     ]);
     m.dispose();
   });
@@ -64,7 +78,9 @@ describe('modelGraph', () => {
     // kernel row (p, c) of the tfjs [P*C, out] kernel is torch [o, c, p]: check one weight through read()
     const k = m.layers[6].getWeights()[0].arraySync() as number[][];
     const flat = modelGraph(m).read();
-    const p = 5, c = 2, o = 1;
+    const p = 5,
+      c = 2,
+      o = 1;
     expect(flat[dense.offset + (o * 3 + c) * 9 + p]).toBe(Math.fround(k[p * 3 + c][o]));
     m.dispose();
   });
@@ -114,14 +130,23 @@ describe('modelGraph', () => {
     const E = g.numEdges;
     const res: [number, number][] = [];
     for (let i = 0; i < E; i++) if (g.edgeType[i] === EdgeType.residual) res.push([g.edgeIndex[i], g.edgeIndex[E + i]]);
-    expect(res).toEqual([[7, 12], [8, 13], [9, 14], [10, 15]]);
+    expect(res).toEqual([
+      [7, 12],
+      [8, 13],
+      [9, 14],
+      [10, 15],
+    ]);
     expect(g.layout.total).toBe(m.countParams());
     m.dispose();
   });
 
   it('rejects an unsupported layer, naming the layer, its class and the supported list', () => {
-    const m = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.repeatVector({ n: 2 })] });
-    expect(() => modelGraph(m)).toThrow(/layer 'repeat_vector\w*' \(RepeatVector\): unsupported layer.*supported: InputLayer, Dense, Conv2D/);
+    const m = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.repeatVector({ n: 2 })],
+    });
+    expect(() => modelGraph(m)).toThrow(
+      /layer 'repeat_vector\w*' \(RepeatVector\): unsupported layer.*supported: InputLayer, Dense, Conv2D/,
+    );
     m.dispose();
   });
 
@@ -131,7 +156,7 @@ describe('modelGraph', () => {
 });
 
 /** Predicts last + k * (last - previous). */
-class Extrapolate implements ParamNowcaster {
+class Extrapolate implements Nowcaster {
   readonly name = 'extrapolate';
   readonly ctx = 5;
   readonly maxHorizon = 40;
@@ -150,7 +175,13 @@ function tinyData() {
   const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0], 'int32'), 3);
   return { x, y };
 }
-const mlp = () => tf.sequential({ layers: [tf.layers.dense({ inputShape: [6], units: 5, activation: 'relu' }), tf.layers.dense({ units: 3, activation: 'softmax' })] });
+const mlp = () =>
+  tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [6], units: 5, activation: 'relu' }),
+      tf.layers.dense({ units: 3, activation: 'softmax' }),
+    ],
+  });
 
 describe('NiNoOptimizer', () => {
   it('works in model.compile + fit: nowcasts at the official steps with the official k, Adam otherwise', async () => {
@@ -161,25 +192,35 @@ describe('NiNoOptimizer', () => {
     const { x, y } = tinyData();
     await model.fit(x, y, { batchSize: 4, epochs: 5, shuffle: false, verbose: 0 }); // 20 steps
     expect(opt.iterations).toBe(20);
-    expect(opt.events.map((e) => [e.stepIdx, e.k, e.applied])).toEqual([[9, 40, true], [19, 13, true]]);
+    expect(opt.events.map((e) => [e.stepIdx, e.k, e.applied])).toEqual([
+      [9, 40, true],
+      [19, 13, true],
+    ]);
     expect(base.iterations).toBe(18); // the two nowcast steps are not Adam steps
     expect(model.getWeights().every((w) => w.dataSync().every(Number.isFinite))).toBe(true);
     // model.save with the optimizer: tfjs's training config names it, its weights carry nino's state
     expect(opt.getClassName()).toBe('NiNo');
     let saved: tf.io.ModelArtifacts | undefined;
-    await model.save(tf.io.withSaveHandler(async (a) => {
-      saved = a;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }), { includeOptimizer: true });
-    const tc = saved!.trainingConfig as unknown as { optimizer_config: { class_name: string; config: { baseOpt: { className: string }; period: number } } };
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        saved = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+      { includeOptimizer: true },
+    );
+    const tc = saved!.trainingConfig as unknown as {
+      optimizer_config: { class_name: string; config: { baseOpt: { className: string }; period: number } };
+    };
     expect(tc.optimizer_config.class_name).toBe('NiNo');
     expect(tc.optimizer_config.config).toMatchObject({ period: 10, baseOpt: { className: 'Adam' } });
-    expect(saved!.weightSpecs!.map((w) => w.name)).toEqual(expect.arrayContaining(['nino/numStates', 'nino/state/4', 'nino/base/iter']));
+    expect(saved!.weightSpecs!.map((w) => w.name)).toEqual(
+      expect.arrayContaining(['nino/numStates', 'nino/state/4', 'nino/base/iter']),
+    );
     tf.dispose([x, y]);
     model.dispose();
   });
 
-  it('minimize(): a nowcast writes the prediction into the model\'s own variables', () => {
+  it("minimize(): a nowcast writes the prediction into the model's own variables", () => {
     const model = mlp();
     const opt = new NiNoOptimizer({ baseOpt: tf.train.sgd(0.1), model, ckpt: null, period: 5 });
     expect(opt.core.nowcaster).toBeNull();
@@ -190,7 +231,7 @@ describe('NiNoOptimizer', () => {
     expect(opt.events.length).toBe(0);
     // with a nowcaster: the 5th step is the jump, from the 5 states taken before steps 0..4
     const o2 = new NiNoOptimizer({ baseOpt: tf.train.sgd(0.1), model, ckpt: null, period: 5 });
-    (o2.core as unknown as { nowcaster: ParamNowcaster }).nowcaster = new Extrapolate();
+    (o2.core as unknown as { nowcaster: Nowcaster }).nowcaster = new Extrapolate();
     const seen: Float32Array[] = [];
     for (let i = 0; i < 5; i++) {
       seen.push(getTorchFlat(model));
@@ -208,7 +249,13 @@ describe('NiNoOptimizer', () => {
 
   it('getWeights/setWeights round-trip the base moments, the state buffer and the step counter', async () => {
     const model = mlp();
-    const opt = new NiNoOptimizer({ baseOpt: tf.train.adam(0.01), model, ckpt: 'linefit', period: 10, maxTrainSteps: 30 });
+    const opt = new NiNoOptimizer({
+      baseOpt: tf.train.adam(0.01),
+      model,
+      ckpt: 'linefit',
+      period: 10,
+      maxTrainSteps: 30,
+    });
     const { x, y } = tinyData();
     const loss = () => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor) as tf.Scalar;
     for (let i = 0; i < 7; i++) opt.minimize(loss);
@@ -216,7 +263,13 @@ describe('NiNoOptimizer', () => {
     expect(w[0].name).toBe('iter');
     expect(w.map((t) => t.name)).toContain('nino/state/2');
     expect(w.filter((t) => t.name.startsWith('nino/base/')).length).toBe(1 + 2 * 4); // iter + m, v of 4 variables
-    const o2 = new NiNoOptimizer({ baseOpt: tf.train.adam(0.01), model, ckpt: 'linefit', period: 10, maxTrainSteps: 30 });
+    const o2 = new NiNoOptimizer({
+      baseOpt: tf.train.adam(0.01),
+      model,
+      ckpt: 'linefit',
+      period: 10,
+      maxTrainSteps: 30,
+    });
     await o2.setWeights(w);
     expect(o2.iterations).toBe(7);
     expect(o2.core.numStates).toBe(3);
@@ -231,7 +284,9 @@ describe('NiNoOptimizer', () => {
     for (let i = 0; i < 3; i++) o2.minimize(loss);
     expect(o2.events.map((e) => e.stepIdx)).toEqual([9]);
     model.getWeights().forEach((t, i) => expect(Array.from(t.dataSync())).toEqual(a[i]));
-    await expect(o2.setWeights([{ name: 'iter', tensor: tf.scalar(1, 'int32') }])).rejects.toThrow(/not saved by a NiNoOptimizer/);
+    await expect(o2.setWeights([{ name: 'iter', tensor: tf.scalar(1, 'int32') }])).rejects.toThrow(
+      /not saved by a NiNoOptimizer/,
+    );
     tf.dispose([x, y, ...snapshot]);
     model.dispose();
   });
@@ -239,13 +294,22 @@ describe('NiNoOptimizer', () => {
   it('skips a NaN nowcast with a warning and keeps training', () => {
     const model = mlp();
     const warn = vi.fn();
-    const opt = new NiNoOptimizer({ baseOpt: tf.train.sgd(0.1), model, ckpt: null, period: 5, logger: { warn, info() {}, debug() {}, error() {} } });
-    (opt.core as unknown as { nowcaster: ParamNowcaster }).nowcaster = new Extrapolate(true);
+    const opt = new NiNoOptimizer({
+      baseOpt: tf.train.sgd(0.1),
+      model,
+      ckpt: null,
+      period: 5,
+      logger: { warn, info() {}, debug() {}, error() {} },
+    });
+    (opt.core as unknown as { nowcaster: Nowcaster }).nowcaster = new Extrapolate(true);
     const { x, y } = tinyData();
     const before = model.getWeights().map((t) => Array.from(t.dataSync()));
     for (let i = 0; i < 5; i++) opt.applyGradients({});
     expect(opt.events).toEqual([expect.objectContaining({ stepIdx: 4, applied: false })]);
-    expect(warn).toHaveBeenCalledWith(expect.objectContaining({ stepIdx: 4 }), expect.stringMatching(/NaN\/Inf; parameters left unchanged/));
+    expect(warn).toHaveBeenCalledWith(
+      expect.objectContaining({ stepIdx: 4 }),
+      expect.stringMatching(/NaN\/Inf; parameters left unchanged/),
+    );
     model.getWeights().forEach((t, i) => expect(Array.from(t.dataSync())).toEqual(before[i]));
     tf.dispose([x, y]);
     model.dispose();
@@ -255,20 +319,38 @@ describe('NiNoOptimizer', () => {
     const model = mlp();
     const adam = tf.train.adam(1e-3);
     // @ts-expect-error not a tfjs optimizer
-    expect(() => new NiNoOptimizer({ baseOpt: { step() {} }, model, ckpt: 'linefit' })).toThrow(/baseOpt must be a tfjs optimizer \(e\.g\. tf\.train\.adam/);
+    expect(() => new NiNoOptimizer({ baseOpt: { step() {} }, model, ckpt: 'linefit' })).toThrow(
+      /baseOpt must be a tfjs optimizer \(e\.g\. tf\.train\.adam/,
+    );
     // @ts-expect-error missing
-    expect(() => new NiNoOptimizer({ model, ckpt: 'linefit' })).toThrow(/baseOpt must be a tfjs optimizer.*got nothing/);
+    expect(() => new NiNoOptimizer({ model, ckpt: 'linefit' })).toThrow(
+      /baseOpt must be a tfjs optimizer.*got nothing/,
+    );
     const inner = new NiNoOptimizer({ baseOpt: adam, model, ckpt: 'linefit', period: 10 });
     expect(() => new NiNoOptimizer({ baseOpt: inner, model, ckpt: 'linefit' })).toThrow(/already a NiNoOptimizer/);
-    expect(() => new NiNoOptimizer({ baseOpt: adam, model, ckpt: 'linefit', period: 12 })).toThrow(/period 12 does not divide into 5 states.*multiple of 5, e\.g\. 10/);
+    expect(() => new NiNoOptimizer({ baseOpt: adam, model, ckpt: 'linefit', period: 12 })).toThrow(
+      /period 12 does not divide into 5 states.*multiple of 5, e\.g\. 10/,
+    );
     // @ts-expect-error not a LayersModel
-    expect(() => new NiNoOptimizer({ baseOpt: adam, model: { layers: [] }, ckpt: 'linefit' })).toThrow(/'model' must be a tf\.LayersModel/);
-    expect(() => new NiNoOptimizer({ baseOpt: adam, model, ckpt: 'official:nope' })).toThrow(/official checkpoint 'nope' not found/);
-    const big = tf.sequential({ layers: [tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 5 }), tf.layers.flatten(), tf.layers.dense({ units: 2 })] });
+    expect(() => new NiNoOptimizer({ baseOpt: adam, model: { layers: [] }, ckpt: 'linefit' })).toThrow(
+      /'model' must be a tf\.LayersModel/,
+    );
+    expect(() => new NiNoOptimizer({ baseOpt: adam, model, ckpt: 'official:nope' })).toThrow(
+      /official checkpoint 'nope' not found/,
+    );
+    const big = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [8, 8, 1], filters: 2, kernelSize: 5 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 2 }),
+      ],
+    });
     expect(() => new NiNoOptimizer({ baseOpt: adam, model: big, ckpt: 'official:nino_no_posw' })).toThrow(
       /layer 'conv2d\w*' \(Conv2D\): its 5x5 kernel needs 25 feature slots per edge, the nowcaster's checkpoint has 9/,
     );
-    const rep = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.permute({ dims: [1] })] });
+    const rep = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [4], units: 3 }), tf.layers.permute({ dims: [1] })],
+    });
     expect(() => new NiNoCallback({ model: rep, ckpt: 'linefit' })).toThrow(/\(Permute\): unsupported layer/);
     model.dispose();
     big.dispose();
@@ -277,14 +359,17 @@ describe('NiNoOptimizer', () => {
 });
 
 describe('NiNoCallback', () => {
-  it('nowcasts after the batch that completes 5 states, around the user\'s own optimizer', async () => {
+  it("nowcasts after the batch that completes 5 states, around the user's own optimizer", async () => {
     const model = mlp();
     const base = tf.train.adam(0.01);
     model.compile({ optimizer: base, loss: 'categoricalCrossentropy' });
     const cb = new NiNoCallback({ model, ckpt: 'linefit', period: 10, maxTrainSteps: 20 });
     const { x, y } = tinyData();
     await model.fit(x, y, { batchSize: 4, epochs: 5, shuffle: false, verbose: 0, callbacks: [cb] });
-    expect(cb.events.map((e) => [e.stepIdx, e.k, e.applied])).toEqual([[9, 40, true], [19, 1, true]]);
+    expect(cb.events.map((e) => [e.stepIdx, e.k, e.applied])).toEqual([
+      [9, 40, true],
+      [19, 1, true],
+    ]);
     expect(base.iterations).toBe(20); // the user's optimizer stepped on every batch
     const other = mlp();
     other.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });

@@ -25,13 +25,19 @@ const stateT = (t: number) => {
 
 /** A tfjs optimizer standing in for training: its i-th step sets the model to golden state (i mod 4) + 1. */
 class GoldenStates extends tf.Optimizer {
-  static get className() { return 'GoldenStates'; }
+  static get className() {
+    return 'GoldenStates';
+  }
   calls = 0;
-  constructor(private readonly model: tf.LayersModel) { super(); }
+  constructor(private readonly model: tf.LayersModel) {
+    super();
+  }
   applyGradients(): void {
     setTorchFlat(this.model, stateT((this.calls++ % 4) + 1));
   }
-  getConfig() { return {}; }
+  getConfig() {
+    return {};
+  }
 }
 
 beforeAll(async () => {
@@ -39,7 +45,7 @@ beforeAll(async () => {
 });
 
 describe('tfjs FM-16 Sequential vs golden case A', () => {
-  it('is the FM-16 net: same parameter count and the same logits as nino\'s PyTorch-layout conv net', () => {
+  it("is the FM-16 net: same parameter count and the same logits as nino's PyTorch-layout conv net", () => {
     const model = fm16Sequential();
     expect(model.countParams()).toBe(n);
     const s0 = inp.s0.data as Float32Array;
@@ -64,7 +70,12 @@ describe('tfjs FM-16 Sequential vs golden case A', () => {
   it('gives exactly the golden edge_index, edge_type, edge_param_index and edge_const', () => {
     const model = fm16Sequential();
     const { graph: g } = modelGraph(model, { maxFeat: 9 });
-    expect([g.numNodes, g.numEdges, g.maxFeat, g.layout.total]).toEqual([meta.num_nodes, meta.num_edges, meta.max_feat_size, n]);
+    expect([g.numNodes, g.numEdges, g.maxFeat, g.layout.total]).toEqual([
+      meta.num_nodes,
+      meta.num_edges,
+      meta.max_feat_size,
+      n,
+    ]);
     expect(Array.from(g.edgeIndex)).toEqual(Array.from(gs.edge_index.data as Int32Array));
     expect(Array.from(g.edgeType)).toEqual(Array.from(gs.edge_type.data as Int32Array));
     expect(Array.from(g.edgeParamIndex)).toEqual(Array.from(gs.edge_param_index.data as Int32Array));
@@ -72,7 +83,7 @@ describe('tfjs FM-16 Sequential vs golden case A', () => {
     model.dispose();
   });
 
-  it('reads the model\'s tfjs weights as the golden PyTorch-layout vector and writes them back', () => {
+  it("reads the model's tfjs weights as the golden PyTorch-layout vector and writes them back", () => {
     const model = fm16Sequential();
     const s0 = inp.s0.data as Float32Array;
     setTorchFlat(model, s0);
@@ -84,14 +95,21 @@ describe('tfjs FM-16 Sequential vs golden case A', () => {
     model.dispose();
   });
 
-  for (const [ckpt, usePos] of [['nino_no_posw', true], ['nino_mlp', false]] as const) {
+  for (const [ckpt, usePos] of [
+    ['nino_no_posw', true],
+    ['nino_mlp', false],
+  ] as const) {
     it(`NiNoOptimizer (${ckpt}) writes the golden pred_k40 and pred_k1 into the model's weights`, () => {
       const out = refSt(`case_a_fm16/outputs_${ckpt}.safetensors`).tensors;
       const model = fm16Sequential();
       const before = model.trainableWeights.map((w) => w.read());
       // period 5: a state before every step; schedule over 10 steps = [40, 1]
       const opt = new NiNoOptimizer({
-        baseOpt: new GoldenStates(model), model, ckpt: `official:${ckpt}`, period: 5, maxTrainSteps: 10,
+        baseOpt: new GoldenStates(model),
+        model,
+        ckpt: `official:${ckpt}`,
+        period: 5,
+        maxTrainSteps: 10,
         ...(usePos ? { pos: gs.pos.data as Float32Array } : {}),
       });
       for (const k of [40, 1]) {

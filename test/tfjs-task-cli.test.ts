@@ -22,7 +22,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 /** 4 features, 3 classes: the label is the largest of the first three features (learnable) */
 function writeCsv(path: string, n: number): void {
   let s = 7;
-  const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const rows = ['f0,f1,f2,f3,label'];
   for (let i = 0; i < n; i++) {
     const f = [rnd(), rnd(), rnd(), rnd()];
@@ -57,16 +57,39 @@ describe('a tfjs model.json task through the CLI', () => {
     const chk = nino(['tasks', '--check', taskPath]);
     expect(chk.status, chk.stderr).toBe(0);
     const resolved = JSON.parse(chk.stdout);
-    expect(resolved.model).toMatchObject({ arch: 'tfjs', path: join(root, 'net', 'model.json'), init: 'seed', inputShape: [4], numClasses: 3 });
+    expect(resolved.model).toMatchObject({
+      arch: 'tfjs',
+      path: join(root, 'net', 'model.json'),
+      init: 'seed',
+      inputShape: [4],
+      numClasses: 3,
+    });
 
     const traj = join(root, 'traj');
-    const c = nino(['collect', '--task', taskPath, '--seeds', '1..2', '--steps', '30', '--every', '3', '--workers', '1', '--out', traj]);
+    const c = nino([
+      'collect',
+      '--task',
+      taskPath,
+      '--seeds',
+      '1..2',
+      '--steps',
+      '30',
+      '--every',
+      '3',
+      '--workers',
+      '1',
+      '--out',
+      traj,
+    ]);
     expect(c.status, c.stderr).toBe(0);
     const t1 = readTrajectory(join(traj, 'CSV-TFJS', 'seed-1.arrow'));
     const t2 = readTrajectory(join(traj, 'CSV-TFJS', 'seed-2.arrow'));
     expect(t1.meta.taskDef).toEqual(resolved);
     expect(t1.layout.entries.map((e) => [e.name, e.shape])).toEqual([
-      ['dense_Dense1/kernel', [8, 4]], ['dense_Dense1/bias', [8]], ['dense_Dense2/kernel', [3, 8]], ['dense_Dense2/bias', [3]],
+      ['dense_Dense1/kernel', [8, 4]],
+      ['dense_Dense1/bias', [8]],
+      ['dense_Dense2/kernel', [3, 8]],
+      ['dense_Dense2/bias', [3]],
     ]);
     expect(t1.records.length).toBeGreaterThan(5);
     // init 'seed': the two seeds start from different weights
@@ -77,13 +100,49 @@ describe('a tfjs model.json task through the CLI', () => {
     // train-nino from the trajectories alone (the task file is gone: the graph comes from the stored definition)
     rmSync(taskPath);
     const ck = join(root, 'ck');
-    const tn = nino(['train-nino', '--data', traj, '--steps', '2', '--hid', '8', '--seq-len', '2', '--stride', '1', '--batch', '2', '--val-windows', '2', '--val-every', '2', '--out', ck]);
+    const tn = nino([
+      'train-nino',
+      '--data',
+      traj,
+      '--steps',
+      '2',
+      '--hid',
+      '8',
+      '--max-horizon',
+      '2',
+      '--stride',
+      '1',
+      '--batch',
+      '2',
+      '--val-windows',
+      '2',
+      '--val-every',
+      '2',
+      '--out',
+      ck,
+    ]);
     expect(tn.status, tn.stderr).toBe(0);
     expect(existsSync(join(ck, 'nino.safetensors'))).toBe(true);
 
     writeFileSync(taskPath, JSON.stringify(task('net')));
     const b = join(root, 'bench');
-    const r = nino(['bench', '--task', taskPath, '--seeds', '1', '--nowcaster', join(ck, 'nino.safetensors'), '--budget', '20', '--target', '50', '--workers', '1', '--out', b]);
+    const r = nino([
+      'bench',
+      '--task',
+      taskPath,
+      '--seeds',
+      '1',
+      '--nowcaster',
+      join(ck, 'nino.safetensors'),
+      '--budget',
+      '20',
+      '--target',
+      '50',
+      '--workers',
+      '1',
+      '--out',
+      b,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const s = JSON.parse(readFileSync(join(b, 'summary.json'), 'utf8'));
     expect(s.runs.map((x: { method: string }) => x.method).sort()).toEqual(['adam', 'nino']);
@@ -106,12 +165,18 @@ describe('a tfjs model.json task through the CLI', () => {
     const cases: [string, RegExp][] = [
       ['missing/model.json', /model\.path: model file '.*missing\/model\.json' does not exist/],
       ['broken.json', /model\.path: '.*broken\.json' is not valid JSON/],
-      ['bn/model.json', /\(BatchNormalization\): not supported in a task's model .*; supported layers: InputLayer, Dense/],
+      [
+        'bn/model.json',
+        /\(BatchNormalization\): not supported in a task's model .*; supported layers: InputLayer, Dense/,
+      ],
     ];
     for (const [p, re] of cases) {
       const tp = join(root, 'bad.json');
       writeFileSync(tp, JSON.stringify(task(p)));
-      for (const args of [['collect', '--task', tp, '--out', join(root, 'out-c')], ['bench', '--task', tp, '--nowcaster', 'linefit', '--out', join(root, 'out-b')]]) {
+      for (const args of [
+        ['collect', '--task', tp, '--out', join(root, 'out-c')],
+        ['bench', '--task', tp, '--nowcaster', 'linefit', '--out', join(root, 'out-b')],
+      ]) {
         const r = nino(args);
         expect(r.status, `${args[0]} ${re}: ${r.stderr}`).toBe(2);
         expect(r.stderr).toMatch(re);

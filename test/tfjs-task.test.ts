@@ -1,7 +1,7 @@
 /**
- * A task file's `"family": "tfjs"` model (src/tasks/models/tfjs.ts): small Dense / Conv / functional
- * models saved with tfjs's own model.save() into model.json + weights.bin, then read back by nino
- * without instantiating them. The interpreter's forward equals the loaded model's predict, its
+ * A task file's `"family": "tfjs"` model (src/tasks/models/tfjs-resolve.ts reads it, src/tasks/models/tfjs.ts
+ * interprets it): small Dense / Conv / functional models saved with tfjs's own model.save() into
+ * model.json + weights.bin, then read back by nino without instantiating them. The interpreter's forward equals the loaded model's predict, its
  * gradients equal tfjs's gradients of the same loss (layouts converted), its flat vector is the one
  * modelGraph(LayersModel) reads and its neural graph (graph arch 'tfjs') is modelGraph's graph; 'seed'
  * init re-draws from the layers' initializers; bad model files fail as InputErrors naming the problem.
@@ -14,7 +14,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../src/core/errors.ts';
 import { Rng } from '../src/core/rng.ts';
 import { buildNeuralGraph } from '../src/graph/index.ts';
-import { makeTfjsModel, resolveTfjsModel, TASK_LAYERS } from '../src/tasks/models/tfjs.ts';
+import { makeTfjsModel } from '../src/tasks/models/tfjs.ts';
+import { resolveTfjsModel, TASK_LAYERS } from '../src/tasks/models/tfjs-resolve.ts';
 import { getTask } from '../src/tasks/registry.ts';
 import { parseTaskFile, taskToFile } from '../src/tasks/taskfile.ts';
 import { modelGraph } from '../src/tfjs/graph.ts';
@@ -80,7 +81,14 @@ const MODELS: Record<string, () => tf.LayersModel> = {
 async function saved(name: string): Promise<{ path: string; model: tf.LayersModel }> {
   const m = MODELS[name]();
   const rng = new Rng(5).fork(name);
-  m.setWeights(m.getWeights().map((w) => tf.tensor(Float32Array.from({ length: w.size }, () => rng.uniform() - 0.5), w.shape)));
+  m.setWeights(
+    m.getWeights().map((w) =>
+      tf.tensor(
+        Float32Array.from({ length: w.size }, () => rng.uniform() - 0.5),
+        w.shape,
+      ),
+    ),
+  );
   const path = await saveLayersModel(m, join(root, name));
   return { path, model: await loadSavedLayersModel(path) };
 }
@@ -89,7 +97,10 @@ const inputOf = (model: tf.LayersModel, n: number, seed: number) => {
   const shape = model.inputs[0].shape.slice(1) as number[];
   const rng = new Rng(seed);
   const size = n * shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: size }, () => 2 * rng.uniform() - 1), [n, ...shape]);
+  return tf.tensor(
+    Float32Array.from({ length: size }, () => 2 * rng.uniform() - 1),
+    [n, ...shape],
+  );
 };
 
 describe('tfjs model.json as a task model', () => {
@@ -131,10 +142,14 @@ describe('tfjs model.json as a task model', () => {
       const theirs = tf.variableGrads(() => {
         const out = model.apply(x, { training: false }) as tf.Tensor2D;
         const oh = tf.oneHot(y, out.shape[1]);
-        return finalSoftmax ? tf.neg(tf.mean(tf.sum(tf.mul(oh, tf.log(out)), 1))) as tf.Scalar : tf.losses.softmaxCrossEntropy(oh, out) as tf.Scalar;
+        return finalSoftmax
+          ? (tf.neg(tf.mean(tf.sum(tf.mul(oh, tf.log(out)), 1))) as tf.Scalar)
+          : (tf.losses.softmaxCrossEntropy(oh, out) as tf.Scalar);
       }, vars);
       mg.bindings.forEach((b, i) => {
-        const gt = tf.transpose(tf.reshape(theirs.grads[(b.variable.read() as tf.Variable).name], b.view), b.perm).dataSync();
+        const gt = tf
+          .transpose(tf.reshape(theirs.grads[(b.variable.read() as tf.Variable).name], b.view), b.perm)
+          .dataSync();
         const go = ours[i].dataSync();
         expect(go.length).toBe(gt.length);
         const scale = Math.max(1e-3, ...Array.from(gt, Math.abs));
@@ -162,7 +177,16 @@ describe('tfjs model.json as a task model', () => {
 
   it('a task file with the tfjs family resolves: path relative to the file, hash, round trip', async () => {
     const { path } = await saved('mlpImages');
-    const raw = { name: 'TFJS-MLP', model: { family: 'tfjs', path: 'mlpImages/model.json' }, data: { format: 'csv', path: 'rows.csv' }, optimizer: { lr: 0.01, batchSize: 4 }, budget: 10, period: 5, evalEvery: 5, target: { metric: 'acc', value: 90 } };
+    const raw = {
+      name: 'TFJS-MLP',
+      model: { family: 'tfjs', path: 'mlpImages/model.json' },
+      data: { format: 'csv', path: 'rows.csv' },
+      optimizer: { lr: 0.01, batchSize: 4 },
+      budget: 10,
+      period: 5,
+      evalEvery: 5,
+      target: { metric: 'acc', value: 90 },
+    };
     writeFileSync(join(root, 'rows.csv'), 'a,b,label\n1,2,0\n');
     const spec = parseTaskFile(raw, { source: 't.json', baseDir: root });
     expect(spec.model.arch).toBe('tfjs');
@@ -182,11 +206,27 @@ describe('tfjs model.json as a task model', () => {
     const spec = getTask(join(__dirname, '..', 'examples', 'tfjs-task', 'fm-small.task.json'));
     const m = spec.model as { arch: string; inputShape: number[]; numClasses: number };
     expect([m.arch, m.inputShape, m.numClasses]).toEqual(['tfjs', [28, 28, 1], 10]);
-    expect(makeTfjsModel(spec.model as never).specs.map((s) => s.shape)).toEqual([[8, 1, 3, 3], [8], [16, 8, 3, 3], [16], [10, 16], [10]]);
+    expect(makeTfjsModel(spec.model as never).specs.map((s) => s.shape)).toEqual([
+      [8, 1, 3, 3],
+      [8],
+      [16, 8, 3, 3],
+      [16],
+      [10, 16],
+      [10],
+    ]);
   });
 
   describe('bad model files fail before any work, as InputErrors naming the problem', () => {
-    const task = (path: string) => ({ name: 'BAD', model: { family: 'tfjs', path }, data: { format: 'builtin', dataset: 'fashion-mnist' }, optimizer: { lr: 0.01, batchSize: 4 }, budget: 10, period: 5, evalEvery: 5, target: { metric: 'acc', value: 90 } });
+    const task = (path: string) => ({
+      name: 'BAD',
+      model: { family: 'tfjs', path },
+      data: { format: 'builtin', dataset: 'fashion-mnist' },
+      optimizer: { lr: 0.01, batchSize: 4 },
+      budget: 10,
+      period: 5,
+      evalEvery: 5,
+      target: { metric: 'acc', value: 90 },
+    });
     const parse = (path: string) => parseTaskFile(task(path), { source: 'bad.json', baseDir: root });
     const err = (path: string) => {
       try {
@@ -199,7 +239,9 @@ describe('tfjs model.json as a task model', () => {
     };
 
     it('a missing file', () => {
-      expect(err('nope/model.json')).toMatch(/^bad\.json: model\.path: model file '.*nope\/model\.json' does not exist/);
+      expect(err('nope/model.json')).toMatch(
+        /^bad\.json: model\.path: model file '.*nope\/model\.json' does not exist/,
+      );
     });
     it('malformed model.json: not JSON, no topology, no manifest', async () => {
       const { path } = await saved('mlpImages');
@@ -217,14 +259,25 @@ describe('tfjs model.json as a task model', () => {
     it('missing weights: no weight file, a short file, a weight not in the manifest', async () => {
       const { path } = await saved('mlpImages');
       const j = JSON.parse(readFileSync(path, 'utf8'));
-      writeFileSync(join(root, 'mlpImages', 'nofile.json'), JSON.stringify({ ...j, weightsManifest: [{ ...j.weightsManifest[0], paths: ['./gone.bin'] }] }));
+      writeFileSync(
+        join(root, 'mlpImages', 'nofile.json'),
+        JSON.stringify({ ...j, weightsManifest: [{ ...j.weightsManifest[0], paths: ['./gone.bin'] }] }),
+      );
       expect(err('mlpImages/nofile.json')).toMatch(/weight file '.*gone\.bin' does not exist/);
       writeFileSync(join(root, 'mlpImages', 'short.bin'), new Uint8Array(12));
-      writeFileSync(join(root, 'mlpImages', 'short.json'), JSON.stringify({ ...j, weightsManifest: [{ ...j.weightsManifest[0], paths: ['./short.bin'] }] }));
+      writeFileSync(
+        join(root, 'mlpImages', 'short.json'),
+        JSON.stringify({ ...j, weightsManifest: [{ ...j.weightsManifest[0], paths: ['./short.bin'] }] }),
+      );
       expect(err('mlpImages/short.json')).toMatch(/hold 12 bytes, the manifest's weights need \d+/);
       const w = j.weightsManifest[0].weights;
-      writeFileSync(join(root, 'mlpImages', 'noweight.json'), JSON.stringify({ ...j, weightsManifest: [{ paths: [], weights: [] }] }));
-      expect(err('mlpImages/noweight.json')).toMatch(new RegExp(`weight '${w[0].name}' of layer '.*' \\(Dense\\) is missing from the weightsManifest`));
+      writeFileSync(
+        join(root, 'mlpImages', 'noweight.json'),
+        JSON.stringify({ ...j, weightsManifest: [{ paths: [], weights: [] }] }),
+      );
+      expect(err('mlpImages/noweight.json')).toMatch(
+        new RegExp(`weight '${w[0].name}' of layer '.*' \\(Dense\\) is missing from the weightsManifest`),
+      );
     });
     it('an unsupported layer names its class and lists the supported ones', async () => {
       const m = tf.sequential();
@@ -233,17 +286,23 @@ describe('tfjs model.json as a task model', () => {
       m.add(tf.layers.dense({ units: 10 }));
       await saveLayersModel(m, join(root, 'bn'));
       const msg = err('bn/model.json');
-      expect(msg).toMatch(/layer 'batch_normalization_BatchNormalization\d+' \(BatchNormalization\): not supported in a task's model/);
+      expect(msg).toMatch(
+        /layer 'batch_normalization_BatchNormalization\d+' \(BatchNormalization\): not supported in a task's model/,
+      );
       expect(msg).toContain(`supported layers: ${TASK_LAYERS.join(', ')}`);
       const g = tf.sequential();
       g.add(tf.layers.gru({ inputShape: [28, 28], units: 4 }));
       g.add(tf.layers.dense({ units: 10 }));
       await saveLayersModel(g, join(root, 'gru'));
-      expect(err('gru/model.json')).toMatch(/\(GRU\): not supported in a task's model; supported layers: InputLayer, Dense, Conv2D/);
+      expect(err('gru/model.json')).toMatch(
+        /\(GRU\): not supported in a task's model; supported layers: InputLayer, Dense, Conv2D/,
+      );
     });
-    it("a model that does not fit the data or is not a classifier", async () => {
+    it('a model that does not fit the data or is not a classifier', async () => {
       await saved('mlpImages');
-      expect(err('mlpImages/model.json')).toMatch(/the model's input \[6,6,1\] takes 36 values but fashion-mnist images have 784/);
+      expect(err('mlpImages/model.json')).toMatch(
+        /the model's input \[6,6,1\] takes 36 values but fashion-mnist images have 784/,
+      );
       const m = tf.sequential();
       m.add(tf.layers.dense({ inputShape: [784], units: 10, activation: 'sigmoid' }));
       await saveLayersModel(m, join(root, 'sig'));

@@ -23,7 +23,12 @@ export function writeSynthTrajectories(dir: string, task: string, seeds = 3, rec
       params: Float32Array.from(a, (x, i) => x + b[i] * Math.log1p(r)),
       metrics: {},
     }));
-    writeTrajectory(join(dir, `seed-${seed}.arrow`), lay, { task, seed, config: {}, toolVersion: 'bench', schemaVersion: 1 }, recs);
+    writeTrajectory(
+      join(dir, `seed-${seed}.arrow`),
+      lay,
+      { task, seed, config: {}, toolVersion: 'bench', schemaVersion: 1 },
+      recs,
+    );
   }
   return dir;
 }

@@ -18,11 +18,25 @@ import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import { TOOL_VERSION } from '../core/version.ts';
 import { runJobs } from '../core/workers.ts';
-import { ADAM, ninoMethod, resolveMethod, type MethodSpec, type NowcastInferenceOptions } from '../methods/registry.ts';
+import {
+  ADAM,
+  ninoMethod,
+  resolveMethod,
+  type MethodSpec,
+  type NiNoMethodOptions,
+  type NowcastInferenceOptions,
+} from '../methods/registry.ts';
 import { getTask, withTarget, type TaskSpec } from '../tasks/registry.ts';
 import type { RuntimeOptions } from '../tasks/runtime.ts';
 import { curvesCsv, markdownTable, summarize, taskSvg, type SummaryRow } from './report.ts';
-import { BASELINE_METHOD, benchRunJob, codeVersion, readStoredRun, type BenchRunResult, type BenchRunSpec } from './run.ts';
+import {
+  BASELINE_METHOD,
+  benchRunJob,
+  codeVersion,
+  readStoredRun,
+  type BenchRunResult,
+  type BenchRunSpec,
+} from './run.ts';
 import type { Suite, SuiteTask } from './suite.ts';
 
 export interface BenchOptions {
@@ -37,6 +51,8 @@ export interface BenchOptions {
   officialDir?: string;
   /** also run each nowcaster with verified jumps (method label '<nowcaster>+check') */
   checkJumps?: boolean;
+  /** also run each nowcaster with jumps judged this many steps later (method label '<nowcaster>+lookahead<L>') */
+  lookahead?: number;
   /**
    * Render the reports from the run files already in `outDir` without training anything. Runs made by
    * another code version are accepted (their protocol key minus the code version must match) and the
@@ -103,15 +119,19 @@ export function validateBench(suite: Suite, o: { reportOnly?: boolean; officialD
       seen.add(s);
     }
     if (!seen.size) fail(`${t.task}: no seeds`);
-    if (t.targetValue !== undefined && !Number.isFinite(t.targetValue)) fail(`${t.task}: target value must be a number (got ${t.targetValue})`);
+    if (t.targetValue !== undefined && !Number.isFinite(t.targetValue))
+      fail(`${t.task}: target value must be a number (got ${t.targetValue})`);
     for (const k of ['budget', 'evalEvery', 'period', 'evalLimit'] as const) {
       const v = t[k];
-      if (v !== undefined && !(Number.isInteger(v) && v > 0)) fail(`${t.task}: ${k} must be a positive integer (got ${v})`);
+      if (v !== undefined && !(Number.isInteger(v) && v > 0))
+        fail(`${t.task}: ${k} must be a positive integer (got ${v})`);
     }
     // NiNo records 5 states per period (one every period/5 steps): a period that does not divide fails here,
     // not when the first nowcaster run starts after the Adam baseline
     if (suite.nowcasters.length && t.period !== undefined && t.period % 5 !== 0) {
-      fail(`${t.task}: period ${t.period} does not divide into 5 states (one every period/5 steps); use a multiple of 5, e.g. ${Math.max(5, Math.round(t.period / 5) * 5)}`);
+      fail(
+        `${t.task}: period ${t.period} does not divide into 5 states (one every period/5 steps); use a multiple of 5, e.g. ${Math.max(5, Math.round(t.period / 5) * 5)}`,
+      );
     }
   }
   const labels = new Map<string, string>([['adam', 'Adam']]);
@@ -119,7 +139,8 @@ export function validateBench(suite: Suite, o: { reportOnly?: boolean; officialD
     // the period does not change a label or what loads: any valid one checks the reference
     const method = resolveMethod(ninoMethod({ nowcaster: ref, period: 5, officialDir: o.officialDir }));
     const label = method.label;
-    if (labels.has(label)) fail(`nowcaster '${ref}' has the same label '${label}' as '${labels.get(label)}'; give each method once`);
+    if (labels.has(label))
+      fail(`nowcaster '${ref}' has the same label '${label}' as '${labels.get(label)}'; give each method once`);
     labels.set(label, ref);
     if (o.reportOnly) continue;
     try {
@@ -134,11 +155,24 @@ export function validateBench(suite: Suite, o: { reportOnly?: boolean; officialD
  * The methods of a bench, as [label, spec] for one suite entry: the baseline (Adam) first, then NiNo with
  * each of the suite's nowcasters at the entry's period.
  */
-export function benchMethods(suite: Suite, period: number, o: Pick<BenchOptions, 'nowcastOptions' | 'officialDir' | 'checkJumps'> = {}): [string, MethodSpec][] {
+export function benchMethods(
+  suite: Suite,
+  period: number,
+  o: Pick<BenchOptions, 'nowcastOptions' | 'officialDir' | 'checkJumps' | 'lookahead'> = {},
+): [string, MethodSpec][] {
   const out: [string, MethodSpec][] = [[BASELINE_METHOD, ADAM]];
+  const checks: Pick<NiNoMethodOptions, 'checkJumps' | 'lookahead'>[] = [{}];
+  if (o.checkJumps) checks.push({ checkJumps: true });
+  if (o.lookahead) checks.push({ lookahead: o.lookahead });
   for (const nowcaster of suite.nowcasters) {
-    for (const checkJumps of o.checkJumps ? [false, true] : [false]) {
-      const spec = ninoMethod({ nowcaster, period, ...(o.nowcastOptions ? { nowcastOptions: o.nowcastOptions } : {}), ...(o.officialDir ? { officialDir: o.officialDir } : {}), ...(checkJumps ? { checkJumps } : {}) });
+    for (const check of checks) {
+      const spec = ninoMethod({
+        nowcaster,
+        period,
+        ...(o.nowcastOptions ? { nowcastOptions: o.nowcastOptions } : {}),
+        ...(o.officialDir ? { officialDir: o.officialDir } : {}),
+        ...check,
+      });
       out.push([resolveMethod(spec).label, spec]);
     }
   }
@@ -187,12 +221,17 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
   const logger = o.logger ?? silentLogger;
   const shard = o.shard ?? NO_SHARD;
   validateBench(suite, { reportOnly: o.reportOnly, officialDir: o.officialDir });
-  if (o.reportOnly && shard.count > 1) throw new BenchInputError('--report-only merges every shard; give it without --shard');
+  if (o.reportOnly && shard.count > 1)
+    throw new BenchInputError('--report-only merges every shard; give it without --shard');
   const all = expandRuns(suite, o);
   checkBenchShard(suite, o);
   ensureDir(o.outDir);
   const specs = o.reportOnly ? all : selectShard(all, runJobKey, shard);
-  if (shard !== NO_SHARD) logger.info({ shard: `${shard.index}/${shard.count}`, from: shard.source, runs: specs.length, of: all.length }, `shard ${shard.index}/${shard.count}: ${specs.length} of ${all.length} runs`);
+  if (shard !== NO_SHARD)
+    logger.info(
+      { shard: `${shard.index}/${shard.count}`, from: shard.source, runs: specs.length, of: all.length },
+      `shard ${shard.index}/${shard.count}: ${specs.length} of ${all.length} runs`,
+    );
   // longest runs first (Adam) so both workers stay busy to the end
   const isBaseline = (s: BenchRunSpec) => Number(s.optimizer.name === BASELINE_METHOD);
   const order = specs.map((s, i) => i).sort((a, b) => isBaseline(specs[b]) - isBaseline(specs[a]));
@@ -211,7 +250,11 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
       codeVersions.add(r.code ?? 'unknown');
       runs.push(r);
     }
-    if (missing.length) logger.warn({ missing: missing.length, of: specs.length }, `${missing.length} of ${specs.length} runs are not stored in ${o.outDir} yet`);
+    if (missing.length)
+      logger.warn(
+        { missing: missing.length, of: specs.length },
+        `${missing.length} of ${specs.length} runs are not stored in ${o.outDir} yet`,
+      );
   } else {
     const ordered = await runJobs(
       benchRunJob,
@@ -224,25 +267,49 @@ export async function runBench(suite: Suite, o: BenchOptions): Promise<BenchRepo
   }
   const tasks = suite.tasks.map((t) => {
     const spec = resolvedTask(t);
-    return { name: spec.name, budget: t.budget ?? spec.steps, target: `${spec.target.metric} ${spec.target.metric === 'acc' ? '≥' : '≤'} ${spec.target.value}` };
+    return {
+      name: spec.name,
+      budget: t.budget ?? spec.steps,
+      target: `${spec.target.metric} ${spec.target.metric === 'acc' ? '≥' : '≤'} ${spec.target.value}`,
+    };
   });
   const rows = summarize(runs, tasks);
   const markdown = markdownTable(rows);
   const belowMin: BenchReport['belowMin'] = [];
   for (const r of rows) {
     const min = suite.minSpeedup?.[r.method];
-    if (min !== undefined && r.speedup && !(r.speedup.geoMean >= min)) belowMin.push({ task: r.task, method: r.method, speedup: r.speedup.geoMean, min });
+    if (min !== undefined && r.speedup && !(r.speedup.geoMean >= min))
+      belowMin.push({ task: r.task, method: r.method, speedup: r.speedup.geoMean, min });
   }
   const provenance = `runs made by nino code version(s) ${[...codeVersions].join(', ') || 'none'}${o.reportOnly ? ' (report rendered from stored runs)' : ''}`;
   if (shard.count > 1) return { rows, runs, markdown, belowMin, provenance, missing, reportsWritten: false };
-  const missingMd = missing.length ? `\n\nmissing: ${missing.length} of ${specs.length} runs are not stored yet (their shards have not finished): ${missing.join(', ')}` : '';
-  const meta = { suite, toolVersion: TOOL_VERSION, created: new Date().toISOString(), backend: o.backend, codeVersions: [...codeVersions] };
-  writeFileAtomic(join(o.outDir, 'summary.md'), `# nino bench: ${suite.name}\n\n${suite.description ?? ''}\n\n${markdown}${missingMd}\n\n${provenance}\n`);
+  const missingMd = missing.length
+    ? `\n\nmissing: ${missing.length} of ${specs.length} runs are not stored yet (their shards have not finished): ${missing.join(', ')}`
+    : '';
+  const meta = {
+    suite,
+    toolVersion: TOOL_VERSION,
+    created: new Date().toISOString(),
+    backend: o.backend,
+    codeVersions: [...codeVersions],
+  };
+  writeFileAtomic(
+    join(o.outDir, 'summary.md'),
+    `# nino bench: ${suite.name}\n\n${suite.description ?? ''}\n\n${markdown}${missingMd}\n\n${provenance}\n`,
+  );
   writeFileAtomic(join(o.outDir, 'summary.json'), JSON.stringify({ ...meta, rows, runs, missing }, null, 1));
   writeFileAtomic(join(o.outDir, 'curves.csv'), curvesCsv(runs));
   for (const t of suite.tasks) {
     const spec = resolvedTask(t);
-    writeFileAtomic(join(o.outDir, `${spec.name}.svg`), taskSvg(spec.name, runs.filter((r) => r.task === spec.name), spec.target.value, spec.target.metric));
+    writeFileAtomic(
+      join(o.outDir, `${spec.name}.svg`),
+      taskSvg(
+        spec.name,
+        runs.filter((r) => r.task === spec.name),
+        spec.target.value,
+        spec.target.metric,
+      ),
+    );
   }
   return { rows, runs, markdown, belowMin, provenance, missing, reportsWritten: true };
 }

@@ -35,7 +35,9 @@ export function summarize(
   const rows: SummaryRow[] = [];
   for (const t of tasks) {
     const forTask = runs.filter((r) => r.task === t.name);
-    const methods = [...new Set(forTask.map((r) => r.method))].sort((a, b) => (a === baseline ? -1 : b === baseline ? 1 : 0));
+    const methods = [...new Set(forTask.map((r) => r.method))].sort((a, b) =>
+      a === baseline ? -1 : b === baseline ? 1 : 0,
+    );
     const base = new Map(forTask.filter((r) => r.method === baseline).map((r) => [r.seed, r]));
     for (const m of methods) {
       const rs = forTask.filter((r) => r.method === m).sort((a, b) => a.seed - b.seed);
@@ -75,7 +77,18 @@ export function summarize(
 const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
 export function markdownTable(rows: readonly SummaryRow[]): string {
-  const head = ['task', 'target', 'method', 'steps to target (mean ± sd)', 'per seed', 'reached', 'speedup vs Adam [95% CI]', 'final', 'wall s', 'nowcast %'];
+  const head = [
+    'task',
+    'target',
+    'method',
+    'steps to target (mean ± sd)',
+    'per seed',
+    'reached',
+    'speedup vs Adam [95% CI]',
+    'final',
+    'wall s',
+    'nowcast %',
+  ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {
     const sp = r.speedup
@@ -128,25 +141,40 @@ export function taskSvg(task: string, runs: readonly BenchRunResult[], target: n
     parts.push(`<text x="${x(s)}" y="${H - m.b + 16}" text-anchor="middle">${Math.round(s)}</text>`);
   }
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - 8}" text-anchor="middle">optimizer steps</text>`);
-  parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${y(target)}" y2="${y(target)}" stroke="#999" stroke-dasharray="5,4"/>`);
+  parts.push(
+    `<line x1="${m.l}" x2="${W - m.r}" y1="${y(target)}" y2="${y(target)}" stroke="#999" stroke-dasharray="5,4"/>`,
+  );
   parts.push(`<text x="${W - m.r + 4}" y="${y(target) + 4}" fill="#777">target ${target}</text>`);
   methods.forEach((meth, mi) => {
     const color = COLORS[mi % COLORS.length];
     const rs = runs.filter((r) => r.method === meth);
     const steps = [...new Set(rs.flatMap((r) => r.curve.map((c) => c[0])))].sort((a, b) => a - b);
-    const stats = steps.map((s) => {
-      const vals = rs.map((r) => r.curve.find((c) => c[0] === s)?.[1]).filter((v): v is number => v !== undefined && Number.isFinite(v));
-      return { s, mean: mean(vals), min: Math.min(...vals), max: Math.max(...vals), n: vals.length };
-    }).filter((p) => p.n > 0);
+    const stats = steps
+      .map((s) => {
+        const vals = rs
+          .map((r) => r.curve.find((c) => c[0] === s)?.[1])
+          .filter((v): v is number => v !== undefined && Number.isFinite(v));
+        return { s, mean: mean(vals), min: Math.min(...vals), max: Math.max(...vals), n: vals.length };
+      })
+      .filter((p) => p.n > 0);
     if (!stats.length) return;
-    const band = [...stats.map((p) => `${x(p.s)},${y(p.max)}`), ...stats.reverse().map((p) => `${x(p.s)},${y(p.min)}`)].join(' ');
+    const band = [
+      ...stats.map((p) => `${x(p.s)},${y(p.max)}`),
+      ...stats.reverse().map((p) => `${x(p.s)},${y(p.min)}`),
+    ].join(' ');
     stats.reverse();
     parts.push(`<polygon points="${band}" fill="${color}" fill-opacity="0.15" stroke="none"/>`);
-    parts.push(`<polyline points="${stats.map((p) => `${x(p.s)},${y(p.mean)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`);
-    parts.push(`<line x1="${W - m.r + 8}" x2="${W - m.r + 28}" y1="${m.t + 20 + mi * 18}" y2="${m.t + 20 + mi * 18}" stroke="${color}" stroke-width="3"/>`);
+    parts.push(
+      `<polyline points="${stats.map((p) => `${x(p.s)},${y(p.mean)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`,
+    );
+    parts.push(
+      `<line x1="${W - m.r + 8}" x2="${W - m.r + 28}" y1="${m.t + 20 + mi * 18}" y2="${m.t + 20 + mi * 18}" stroke="${color}" stroke-width="3"/>`,
+    );
     parts.push(`<text x="${W - m.r + 32}" y="${m.t + 24 + mi * 18}">${meth}</text>`);
   });
-  parts.push(`<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`);
+  parts.push(
+    `<rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}" fill="none" stroke="#333"/>`,
+  );
   parts.push('</svg>');
   return parts.join('\n');
 }

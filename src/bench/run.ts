@@ -90,7 +90,9 @@ const RUN_ENTRIES = ['bench/run', 'core/backend', 'core/worker-run'];
 
 /** Fingerprint of every module an Adam run executes (the run, training loop, tasks, data, optimizer, backend). */
 export function codeVersion(root: string = CODE_ROOT): string {
-  return fingerprintOnce(`adam\0${root}`, () => closureFingerprint(root, RUN_ENTRIES, { stopAt: [...DATA_MODULES, ...NOWCASTER_MODULES] }));
+  return fingerprintOnce(`adam\0${root}`, () =>
+    closureFingerprint(root, RUN_ENTRIES, { stopAt: [...DATA_MODULES, ...NOWCASTER_MODULES] }),
+  );
 }
 
 export { nowcasterCodeVersion, nowcasterVersion } from '../methods/nino.ts';
@@ -124,7 +126,9 @@ export function readStoredRun(s: BenchRunSpec): BenchRunResult | null {
     r = JSON.parse(readFileSync(path, 'utf8')) as BenchRunResult;
     if (!Array.isArray(r.curve)) throw new Error('no curve');
   } catch (e) {
-    throw new InputError(`${path}: corrupt stored run (${(e as Error).message}); delete it and run without --report-only to make it again`);
+    throw new InputError(
+      `${path}: corrupt stored run (${(e as Error).message}); delete it and run without --report-only to make it again`,
+    );
   }
   if (r.key === runKey(s)) return { ...r, code: r.code ?? codeVersion() };
   if (r.protocolKey !== undefined) return r.protocolKey === runKey(s, false) ? r : null;
@@ -151,7 +155,10 @@ function readIfValid(path: string, key: string): BenchRunResult | null {
   }
 }
 
-export async function benchRun(s: BenchRunSpec, o: { logger?: Logger; progress?: ProgressFn } = {}): Promise<BenchRunResult> {
+export async function benchRun(
+  s: BenchRunSpec,
+  o: { logger?: Logger; progress?: ProgressFn } = {},
+): Promise<BenchRunResult> {
   const logger = o.logger ?? silentLogger;
   const id = `${s.task}/${s.method}/seed-${s.seed}`;
   const lock = await acquireLock(runLockPath(s), { what: `bench ${id}`, onBusy: 'wait', logger });
@@ -165,7 +172,12 @@ export async function benchRun(s: BenchRunSpec, o: { logger?: Logger; progress?:
 /** benchRun as a worker job (core/workers.ts runJobs): `runJobs(benchRunJob, specs, pool)`. */
 export const benchRunJob = workerJob(import.meta.url, benchRun);
 
-async function benchRunLocked(s: BenchRunSpec, id: string, logger: Logger, progress?: ProgressFn): Promise<BenchRunResult> {
+async function benchRunLocked(
+  s: BenchRunSpec,
+  id: string,
+  logger: Logger,
+  progress?: ProgressFn,
+): Promise<BenchRunResult> {
   const o = { progress };
   const key = runKey(s);
   const outPath = runResultPath(s);
@@ -206,7 +218,12 @@ async function benchRunLocked(s: BenchRunSpec, id: string, logger: Logger, progr
     onStep: (step, loss) => {
       if (step % 5 === 0 || step === s.budget) {
         const m = curve.length ? curve[curve.length - 1][1] : NaN;
-        o.progress?.({ id, done: step, total: s.budget, info: { loss: Number.isNaN(loss) ? 'jump' : loss.toFixed(3), [spec.target.metric]: m.toFixed(2) } });
+        o.progress?.({
+          id,
+          done: step,
+          total: s.budget,
+          info: { loss: Number.isNaN(loss) ? 'jump' : loss.toFixed(3), [spec.target.metric]: m.toFixed(2) },
+        });
       }
     },
     onEval: (step, r) => {

@@ -13,8 +13,8 @@
 
 /** two-sided 95% Student t quantiles (t_{0.975, df}) for df = 1..30; larger df use 1.96 + small correction */
 const T975 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101,
-  2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
 ];
 
 export function t975(df: number): number {
@@ -46,7 +46,8 @@ export interface SpeedupStats {
 
 /** Paired speedup of `method` over `baseline` (steps per seed, same order; censored runs at the budget). */
 export function pairedSpeedup(baselineSteps: readonly number[], methodSteps: readonly number[]): SpeedupStats {
-  if (baselineSteps.length !== methodSteps.length) throw new Error('paired speedup needs the same seeds for both methods');
+  if (baselineSteps.length !== methodSteps.length)
+    throw new Error('paired speedup needs the same seeds for both methods');
   const perSeed = baselineSteps.map((b, i) => b / methodSteps[i]);
   const logs = perSeed.map(Math.log);
   const n = logs.length;
@@ -57,7 +58,11 @@ export function pairedSpeedup(baselineSteps: readonly number[], methodSteps: rea
 }
 
 /** First evaluated step whose metric reaches the target, or null. Curves are [step, metric] in step order. */
-export function stepsToTarget(curve: readonly [number, number][], target: number, higherIsBetter: boolean): number | null {
+export function stepsToTarget(
+  curve: readonly [number, number][],
+  target: number,
+  higherIsBetter: boolean,
+): number | null {
   for (const [s, v] of curve) if (higherIsBetter ? v >= target : v <= target) return s;
   return null;
 }

@@ -55,42 +55,54 @@ export function validateSuite(s: unknown, source: string): Suite {
   };
   if (!s || typeof s !== 'object') fail('not a JSON object');
   const o = s as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!SUITE_KEYS.has(k)) fail(`unknown key '${k}' (allowed: ${[...SUITE_KEYS].join(', ')})`);
+  for (const k of Object.keys(o))
+    if (!SUITE_KEYS.has(k)) fail(`unknown key '${k}' (allowed: ${[...SUITE_KEYS].join(', ')})`);
   if (typeof o.name !== 'string') fail("'name' must be a string");
-  if (!Array.isArray(o.nowcasters) || o.nowcasters.some((x) => typeof x !== 'string')) fail("'nowcasters' must be a list of strings");
+  if (!Array.isArray(o.nowcasters) || o.nowcasters.some((x) => typeof x !== 'string'))
+    fail("'nowcasters' must be a list of strings");
   if (!Array.isArray(o.tasks) || o.tasks.length === 0) fail("'tasks' must be a non-empty list");
   (o.tasks as Record<string, unknown>[]).forEach((t, i) => {
-    for (const k of Object.keys(t)) if (!TASK_KEYS.has(k)) fail(`tasks[${i}]: unknown key '${k}' (allowed: ${[...TASK_KEYS].join(', ')})`);
+    for (const k of Object.keys(t))
+      if (!TASK_KEYS.has(k)) fail(`tasks[${i}]: unknown key '${k}' (allowed: ${[...TASK_KEYS].join(', ')})`);
     if (typeof t.task !== 'string') fail(`tasks[${i}]: 'task' must be a task name or a task file path`);
     try {
       getTask(t.task as string);
     } catch (e) {
       fail(`tasks[${i}]: ${(e as Error).message}`);
     }
-    if (t.targetValue !== undefined && !(typeof t.targetValue === 'number' && Number.isFinite(t.targetValue))) fail(`tasks[${i}]: 'targetValue' must be a number`);
-    if (!Array.isArray(t.seeds) || t.seeds.length === 0 || t.seeds.some((x) => !Number.isInteger(x) || x < 0 || x > SEED_MAX)) fail(`tasks[${i}]: 'seeds' must be a non-empty list of integers 0..${SEED_MAX}`);
+    if (t.targetValue !== undefined && !(typeof t.targetValue === 'number' && Number.isFinite(t.targetValue)))
+      fail(`tasks[${i}]: 'targetValue' must be a number`);
+    if (
+      !Array.isArray(t.seeds) ||
+      t.seeds.length === 0 ||
+      t.seeds.some((x) => !Number.isInteger(x) || x < 0 || x > SEED_MAX)
+    )
+      fail(`tasks[${i}]: 'seeds' must be a non-empty list of integers 0..${SEED_MAX}`);
     const dup = (t.seeds as number[]).find((x, j, a) => a.indexOf(x) !== j);
     if (dup !== undefined) fail(`tasks[${i}]: seed ${dup} is given twice`);
     for (const k of ['budget', 'evalEvery', 'period', 'evalLimit'])
-      if (t[k] !== undefined && !(Number.isInteger(t[k]) && (t[k] as number) > 0)) fail(`tasks[${i}]: '${k}' must be a positive integer`);
+      if (t[k] !== undefined && !(Number.isInteger(t[k]) && (t[k] as number) > 0))
+        fail(`tasks[${i}]: '${k}' must be a positive integer`);
   });
   return o as unknown as Suite;
 }
 
 export function loadSuite(nameOrPath: string): Suite {
   const path = existsSync(nameOrPath) ? nameOrPath : join(CONFIG_DIR, `bench-${nameOrPath}.json`);
-  if (!existsSync(path)) throw new Error(`unknown suite '${nameOrPath}'; known: ${suiteNames().join(', ')} (or pass a JSON file)`);
+  if (!existsSync(path))
+    throw new Error(`unknown suite '${nameOrPath}'; known: ${suiteNames().join(', ')} (or pass a JSON file)`);
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
+    throw new Error(`${path}: invalid JSON (${(e as Error).message})`, { cause: e });
   }
   // task file paths are relative to the suite file
   const base = dirname(resolve(path));
   const o = raw as { tasks?: { task?: unknown }[] };
   if (o && Array.isArray(o.tasks))
     for (const t of o.tasks)
-      if (t && typeof t.task === 'string' && isTaskFileRef(t.task) && t.task !== '-' && !isAbsolute(t.task)) t.task = resolve(base, t.task);
+      if (t && typeof t.task === 'string' && isTaskFileRef(t.task) && t.task !== '-' && !isAbsolute(t.task))
+        t.task = resolve(base, t.task);
   return validateSuite(raw, path);
 }

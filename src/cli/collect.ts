@@ -29,15 +29,38 @@ export function registerCollect(program: Command): void {
   program
     .command('collect')
     .description('train tasks with AdamW and record parameter trajectories (one Arrow file per task and seed)')
-    .requiredOption('-t, --task <name...>', 'task name(s), e.g. FM-16-3k (see `nino tasks`), or task file(s) ./my-task.json')
-    .option('-s, --seeds <range>', `seeds: A..B (inclusive), a list 1,2,5, one number, or a mix (1..4,9); integers 0..${SEED_MAX}, each once`, '1..2')
+    .requiredOption(
+      '-t, --task <name...>',
+      'task name(s), e.g. FM-16-3k (see `nino tasks`), or task file(s) ./my-task.json',
+    )
+    .option(
+      '-s, --seeds <range>',
+      `seeds: A..B (inclusive), a list 1,2,5, one number, or a mix (1..4,9); integers 0..${SEED_MAX}, each once`,
+      '1..2',
+    )
     .option('--steps <n>', "optimizer steps per trajectory (default: the task's budget)", parsePositiveInt('steps'))
-    .option('--every <n>', 'record parameters and metrics every n steps (default: the task period / 5)', parsePositiveInt('every'))
+    .option(
+      '--every <n>',
+      'record parameters and metrics every n steps (default: the task period / 5)',
+      parsePositiveInt('every'),
+    )
     .option('-o, --out <dir>', 'output folder', 'runs/trajectories')
-    .option('-w, --workers <n>', 'parallel worker threads', parsePositiveInt('workers'), Math.max(1, availableParallelism()))
+    .option(
+      '-w, --workers <n>',
+      'parallel worker threads',
+      parsePositiveInt('workers'),
+      Math.max(1, availableParallelism()),
+    )
     .option('--data-dir <dir>', 'folder holding the dataset files (else NINO_DATA_DIR, system folders, cache)')
-    .option('--eval-limit <n>', 'evaluate on the first n held-out examples only (faster)', parsePositiveInt('eval-limit'))
-    .option('--shard <i/n>', 'run only part i of n (0-based) of the (task, seed) jobs; default: from JOB_COMPLETION_INDEX + NINO_SHARD_COUNT (Kubernetes) or SLURM_ARRAY_TASK_* (Slurm), else all')
+    .option(
+      '--eval-limit <n>',
+      'evaluate on the first n held-out examples only (faster)',
+      parsePositiveInt('eval-limit'),
+    )
+    .option(
+      '--shard <i/n>',
+      'run only part i of n (0-based) of the (task, seed) jobs; default: from JOB_COMPLETION_INDEX + NINO_SHARD_COUNT (Kubernetes) or SLURM_ARRAY_TASK_* (Slurm), else all',
+    )
     .addHelpText(
       'after',
       '\nRerunning the same command skips finished trajectories and resumes interrupted ones. Each trajectory\n' +
@@ -76,20 +99,30 @@ export function registerCollect(program: Command): void {
       const key = (j: CollectJob) => [j.task, j.seed];
       checkShardLayout(o.out, shard, 'collect', allJobs.map(key));
       const jobs = selectShard(allJobs, key, shard);
-      if (shard !== NO_SHARD) logger.info({ shard: `${shard.index}/${shard.count}`, from: shard.source, jobs: jobs.length, of: allJobs.length }, `shard ${shard.index}/${shard.count}: ${jobs.length} of ${allJobs.length} trajectories`);
+      if (shard !== NO_SHARD)
+        logger.info(
+          { shard: `${shard.index}/${shard.count}`, from: shard.source, jobs: jobs.length, of: allJobs.length },
+          `shard ${shard.index}/${shard.count}: ${jobs.length} of ${allJobs.length} trajectories`,
+        );
       const backend = await initBackend(g.backend, logger);
       logger.info({ jobs: jobs.length, workers: o.workers, backend: backend.name }, 'collecting trajectories');
       const bars = makeProgress(g.progress !== false);
       try {
-        const results = await runJobs(
-          collectJob,
-          jobs,
-          { workers: o.workers, backend: backend.name, logger, progress: bars.progress },
-        );
+        const results = await runJobs(collectJob, jobs, {
+          workers: o.workers,
+          backend: backend.name,
+          logger,
+          progress: bars.progress,
+        });
         bars.stop();
         const done = results.filter((r) => r.status !== 'skipped').length;
-        const part = shard.count > 1 ? ` (shard ${shard.index}/${shard.count}: ${jobs.length} of ${allJobs.length} trajectories)` : '';
-        process.stdout.write(`collected ${done} trajectories (${results.length - done} already complete) in ${o.out}${part}\n`);
+        const part =
+          shard.count > 1
+            ? ` (shard ${shard.index}/${shard.count}: ${jobs.length} of ${allJobs.length} trajectories)`
+            : '';
+        process.stdout.write(
+          `collected ${done} trajectories (${results.length - done} already complete) in ${o.out}${part}\n`,
+        );
       } finally {
         bars.stop();
       }

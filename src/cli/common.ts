@@ -32,7 +32,14 @@ export function logFormatFor(o: GlobalOpts, stderrIsTTY = !!process.stderr.isTTY
   return o.logFormat ?? (stderrIsTTY ? 'pretty' : 'json');
 }
 
-const LEVEL_NAMES: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+const LEVEL_NAMES: Record<number, string> = {
+  10: 'TRACE',
+  20: 'DEBUG',
+  30: 'INFO',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
 const LEVEL_COLORS: Record<number, string> = { 20: '\x1b[2m', 40: '\x1b[33m', 50: '\x1b[31m', 60: '\x1b[31m' };
 const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'stack', 'err']);
 
@@ -75,7 +82,10 @@ export function makeLogger(o: GlobalOpts): Logger {
     return pino({ level }, pino.destination({ dest: o.logFile, sync: true, mkdir: true }));
   }
   if (logFormatFor(o) === 'json') return pino({ level }, { write: (s: string) => writeStderrLine(s) });
-  const pretty = { debug: level === 'debug' || level === 'trace', color: !!process.stderr.isTTY && !process.env.NO_COLOR };
+  const pretty = {
+    debug: level === 'debug' || level === 'trace',
+    color: !!process.stderr.isTTY && !process.env.NO_COLOR,
+  };
   return pino({ level }, { write: (s: string) => writeStderrLine(`${formatLogLine(JSON.parse(s), pretty)}\n`) });
 }
 
@@ -85,7 +95,8 @@ export function makeLogger(o: GlobalOpts): Logger {
  */
 export function parseSeeds(s: string): number[] {
   const out: number[] = [];
-  const bad = () => new UsageError(`bad seeds '${s}': use A..B (e.g. 1..8), a list (1,2,5) or one number, seeds 0..${SEED_MAX}`);
+  const bad = () =>
+    new UsageError(`bad seeds '${s}': use A..B (e.g. 1..8), a list (1,2,5) or one number, seeds 0..${SEED_MAX}`);
   for (const part of s.split(',')) {
     const m = /^\s*(-?\d+)\s*(?:\.\.\s*(-?\d+)\s*)?$/.exec(part);
     if (!m) throw bad();
@@ -114,7 +125,8 @@ export function parseSeeds(s: string): number[] {
 export function parseSeed(name: string) {
   return (v: string): number => {
     const n = /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
-    if (!(Number.isSafeInteger(n) && n >= 0 && n <= SEED_MAX)) throw new UsageError(`--${name} must be an integer 0..${SEED_MAX} (got '${v}')`);
+    if (!(Number.isSafeInteger(n) && n >= 0 && n <= SEED_MAX))
+      throw new UsageError(`--${name} must be an integer 0..${SEED_MAX} (got '${v}')`);
     return n;
   };
 }
@@ -146,14 +158,21 @@ export function addInferenceOptions(cmd: Command): Command {
   return cmd
     .option('--subgraph', 'nowcast transformers one block at a time (bounds memory on deep models)')
     .option('--edge-sample-ratio <r>', 'GNN: fraction of edges dropped from message passing (0..1)', parseFraction)
-    .option('--chunk-edges <n>', 'GNN: process edge-wise layers in chunks of n edges (bounds memory)', parsePositiveInt('chunk-edges'));
+    .option(
+      '--chunk-edges <n>',
+      'GNN: process edge-wise layers in chunks of n edges (bounds memory)',
+      parsePositiveInt('chunk-edges'),
+    );
 }
 
 /**
  * One bar per running job id, with ETA; prints to stderr (also when it is not a terminal). While bars are
  * drawn, log lines are written through them (writeStderrLine), above the bars.
  */
-export function makeProgress(enabled: boolean, stream: NodeJS.WriteStream = process.stderr): { progress: ProgressFn; stop: () => void } {
+export function makeProgress(
+  enabled: boolean,
+  stream: NodeJS.WriteStream = process.stderr,
+): { progress: ProgressFn; stop: () => void } {
   if (!enabled) return { progress: () => {}, stop: () => {} };
   const multi = new cliProgress.MultiBar(
     {
@@ -172,7 +191,11 @@ export function makeProgress(enabled: boolean, stream: NodeJS.WriteStream = proc
   const bars = new Map<string, cliProgress.SingleBar>();
   const progress: ProgressFn = (p) => {
     let b = bars.get(p.id);
-    const info = p.info ? Object.entries(p.info).map(([k, v]) => `${k} ${v}`).join(' ') : '';
+    const info = p.info
+      ? Object.entries(p.info)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(' ')
+      : '';
     if (!b) {
       b = multi.create(p.total, p.done, { id: p.id, info });
       bars.set(p.id, b);

@@ -22,10 +22,27 @@ export function buildProgram(): Command {
   const program = new Command('nino')
     .description('Neuron Interaction and Nowcasting (NiNo): fewer optimizer steps by nowcasting parameters')
     .version(TOOL_VERSION)
-    .addOption(new Option('--backend <name>', 'compute backend').choices([...BACKENDS]).env('NINO_BACKEND').default('auto'))
+    .addOption(
+      new Option('--backend <name>', 'compute backend')
+        .choices([...BACKENDS])
+        .env('NINO_BACKEND')
+        .default('auto'),
+    )
     .option('--log-file <path>', 'write structured (pino JSON) logs to this file instead of stderr')
-    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).env('NINO_LOG_LEVEL').default('info'))
-    .addOption(new Option('--log-format <format>', 'stderr logs: human lines (default on a terminal) or pino JSON (default otherwise)').choices([...LOG_FORMATS]).env('NINO_LOG_FORMAT'))
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .env('NINO_LOG_LEVEL')
+        .default('info'),
+    )
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'stderr logs: human lines (default on a terminal) or pino JSON (default otherwise)',
+      )
+        .choices([...LOG_FORMATS])
+        .env('NINO_LOG_FORMAT'),
+    )
     .option('--no-progress', 'do not draw progress bars')
     .showHelpAfterError()
     .exitOverride();
@@ -40,7 +57,8 @@ export function buildProgram(): Command {
 
 /** exit codes of the signals nino stops on (core/errors.ts EXIT) */
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm };
-const interruptedLine = (sig: string) => `\nnino: interrupted (${sig}); finished work is saved, rerun the same command to resume\n`;
+const interruptedLine = (sig: string) =>
+  `\nnino: interrupted (${sig}); finished work is saved, rerun the same command to resume\n`;
 /** after a signal, give the work this long to reach a safe point before exiting anyway */
 const FORCE_EXIT_MS = 3000;
 
@@ -65,7 +83,8 @@ export async function main(argv: string[]): Promise<void> {
     throw e;
   });
   // an empty variable means unset (commander would reject '' as a level, format or backend)
-  for (const v of ['NINO_LOG_LEVEL', 'NINO_LOG_FORMAT', 'NINO_BACKEND']) if (process.env[v] === '') delete process.env[v];
+  for (const v of ['NINO_LOG_LEVEL', 'NINO_LOG_FORMAT', 'NINO_BACKEND'])
+    if (process.env[v] === '') delete process.env[v];
   const program = buildProgram();
   try {
     await program.parseAsync(argv);

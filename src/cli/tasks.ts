@@ -13,10 +13,13 @@ import { UsageError } from './common.ts';
 export function registerTasks(program: Command): void {
   program
     .command('tasks')
-    .description('list the known tasks (the paper\'s nine and the CPU-scale variants); show or check task files')
+    .description("list the known tasks (the paper's nine and the CPU-scale variants); show or check task files")
     .option('--json', 'print the full task specs as JSON')
     .option('--show <name>', 'print a task (a built-in name or a task file) in the task file format')
-    .option('--check <file>', "validate a task file ('-' reads stdin), check its data, and print the resolved definition")
+    .option(
+      '--check <file>',
+      "validate a task file ('-' reads stdin), check its data, and print the resolved definition",
+    )
     .addHelpText('after', '\nExamples:\n  nino tasks --show FM-16-3k > my-task.json\n  nino tasks --check my-task.json')
     .action(async (o: { json?: boolean; show?: string; check?: string }) => {
       if (o.show && o.check) throw new UsageError('give either --show or --check, not both');

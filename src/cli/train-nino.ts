@@ -4,7 +4,16 @@ import { accessSync, constants, existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { initBackend } from '../core/backend.ts';
 import { ensureDir } from '../core/fsutil.ts';
-import { formatValSummary, MAX_ROLLBACKS_PER_SNAPSHOT, OutputExistsError, TRAIN_CONFIG_KEYS, trainConfigFlags, trainNino, TrajectoryDataError, type TrainConfig } from '../metatrain/index.ts';
+import {
+  formatValSummary,
+  MAX_ROLLBACKS_PER_SNAPSHOT,
+  OutputExistsError,
+  TRAIN_CONFIG_KEYS,
+  trainConfigFlags,
+  trainNino,
+  TrajectoryDataError,
+  type TrainConfig,
+} from '../metatrain/index.ts';
 import { readEnv } from './env.ts';
 import { makeLogger, makeProgress, parsePositiveInt, UsageError, type GlobalOpts } from './common.ts';
 
@@ -20,10 +29,19 @@ export function registerTrainNino(program: Command): void {
   const train = program
     .command('train-nino')
     .description('meta-train the NiNo GNN (or the per-parameter MLP baseline) on collected Arrow trajectories')
-    .option('-d, --data <paths...>', 'trajectory files, folders (searched recursively for *.arrow) or globs; optional with --resume')
+    .option(
+      '-d, --data <paths...>',
+      'trajectory files, folders (searched recursively for *.arrow) or globs; optional with --resume',
+    )
     .option('-o, --out <dir>', 'output folder (checkpoints, final <model>.safetensors)', 'runs/nino')
-    .option('--resume [ckpt]', 'continue from <out>/ckpt.safetensors (or the given checkpoint) exactly where it stopped')
-    .option('--overwrite', 'start afresh in an --out that holds a previous run (its checkpoint, optimizer state and model are removed)')
+    .option(
+      '--resume [ckpt]',
+      'continue from <out>/ckpt.safetensors (or the given checkpoint) exactly where it stopped',
+    )
+    .option(
+      '--overwrite',
+      'start afresh in an --out that holds a previous run (its checkpoint, optimizer state and model are removed)',
+    )
     .option(
       '-w, --workers <n>',
       `data-parallel worker threads: each step's batch is split across them, gradients averaged (default: the cores, ${availableParallelism()} here; with --resume the checkpoint's; at most --batch)`,
@@ -34,7 +52,7 @@ export function registerTrainNino(program: Command): void {
   train
     .addHelpText(
       'after',
-      '\nWindows of ctx states `stride` records apart predict the next seq-len states (L1 on per-tensor\n' +
+      '\nWindows of ctx states `stride` records apart predict the next max-horizon states (L1 on per-tensor\n' +
         'scaled parameters). Validation reports the model next to "last" (no change) and linefit on the same\n' +
         'held-out windows. The final model is <out>/nino.safetensors (or mlp.safetensors), usable with\n' +
         '`nino bench --nowcaster <path>`. A non-finite loss rolls back to the last snapshot with a new data\n' +
@@ -49,9 +67,11 @@ export function registerTrainNino(program: Command): void {
     .action(async (o: TrainNinoOpts, cmd: Command) => {
       const g = cmd.optsWithGlobals() as GlobalOpts;
       const logger = makeLogger(g);
-      if (!o.resume && !o.data?.length) throw new UsageError('--data is required (trajectory files, folders or globs), unless --resume is given');
+      if (!o.resume && !o.data?.length)
+        throw new UsageError('--data is required (trajectory files, folders or globs), unless --resume is given');
       if (o.resume && o.overwrite) throw new UsageError('give either --resume or --overwrite, not both');
-      if (o.init && !o.init.startsWith('official:') && !existsSync(o.init)) throw new UsageError(`--init '${o.init}' does not exist`);
+      if (o.init && !o.init.startsWith('official:') && !existsSync(o.init))
+        throw new UsageError(`--init '${o.init}' does not exist`);
       try {
         ensureDir(o.out);
         accessSync(o.out, constants.W_OK);
@@ -65,7 +85,18 @@ export function registerTrainNino(program: Command): void {
       const bars = makeProgress(g.progress !== false);
       try {
         const workers = o.workers ?? (o.resume ? undefined : Math.max(1, availableParallelism()));
-        const r = await trainNino({ data: o.data, out: o.out, config, resume: o.resume, overwrite: o.overwrite, workers, backend: backend.name, officialDir: readEnv().officialDir, logger, progress: bars.progress });
+        const r = await trainNino({
+          data: o.data,
+          out: o.out,
+          config,
+          resume: o.resume,
+          overwrite: o.overwrite,
+          workers,
+          backend: backend.name,
+          officialDir: readEnv().officialDir,
+          logger,
+          progress: bars.progress,
+        });
         bars.stop();
         const v = r.val;
         const valTxt = v ? formatValSummary(v) : 'no validation (--val 0)';

@@ -65,7 +65,10 @@ export function parseBackendName(s: string | undefined): BackendName {
 }
 
 const firstLine = (e: unknown) => String((e as Error)?.message ?? e).split('\n')[0];
-const isNotFound = (e: unknown) => /ERR_MODULE_NOT_FOUND|MODULE_NOT_FOUND|Cannot find (package|module)/.test(`${(e as { code?: string })?.code} ${firstLine(e)}`);
+const isNotFound = (e: unknown) =>
+  /ERR_MODULE_NOT_FOUND|MODULE_NOT_FOUND|Cannot find (package|module)/.test(
+    `${(e as { code?: string })?.code} ${firstLine(e)}`,
+  );
 
 async function tryTensorflow(): Promise<Unavailable | null> {
   try {
@@ -74,10 +77,19 @@ async function tryTensorflow(): Promise<Unavailable | null> {
     const modName = '@tensorflow/tfjs-node-gpu';
     await import(modName);
     const ok = await tf.setBackend('tensorflow');
-    return ok ? null : { why: 'failed to initialise', detail: 'tfjs-node-gpu loaded but the tensorflow backend failed to initialise' };
+    return ok
+      ? null
+      : { why: 'failed to initialise', detail: 'tfjs-node-gpu loaded but the tensorflow backend failed to initialise' };
   } catch (e) {
-    if (isNotFound(e)) return { why: 'not installed', detail: `tfjs-node-gpu not available (${firstLine(e)}); it installs only where libtensorflow can be supplied (npm install @tensorflow/tfjs-node-gpu@4.22.0 with TFJS_NODE_BASE_URI); otherwise use --backend webgpu or wasm` };
-    return { why: 'failed to load', detail: `tfjs-node-gpu failed to load (${firstLine(e)}); it needs libtensorflow in its deps/ (TFJS_NODE_BASE_URI)` };
+    if (isNotFound(e))
+      return {
+        why: 'not installed',
+        detail: `tfjs-node-gpu not available (${firstLine(e)}); it installs only where libtensorflow can be supplied (npm install @tensorflow/tfjs-node-gpu@4.22.0 with TFJS_NODE_BASE_URI); otherwise use --backend webgpu or wasm`,
+      };
+    return {
+      why: 'failed to load',
+      detail: `tfjs-node-gpu failed to load (${firstLine(e)}); it needs libtensorflow in its deps/ (TFJS_NODE_BASE_URI)`,
+    };
   }
 }
 
@@ -120,14 +132,26 @@ export type WebgpuProbe =
   | { ok: true; adapter: string; activate(): Promise<void> }
   | { ok: false; missing: 'package' | 'libvulkan' | 'adapter'; why: string; detail: string };
 
-const LIB_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/local/lib'];
+const LIB_DIRS = [
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/lib64',
+  '/usr/lib64',
+  '/lib',
+  '/usr/lib',
+  '/usr/local/lib',
+];
 const ICD_DIRS = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
 
 function findVulkanLoader(): string | null {
   const dirs = [...(process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...LIB_DIRS];
   for (const d of dirs) if (existsSync(join(d, 'libvulkan.so.1'))) return join(d, 'libvulkan.so.1');
   try {
-    const m = /libvulkan\.so\.1 .*=> (\S+)/.exec(execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+    const m = /libvulkan\.so\.1 .*=> (\S+)/.exec(
+      execFileSync('ldconfig', ['-p'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    );
     return m ? m[1] : null;
   } catch {
     return null;
@@ -136,10 +160,15 @@ function findVulkanLoader(): string | null {
 
 function vulkanDrivers(): string[] {
   const out: string[] = [];
-  for (const v of [process.env.VK_DRIVER_FILES, process.env.VK_ICD_FILENAMES]) if (v) out.push(...v.split(':').filter(Boolean));
+  for (const v of [process.env.VK_DRIVER_FILES, process.env.VK_ICD_FILENAMES])
+    if (v) out.push(...v.split(':').filter(Boolean));
   for (const d of ICD_DIRS) {
     try {
-      out.push(...readdirSync(d).filter((f) => f.endsWith('.json')).map((f) => join(d, f)));
+      out.push(
+        ...readdirSync(d)
+          .filter((f) => f.endsWith('.json'))
+          .map((f) => join(d, f)),
+      );
     } catch {
       // no such directory
     }
@@ -190,27 +219,39 @@ export async function probeWebgpu(env: WebgpuEnv = defaultWebgpuEnv): Promise<We
     backendMod = (await env.importModule('@tensorflow/tfjs-backend-webgpu')) as typeof backendMod;
   } catch (e) {
     const absent = isNotFound(e);
-    return pkg(absent ? '@tensorflow/tfjs-backend-webgpu not installed' : '@tensorflow/tfjs-backend-webgpu failed to load',
-      `webgpu backend: @tensorflow/tfjs-backend-webgpu ${absent ? 'is not installed' : `failed to load (${firstLine(e)})`}; install it with the Dawn binding: ${WEBGPU_INSTALL}`);
+    return pkg(
+      absent ? '@tensorflow/tfjs-backend-webgpu not installed' : '@tensorflow/tfjs-backend-webgpu failed to load',
+      `webgpu backend: @tensorflow/tfjs-backend-webgpu ${absent ? 'is not installed' : `failed to load (${firstLine(e)})`}; install it with the Dawn binding: ${WEBGPU_INSTALL}`,
+    );
   }
   const have = env.packageVersion('@tensorflow/tfjs-backend-webgpu');
   if (have !== want) {
-    return pkg('version mismatch', `webgpu backend: @tensorflow/tfjs-backend-webgpu is ${have ?? 'of unknown version'} but @tensorflow/tfjs-core is ${want}; run npm install @tensorflow/tfjs-backend-webgpu@${want}`);
+    return pkg(
+      'version mismatch',
+      `webgpu backend: @tensorflow/tfjs-backend-webgpu is ${have ?? 'of unknown version'} but @tensorflow/tfjs-core is ${want}; run npm install @tensorflow/tfjs-backend-webgpu@${want}`,
+    );
   }
   let dawn: WebgpuModule;
   try {
     dawn = (await env.importModule('webgpu')) as WebgpuModule;
   } catch (e) {
     const absent = isNotFound(e);
-    return pkg(absent ? "'webgpu' not installed" : "'webgpu' failed to load",
-      `webgpu backend: the 'webgpu' package (Dawn's Node binding, ~130 MB) ${absent ? 'is not installed' : `failed to load (${firstLine(e)})`}; run ${WEBGPU_INSTALL}`);
+    return pkg(
+      absent ? "'webgpu' not installed" : "'webgpu' failed to load",
+      `webgpu backend: the 'webgpu' package (Dawn's Node binding, ~130 MB) ${absent ? 'is not installed' : `failed to load (${firstLine(e)})`}; run ${WEBGPU_INSTALL}`,
+    );
   }
   const drivers = env.platform === 'linux' ? env.vulkanDrivers() : [];
   if (env.platform === 'linux' && !env.dawnOptions.includes('backend=null')) {
     // Dawn prints its own warning when libvulkan is absent: look first, and do not start Dawn for nothing.
     if (!env.findVulkanLoader()) {
-      return { ok: false, missing: 'libvulkan', why: 'no libvulkan',
-        detail: 'webgpu backend: the Vulkan loader libvulkan.so.1 is not installed; run apt-get install libvulkan1 (Debian/Ubuntu; dnf install vulkan-loader on Fedora), plus a Vulkan driver for the GPU (the NVIDIA driver ships one; AMD/Intel: apt-get install mesa-vulkan-drivers)' };
+      return {
+        ok: false,
+        missing: 'libvulkan',
+        why: 'no libvulkan',
+        detail:
+          'webgpu backend: the Vulkan loader libvulkan.so.1 is not installed; run apt-get install libvulkan1 (Debian/Ubuntu; dnf install vulkan-loader on Fedora), plus a Vulkan driver for the GPU (the NVIDIA driver ships one; AMD/Intel: apt-get install mesa-vulkan-drivers)',
+      };
     }
   }
   let adapter: GpuAdapterLike | null;
@@ -220,17 +261,27 @@ export async function probeWebgpu(env: WebgpuEnv = defaultWebgpuEnv): Promise<We
     gpu = dawn.create(env.dawnOptions);
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   } catch (e) {
-    return { ok: false, missing: 'adapter', why: 'no adapter', detail: `webgpu backend: Dawn failed to look for an adapter (${firstLine(e)})` };
+    return {
+      ok: false,
+      missing: 'adapter',
+      why: 'no adapter',
+      detail: `webgpu backend: Dawn failed to look for an adapter (${firstLine(e)})`,
+    };
   }
   if (!adapter) {
     let detail: string;
-    if (env.platform !== 'linux') detail = `webgpu backend: Dawn found no GPU adapter (${env.platform === 'darwin' ? 'Metal' : 'D3D12/Vulkan'}); a GPU and its driver are needed`;
-    else if (drivers.length === 0) detail = 'webgpu backend: libvulkan1 is installed but there is no Vulkan driver (no ICD in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d); install the GPU driver (NVIDIA: the proprietary driver with its Vulkan ICD; AMD/Intel: apt-get install mesa-vulkan-drivers)';
-    else detail = `webgpu backend: the Vulkan drivers here (${drivers.map((d) => d.split('/').pop()).join(', ')}) offer no adapter Dawn accepts (Mesa's lavapipe software driver lacks features Dawn requires); a GPU with its vendor's Vulkan driver is needed`;
+    if (env.platform !== 'linux')
+      detail = `webgpu backend: Dawn found no GPU adapter (${env.platform === 'darwin' ? 'Metal' : 'D3D12/Vulkan'}); a GPU and its driver are needed`;
+    else if (drivers.length === 0)
+      detail =
+        'webgpu backend: libvulkan1 is installed but there is no Vulkan driver (no ICD in /usr/share/vulkan/icd.d or /etc/vulkan/icd.d); install the GPU driver (NVIDIA: the proprietary driver with its Vulkan ICD; AMD/Intel: apt-get install mesa-vulkan-drivers)';
+    else
+      detail = `webgpu backend: the Vulkan drivers here (${drivers.map((d) => d.split('/').pop()).join(', ')}) offer no adapter Dawn accepts (Mesa's lavapipe software driver lacks features Dawn requires); a GPU with its vendor's Vulkan driver is needed`;
     return { ok: false, missing: 'adapter', why: 'no adapter', detail };
   }
   const info = adapter.info ?? {};
-  const name = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
+  const name =
+    [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ') || 'unnamed adapter';
   const a = adapter;
   return {
     ok: true,
@@ -252,13 +303,18 @@ export async function probeWebgpu(env: WebgpuEnv = defaultWebgpuEnv): Promise<We
       });
       // WebGPUBackend checks navigator.gpu (Node 20 has no navigator)
       const g = globalThis as { navigator?: { gpu?: unknown } };
-      if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
-      if (!g.navigator!.gpu) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
+      if (!g.navigator)
+        Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+      if (!g.navigator!.gpu)
+        Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true, writable: true });
       const Base = backendMod.WebGPUBackend;
       class NodeWebGPUBackend extends Base {
         override readSync(dataId: object): tf.backend_util.BackendValues {
-          const d = (this as unknown as { tensorMap: { get(id: object): { values: unknown; dtype: string } } }).tensorMap.get(dataId);
-          if (d.values == null && d.dtype !== 'string' && d.dtype !== 'complex64') throw new Error(WEBGPU_SYNC_READ_ERROR);
+          const d = (
+            this as unknown as { tensorMap: { get(id: object): { values: unknown; dtype: string } } }
+          ).tensorMap.get(dataId);
+          if (d.values == null && d.dtype !== 'string' && d.dtype !== 'complex64')
+            throw new Error(WEBGPU_SYNC_READ_ERROR);
           return super.readSync(dataId);
         }
       }
@@ -273,10 +329,17 @@ async function tryWebgpu(probe: () => Promise<WebgpuProbe>): Promise<Unavailable
   if (!p.ok) return { why: p.why, detail: p.detail };
   try {
     await p.activate();
-    if (!(await tf.setBackend('webgpu'))) return { why: 'failed to initialise', detail: `webgpu backend: adapter ${p.adapter} found but the backend failed to initialise` };
+    if (!(await tf.setBackend('webgpu')))
+      return {
+        why: 'failed to initialise',
+        detail: `webgpu backend: adapter ${p.adapter} found but the backend failed to initialise`,
+      };
     return null;
   } catch (e) {
-    return { why: 'device failed', detail: `webgpu backend: adapter ${p.adapter} found but requesting a device failed (${firstLine(e)})` };
+    return {
+      why: 'device failed',
+      detail: `webgpu backend: adapter ${p.adapter} found but requesting a device failed (${firstLine(e)})`,
+    };
   }
 }
 
@@ -317,12 +380,17 @@ export async function initBackend(
   for (const b of order) {
     let err: Unavailable | null;
     if (want === 'auto' && b === 'webgpu' && !autoWebgpu) {
-      err = { why: 'not tried', detail: 'auto does not try webgpu: nino still reads tensors synchronously (dataSync), which webgpu cannot do in Node; --backend webgpu selects it explicitly' };
+      err = {
+        why: 'not tried',
+        detail:
+          'auto does not try webgpu: nino still reads tensors synchronously (dataSync), which webgpu cannot do in Node; --backend webgpu selects it explicitly',
+      };
     } else {
       err = await probes[b]();
     }
     if (err === null) {
-      const reason = want === 'auto' ? (passed.length ? `auto: ${passed.join('; ')}` : 'auto: first choice') : 'requested';
+      const reason =
+        want === 'auto' ? (passed.length ? `auto: ${passed.join('; ')}` : 'auto: first choice') : 'requested';
       await tf.ready();
       active = { name: b, reason };
       logger.info({ backend: b, reason }, `compute backend: ${b}`);

@@ -9,7 +9,19 @@
  *   createFileExclusive('runs/x/.lock', owner);  // false when it exists (locks, shard layouts)
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { threadId } from 'node:worker_threads';
 
@@ -61,13 +73,14 @@ export function createFileExclusive(path: string, data: string): boolean {
 export function ensureDir(dir: string): void {
   const abs = resolve(dir);
   const missing: string[] = [];
-  for (let cur = abs; ; ) {
+  for (let cur = abs; ;) {
     let st;
     try {
       st = statSync(cur);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`cannot create folder '${dir}': ${cur} is not accessible (${code})`);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR')
+        throw new Error(`cannot create folder '${dir}': ${cur} is not accessible (${code})`, { cause: e });
     }
     if (st) {
       if (!st.isDirectory()) throw new Error(`cannot create folder '${dir}': ${cur} exists and is not a folder`);
@@ -84,7 +97,9 @@ export function ensureDir(dir: string): void {
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' && statSync(d).isDirectory()) continue;
-      throw new Error(`cannot create folder '${dir}': mkdir ${d} failed (${code ?? (e as Error).message})`);
+      throw new Error(`cannot create folder '${dir}': mkdir ${d} failed (${code ?? (e as Error).message})`, {
+        cause: e,
+      });
     }
   }
 }
@@ -114,7 +129,9 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
     rmSync(tmp, { force: true });
     // fs messages of write/fsync ("ENOSPC: no space left on device, write") do not name the file
     const msg = (e as Error).message;
-    throw Object.assign(new Error(`cannot write ${path}: ${msg}`, { cause: e }), { code: (e as NodeJS.ErrnoException).code });
+    throw Object.assign(new Error(`cannot write ${path}: ${msg}`, { cause: e }), {
+      code: (e as NodeJS.ErrnoException).code,
+    });
   }
 }
 

@@ -2,7 +2,7 @@
  * A tfjs layers model (tf.LayersModel, or a saved model.json) as plain JSON data: its layers in
  * topological order, each with its class, the config fields that matter, its input tensors, output
  * shape and weights (tfjs shapes). The neural-graph builder (graph/layers.ts) reads it, whether it came
- * from a live model (tfjs/graph.ts: modelGraph) or from a task file's model.json (tasks/models/tfjs.ts),
+ * from a live model (tfjs/graph.ts: modelGraph) or from a task file's model.json (tasks/models/tfjs-resolve.ts),
  * so both give the same graph; a task stores it in its resolved definition, so train-nino can rebuild
  * the graph from a trajectory alone.
  *

@@ -38,7 +38,9 @@ export class LockBusyError extends Error {
     readonly path: string,
     readonly owner: LockOwner | null,
   ) {
-    super(`${path} is locked by ${describeOwner(owner)}; wait for it to finish, or remove ${path} if that process is gone`);
+    super(
+      `${path} is locked by ${describeOwner(owner)}; wait for it to finish, or remove ${path} if that process is gone`,
+    );
   }
 }
 
@@ -96,7 +98,7 @@ function tryCreate(path: string, owner: LockOwner): boolean {
   try {
     return createFileExclusive(path, JSON.stringify(owner));
   } catch (e) {
-    throw new Error(`cannot create lock ${path}: ${(e as Error).message}`);
+    throw new Error(`cannot create lock ${path}: ${(e as Error).message}`, { cause: e });
   }
 }
 
@@ -127,7 +129,10 @@ function takeOver(path: string, stale: LockOwner, me: LockOwner): boolean {
 }
 
 /** Takes the lock or returns the live owner's record (null: unreadable). Never waits. */
-export function tryAcquireLock(path: string, o: { what?: string; logger?: Logger } = {}): Lock | { busy: LockOwner | null } {
+export function tryAcquireLock(
+  path: string,
+  o: { what?: string; logger?: Logger } = {},
+): Lock | { busy: LockOwner | null } {
   ensureDir(dirname(path));
   const me: LockOwner = {
     pid: process.pid,
@@ -153,7 +158,10 @@ export function tryAcquireLock(path: string, o: { what?: string; logger?: Logger
     const cur = readOwner(path);
     if (cur === undefined) continue; // released meanwhile: try again
     if (cur && isStale(cur)) {
-      o.logger?.warn({ lock: path, owner: cur }, `taking over the lock of a process that no longer runs (${describeOwner(cur)})`);
+      o.logger?.warn(
+        { lock: path, owner: cur },
+        `taking over the lock of a process that no longer runs (${describeOwner(cur)})`,
+      );
       takeOver(path, cur, me);
       continue;
     }
@@ -182,7 +190,10 @@ export async function acquireLock(path: string, o: AcquireOptions = {}): Promise
     if (!('busy' in r)) return r;
     if (o.onBusy !== 'wait') throw new LockBusyError(path, r.busy);
     if (!told) {
-      o.logger?.info({ lock: path, owner: r.busy }, `${o.what ?? path} is being worked on by ${describeOwner(r.busy)}; waiting for it`);
+      o.logger?.info(
+        { lock: path, owner: r.busy },
+        `${o.what ?? path} is being worked on by ${describeOwner(r.busy)}; waiting for it`,
+      );
       told = true;
     }
     await new Promise((res) => setTimeout(res, o.pollMs ?? 250));

@@ -13,4 +13,9 @@ const noop = () => {};
 export const silentLogger: Logger = { info: noop, warn: noop, error: noop, debug: noop };
 
 /** Progress callback used by long-running library functions (the CLI turns it into a bar). */
-export type ProgressFn = (p: { id: string; done: number; total: number; info?: Record<string, number | string> }) => void;
+export type ProgressFn = (p: {
+  id: string;
+  done: number;
+  total: number;
+  info?: Record<string, number | string>;
+}) => void;

@@ -21,8 +21,13 @@ export async function importOptional<T>(specifier: string, what: string): Promis
   } catch (e) {
     const code = (e as { code?: string }).code;
     const pkg = packageOf(specifier);
-    if ((code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && String((e as Error).message).includes(pkg)) {
-      throw new MissingOptionalDependency(`${what} needs the optional package '${pkg}', which is not installed: npm install ${pkg}`);
+    if (
+      (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+      String((e as Error).message).includes(pkg)
+    ) {
+      throw new MissingOptionalDependency(
+        `${what} needs the optional package '${pkg}', which is not installed: npm install ${pkg}`,
+      );
     }
     throw e;
   }

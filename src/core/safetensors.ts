@@ -34,11 +34,14 @@ export function readSafetensors(buf: Uint8Array, source = 'safetensors buffer'):
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const n = Number(dv.getBigUint64(0, true));
   if (n <= 0 || 8 + n > buf.byteLength) throw new Error(`${source}: bad safetensors header length ${n}`);
-  let header: Record<string, { dtype: DType; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  let header: Record<
+    string,
+    { dtype: DType; shape: number[]; data_offsets: [number, number] } | Record<string, string>
+  >;
   try {
     header = JSON.parse(new TextDecoder().decode(buf.subarray(8, 8 + n)));
   } catch (e) {
-    throw new Error(`${source}: safetensors header is not valid JSON (${(e as Error).message})`);
+    throw new Error(`${source}: safetensors header is not valid JSON (${(e as Error).message})`, { cause: e });
   }
   const dataStart = 8 + n;
   const tensors: Record<string, StTensor> = {};
@@ -53,7 +56,8 @@ export function readSafetensors(buf: Uint8Array, source = 'safetensors buffer'):
     const ctor = CTOR[t.dtype];
     if (!ctor) throw new Error(`${source}: tensor '${key}' has unsupported dtype ${t.dtype}`);
     const [a, b] = t.data_offsets;
-    if (dataStart + b > buf.byteLength) throw new Error(`${source}: tensor '${key}' runs past the end of the file (truncated?)`);
+    if (dataStart + b > buf.byteLength)
+      throw new Error(`${source}: tensor '${key}' runs past the end of the file (truncated?)`);
     const bytes = b - a;
     // copy so the array is aligned and independent of the file buffer
     const copy = new Uint8Array(bytes);
@@ -75,7 +79,7 @@ export function writeSafetensors(tensors: Record<string, StTensor>, metadata?: R
     header[k] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + bytes] };
     off += bytes;
   }
-  let json = JSON.stringify(header);
+  const json = JSON.stringify(header);
   const enc = new TextEncoder();
   let hb = enc.encode(json);
   const pad = (8 - (hb.byteLength % 8)) % 8;

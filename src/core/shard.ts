@@ -42,9 +42,12 @@ export const SHARD_LAYOUT_FILE = '.shards.json';
 const INT = /^\s*\d+\s*$/;
 
 function checkIndex(index: number, count: number, what: string, fix: string): void {
-  if (!(Number.isSafeInteger(count) && count >= 1)) throw new InputError(`${what}: the shard count must be an integer >= 1 (got ${count}); ${fix}`);
+  if (!(Number.isSafeInteger(count) && count >= 1))
+    throw new InputError(`${what}: the shard count must be an integer >= 1 (got ${count}); ${fix}`);
   if (!(Number.isSafeInteger(index) && index >= 0 && index < count))
-    throw new InputError(`${what}: shard index ${index} is out of range for ${count} shard(s) (0-based: 0..${count - 1}); ${fix}`);
+    throw new InputError(
+      `${what}: shard index ${index} is out of range for ${count} shard(s) (0-based: 0..${count - 1}); ${fix}`,
+    );
 }
 
 /** `--shard i/n`: 0 <= i < n. */
@@ -60,14 +63,15 @@ export function parseShardFlag(v: string): Shard {
 
 function envInt(env: NodeJS.ProcessEnv, name: string, fix: string): number {
   const v = env[name];
-  if (v === undefined || !INT.test(v)) throw new InputError(`${name}=${v === undefined ? '(unset)' : `'${v}'`} is not a non-negative integer; ${fix}`);
+  if (v === undefined || !INT.test(v))
+    throw new InputError(`${name}=${v === undefined ? '(unset)' : `'${v}'`} is not a non-negative integer; ${fix}`);
   return Number(v);
 }
 
 /** The shard given by a scheduler's variables (the CLI passes process.env), or null when none is set. */
 export function shardFromEnv(env: NodeJS.ProcessEnv): Shard | null {
   if (env.JOB_COMPLETION_INDEX !== undefined) {
-    const fix = 'set NINO_SHARD_COUNT to the Indexed Job\'s completions (see examples/), or give --shard i/n';
+    const fix = "set NINO_SHARD_COUNT to the Indexed Job's completions (see examples/), or give --shard i/n";
     const index = envInt(env, 'JOB_COMPLETION_INDEX', fix);
     const count = envInt(env, 'NINO_SHARD_COUNT', fix);
     const src = `Kubernetes JOB_COMPLETION_INDEX=${index}, NINO_SHARD_COUNT=${count}`;
@@ -81,8 +85,12 @@ export function shardFromEnv(env: NodeJS.ProcessEnv): Shard | null {
     const min = env.SLURM_ARRAY_TASK_MIN === undefined ? 0 : envInt(env, 'SLURM_ARRAY_TASK_MIN', fix);
     const step = env.SLURM_ARRAY_TASK_STEP === undefined ? 1 : envInt(env, 'SLURM_ARRAY_TASK_STEP', fix);
     const src = `Slurm SLURM_ARRAY_TASK_ID=${id}, SLURM_ARRAY_TASK_MIN=${min}, SLURM_ARRAY_TASK_COUNT=${count}${step !== 1 ? `, SLURM_ARRAY_TASK_STEP=${step}` : ''}`;
-    const rangeFix = 'use a contiguous array such as --array=0-' + Math.max(0, count - 1) + ' (or a step, --array=0-10:2), or give --shard i/n';
-    if (step < 1 || id < min || (id - min) % step !== 0) throw new InputError(`${src}: the task id is not on the array's range; ${rangeFix}`);
+    const rangeFix =
+      'use a contiguous array such as --array=0-' +
+      Math.max(0, count - 1) +
+      ' (or a step, --array=0-10:2), or give --shard i/n';
+    if (step < 1 || id < min || (id - min) % step !== 0)
+      throw new InputError(`${src}: the task id is not on the array's range; ${rangeFix}`);
     const index = (id - min) / step;
     checkIndex(index, count, src, rangeFix);
     return { index, count, source: src };
@@ -138,16 +146,31 @@ function jobsHash(keys: readonly (readonly (string | number)[])[]): string {
  * create, so two shards starting at once agree on one record). One shard (no sharding) neither checks
  * nor records: it runs every job, which never splits anything wrongly.
  */
-export function checkShardLayout(outDir: string, shard: Shard, command: string, keys: readonly (readonly (string | number)[])[]): void {
+export function checkShardLayout(
+  outDir: string,
+  shard: Shard,
+  command: string,
+  keys: readonly (readonly (string | number)[])[],
+): void {
   if (shard.count === 1) return;
   const path = join(outDir, SHARD_LAYOUT_FILE);
-  const mine: ShardLayout = { count: shard.count, command, jobs: keys.length, jobsHash: jobsHash(keys), created: new Date().toISOString() };
+  const mine: ShardLayout = {
+    count: shard.count,
+    command,
+    jobs: keys.length,
+    jobsHash: jobsHash(keys),
+    created: new Date().toISOString(),
+  };
   const compare = (have: ShardLayout) => {
     const fix = `remove ${path} if no shard of that layout still runs, or use another --out`;
     if (have.count !== mine.count)
-      throw new InputError(`${outDir} is split into ${have.count} shards (${path}) but this is shard ${shard.index}/${shard.count} (${shard.source}); use a count of ${have.count}, or ${fix}`);
+      throw new InputError(
+        `${outDir} is split into ${have.count} shards (${path}) but this is shard ${shard.index}/${shard.count} (${shard.source}); use a count of ${have.count}, or ${fix}`,
+      );
     if (have.jobsHash !== mine.jobsHash)
-      throw new InputError(`${outDir} is split over another job list (${have.jobs} jobs, ${path}) than this ${command} (${mine.jobs} jobs: other tasks, seeds or methods); give every shard the same arguments, or ${fix}`);
+      throw new InputError(
+        `${outDir} is split over another job list (${have.jobs} jobs, ${path}) than this ${command} (${mine.jobs} jobs: other tasks, seeds or methods); give every shard the same arguments, or ${fix}`,
+      );
   };
   const read = (): ShardLayout | undefined => {
     try {

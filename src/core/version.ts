@@ -37,7 +37,14 @@ export function resolveModule(fromDir: string, spec: string): string | null {
   const m = /\.(js|mjs|cjs|ts|mts|cts)$/.exec(p);
   if (m) {
     const stem = p.slice(0, -m[0].length);
-    const swap: Record<string, string[]> = { js: ['ts'], mjs: ['mts'], cjs: ['cts'], ts: ['js'], mts: ['mjs'], cts: ['cjs'] };
+    const swap: Record<string, string[]> = {
+      js: ['ts'],
+      mjs: ['mts'],
+      cjs: ['cts'],
+      ts: ['js'],
+      mts: ['mjs'],
+      cts: ['cjs'],
+    };
     alts.push(...swap[m[1]].map((e) => `${stem}.${e}`));
   } else {
     alts.push(`${p}.ts`, `${p}.js`, join(p, 'index.ts'), join(p, 'index.js'));
@@ -48,7 +55,8 @@ export function resolveModule(fromDir: string, spec: string): string | null {
 /** Relative module specifiers in a module's text (see the module comment). */
 export function moduleSpecifiers(text: string): string[] {
   const out: string[] = [];
-  for (const re of SPECIFIERS) for (const m of text.matchAll(re)) if (m[1].startsWith('./') || m[1].startsWith('../')) out.push(m[1]);
+  for (const re of SPECIFIERS)
+    for (const m of text.matchAll(re)) if (m[1].startsWith('./') || m[1].startsWith('../')) out.push(m[1]);
   return out;
 }
 

@@ -10,7 +10,13 @@ const post = (m: WorkerReply) => port.postMessage(m);
 
 const makeLogger = (jobId: number): Logger => {
   const at = (level: 'info' | 'warn' | 'error' | 'debug') => (obj: object | string, msg?: string) =>
-    post({ type: 'log', jobId, level, obj: typeof obj === 'string' ? {} : obj, msg: typeof obj === 'string' ? obj : (msg ?? '') });
+    post({
+      type: 'log',
+      jobId,
+      level,
+      obj: typeof obj === 'string' ? {} : obj,
+      msg: typeof obj === 'string' ? obj : (msg ?? ''),
+    });
   return { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') };
 };
 
@@ -26,8 +32,14 @@ port.on('message', async (m: WorkerMessage) => {
     } else {
       const mod = await import(m.module);
       const fn = mod[m.name];
-      if (typeof fn !== 'function') throw new Error(`${m.module} exports no function ${m.name} (declare jobs with workerJob(import.meta.url, fn) in fn's own module)`);
-      result = await fn(m.args, { logger: makeLogger(m.jobId), progress: (p: unknown) => post({ type: 'progress', jobId: m.jobId, p }) });
+      if (typeof fn !== 'function')
+        throw new Error(
+          `${m.module} exports no function ${m.name} (declare jobs with workerJob(import.meta.url, fn) in fn's own module)`,
+        );
+      result = await fn(m.args, {
+        logger: makeLogger(m.jobId),
+        progress: (p: unknown) => post({ type: 'progress', jobId: m.jobId, p }),
+      });
       if (m.kind === 'serve') {
         if (typeof result !== 'function') throw new Error(`${m.name} returned no request handler`);
         handler = result as (args: unknown) => Promise<unknown>;
@@ -36,7 +48,13 @@ port.on('message', async (m: WorkerMessage) => {
     }
     post({ type: 'done', jobId: m.jobId, result });
   } catch (e) {
-    post({ type: 'error', jobId: m.jobId, message: (e as Error).message, stack: (e as Error).stack, exitCode: exitCodeOf(e) });
+    post({
+      type: 'error',
+      jobId: m.jobId,
+      message: (e as Error).message,
+      stack: (e as Error).stack,
+      exitCode: exitCodeOf(e),
+    });
   }
 });
 post({ type: 'ready' });

@@ -17,7 +17,15 @@ import { Worker } from 'node:worker_threads';
 import { InterruptedError, onInterrupt } from './interrupt.ts';
 import type { Logger } from './logger.ts';
 import { silentLogger } from './logger.ts';
-import { JobError, workerEntry, type JobMessage, type RequestMessage, type WorkerJob, type WorkerMessage, type WorkerReply } from './workers.ts';
+import {
+  JobError,
+  workerEntry,
+  type JobMessage,
+  type RequestMessage,
+  type WorkerJob,
+  type WorkerMessage,
+  type WorkerReply,
+} from './workers.ts';
 
 interface Pending {
   resolve: (v: unknown) => void;
@@ -96,13 +104,21 @@ export class ServiceWorkers<Q, R> {
   }
 
   /** Starts one thread per element of `inits` and runs `job` there with it; resolves when all serve. */
-  static async start<I, Q, R>(job: WorkerJob<I, (q: Q) => Promise<R>>, inits: readonly I[], o: ServiceOptions): Promise<ServiceWorkers<Q, R>> {
+  static async start<I, Q, R>(
+    job: WorkerJob<I, (q: Q) => Promise<R>>,
+    inits: readonly I[],
+    o: ServiceOptions,
+  ): Promise<ServiceWorkers<Q, R>> {
     const logger = o.logger ?? silentLogger;
-    const threads = inits.map(() => new ServiceThread(new Worker(workerEntry(), { workerData: { backend: o.backend } }), logger));
+    const threads = inits.map(
+      () => new ServiceThread(new Worker(workerEntry(), { workerData: { backend: o.backend } }), logger),
+    );
     const ws = new ServiceWorkers<Q, R>(threads);
     try {
       await Promise.all(threads.map((t) => t.ready));
-      await Promise.all(threads.map((t, i) => t.send({ kind: 'serve', module: job.module, name: job.name, args: inits[i] })));
+      await Promise.all(
+        threads.map((t, i) => t.send({ kind: 'serve', module: job.module, name: job.name, args: inits[i] })),
+      );
     } catch (e) {
       await ws.close();
       throw e;

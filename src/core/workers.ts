@@ -115,7 +115,9 @@ export function jobModule(relSource: string, base: string): string {
 
 /** The worker-thread entry: the compiled runner as is, or the tsx bootstrap for the sources. */
 export function workerEntry(): URL {
-  return isSourceModule(import.meta.url) ? new URL('./worker-boot.mjs', import.meta.url) : new URL('./worker-run.js', import.meta.url);
+  return isSourceModule(import.meta.url)
+    ? new URL('./worker-boot.mjs', import.meta.url)
+    : new URL('./worker-run.js', import.meta.url);
 }
 
 /**
@@ -148,45 +150,47 @@ export async function runJobs<A, R>(job: WorkerJob<A, R>, args: readonly A[], o:
   });
   try {
     await Promise.all(
-      Array.from({ length: n }, () =>
-        new Promise<void>((resolve, reject) => {
-          const w = new Worker(boot, { workerData: { backend: o.backend } });
-          live.add(w);
-          w.on('exit', () => {
-            live.delete(w);
-            resolve();
-          });
-          const give = () => {
-            if (interrupted || next >= jobs.length || (failure && o.failFast !== false)) {
-              w.terminate().then(() => resolve(), reject);
-              return;
-            }
-            const jobId = next++;
-            w.postMessage({ jobId, module: job.module, name: job.name, args: jobs[jobId] } satisfies JobMessage);
-          };
-          w.on('message', (m: WorkerReply) => {
-            if (m.type === 'ready') give();
-            else if (m.type === 'log') logger[m.level](m.obj, m.msg);
-            else if (m.type === 'progress') o.progress?.(m.p as Parameters<ProgressFn>[0]);
-            else if (m.type === 'done') {
-              finished++;
-              results[m.jobId] = m.result as R;
-              give();
-            } else if (m.type === 'error') {
-              finished++;
-              // the first failure is thrown (the CLI prints it once); another job's different error is logged
-              // as one line; stacks only at debug level
-              logger.debug({ jobId: m.jobId, stack: m.stack }, `job ${m.jobId} failed`);
-              if (!failure) failure = new JobError(m.message, m.exitCode);
-              else if (m.message !== failure.message) logger.error({ jobId: m.jobId }, m.message);
-              give();
-            }
-          });
-          w.on('error', (e) => {
-            failure ??= e;
-            resolve();
-          });
-        }),
+      Array.from(
+        { length: n },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const w = new Worker(boot, { workerData: { backend: o.backend } });
+            live.add(w);
+            w.on('exit', () => {
+              live.delete(w);
+              resolve();
+            });
+            const give = () => {
+              if (interrupted || next >= jobs.length || (failure && o.failFast !== false)) {
+                w.terminate().then(() => resolve(), reject);
+                return;
+              }
+              const jobId = next++;
+              w.postMessage({ jobId, module: job.module, name: job.name, args: jobs[jobId] } satisfies JobMessage);
+            };
+            w.on('message', (m: WorkerReply) => {
+              if (m.type === 'ready') give();
+              else if (m.type === 'log') logger[m.level](m.obj, m.msg);
+              else if (m.type === 'progress') o.progress?.(m.p as Parameters<ProgressFn>[0]);
+              else if (m.type === 'done') {
+                finished++;
+                results[m.jobId] = m.result as R;
+                give();
+              } else if (m.type === 'error') {
+                finished++;
+                // the first failure is thrown (the CLI prints it once); another job's different error is logged
+                // as one line; stacks only at debug level
+                logger.debug({ jobId: m.jobId, stack: m.stack }, `job ${m.jobId} failed`);
+                if (!failure) failure = new JobError(m.message, m.exitCode);
+                else if (m.message !== failure.message) logger.error({ jobId: m.jobId }, m.message);
+                give();
+              }
+            });
+            w.on('error', (e) => {
+              failure ??= e;
+              resolve();
+            });
+          }),
       ),
     );
   } finally {

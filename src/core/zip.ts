@@ -68,7 +68,8 @@ export function listZip(buf: Uint8Array, source = 'zip'): ZipEntry[] {
     const loc = eocd - 20;
     if (loc < 0 || u32(buf, loc) !== 0x07064b50) throw new Error(`${source}: zip64 locator missing`);
     const z = u64(buf, loc + 8, source);
-    if (z + 56 > buf.length || u32(buf, z) !== 0x06064b50) throw new Error(`${source}: bad zip64 end-of-central-directory record`);
+    if (z + 56 > buf.length || u32(buf, z) !== 0x06064b50)
+      throw new Error(`${source}: bad zip64 end-of-central-directory record`);
     count = u64(buf, z + 32, source);
     cdOff = u64(buf, z + 48, source);
   }
@@ -76,7 +77,8 @@ export function listZip(buf: Uint8Array, source = 'zip'): ZipEntry[] {
   let p = cdOff;
   const dec = new TextDecoder();
   for (let i = 0; i < count; i++) {
-    if (p + 46 > buf.length || u32(buf, p) !== 0x02014b50) throw new Error(`${source}: corrupt zip central directory at ${p}`);
+    if (p + 46 > buf.length || u32(buf, p) !== 0x02014b50)
+      throw new Error(`${source}: corrupt zip central directory at ${p}`);
     const flags = u16(buf, p + 8);
     const method = u16(buf, p + 10);
     const crc = u32(buf, p + 16);
@@ -86,7 +88,8 @@ export function listZip(buf: Uint8Array, source = 'zip'): ZipEntry[] {
     const extraLen = u16(buf, p + 30);
     const commentLen = u16(buf, p + 32);
     let localHeaderOffset = u32(buf, p + 42);
-    if (p + 46 + nameLen + extraLen + commentLen > buf.length) throw new Error(`${source}: corrupt zip central directory at ${p}`);
+    if (p + 46 + nameLen + extraLen + commentLen > buf.length)
+      throw new Error(`${source}: corrupt zip central directory at ${p}`);
     const name = dec.decode(buf.subarray(p + 46, p + 46 + nameLen));
     // zip64 extended information extra field: only the saturated fields are present, in this order
     let e = p + 46 + nameLen;
@@ -96,9 +99,15 @@ export function listZip(buf: Uint8Array, source = 'zip'): ZipEntry[] {
       const len = u16(buf, e + 2);
       if (id === 0x0001) {
         let q = e + 4;
-        if (size === 0xffffffff) { size = u64(buf, q, source); q += 8; }
-        if (compressedSize === 0xffffffff) { compressedSize = u64(buf, q, source); q += 8; }
-        if (localHeaderOffset === 0xffffffff) { localHeaderOffset = u64(buf, q, source); q += 8; }
+        if (size === 0xffffffff) {
+          size = u64(buf, q, source);
+          q += 8;
+        }
+        if (compressedSize === 0xffffffff) {
+          compressedSize = u64(buf, q, source);
+          q += 8;
+        }
+        if (localHeaderOffset === 0xffffffff) localHeaderOffset = u64(buf, q, source);
       }
       e += 4 + len;
     }
@@ -123,7 +132,8 @@ export function readZipEntry(buf: Uint8Array, e: ZipEntry, source = 'zip'): Buff
   if (e.method === 0) data = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
   else if (e.method === 8) data = inflateRawSync(raw);
   else throw new Error(`${source}: entry '${e.name}' uses unsupported zip compression method ${e.method}`);
-  if (data.length !== e.size) throw new Error(`${source}: entry '${e.name}' has ${data.length} bytes, expected ${e.size}`);
+  if (data.length !== e.size)
+    throw new Error(`${source}: entry '${e.name}' has ${data.length} bytes, expected ${e.size}`);
   if (crc32(data) !== e.crc32) throw new Error(`${source}: CRC mismatch in entry '${e.name}'`);
   return data;
 }

@@ -32,7 +32,8 @@ export class EpochSampler {
     rng: Rng,
     readonly opts: { dropLast?: boolean; shuffle?: boolean } = {},
   ) {
-    if (count <= 0 || batchSize <= 0) throw new Error(`EpochSampler needs count > 0 and batchSize > 0 (got ${count}, ${batchSize})`);
+    if (count <= 0 || batchSize <= 0)
+      throw new Error(`EpochSampler needs count > 0 and batchSize > 0 (got ${count}, ${batchSize})`);
     if (opts.dropLast && batchSize > count) throw new Error(`batchSize ${batchSize} > count ${count} with dropLast`);
     this.base = rng.fork('epoch-sampler');
   }
@@ -106,7 +107,12 @@ export function sampleWindows(tokens: Int32Array, batchSize: number, seqLen: num
  * Non-overlapping windows covering the stream from the start (window i starts at i*T), grouped into
  * batches of up to `batchSize`; at most `maxWindows` windows. Deterministic (no rng).
  */
-export function evalWindows(tokens: Int32Array, seqLen: number, batchSize: number, maxWindows = Infinity): TokenBatch[] {
+export function evalWindows(
+  tokens: Int32Array,
+  seqLen: number,
+  batchSize: number,
+  maxWindows = Infinity,
+): TokenBatch[] {
   const n = Math.min(Math.floor((tokens.length - 1) / seqLen), maxWindows);
   const out: TokenBatch[] = [];
   for (let w0 = 0; w0 < n; w0 += batchSize) {

@@ -65,9 +65,14 @@ export const CIFAR100_SOURCE: CifarSource = cifarSource('cifar100');
  * Parses concatenated binary records. labelIndex picks which label byte (CIFAR-100: 0 coarse, 1 fine).
  * Returns pixels u8 [N,32,32,3] (HWC) and labels [N].
  */
-export function parseCifarRecords(buf: Uint8Array, labelBytes: number, labelIndex = labelBytes - 1): { x: Uint8Array; y: Int32Array } {
+export function parseCifarRecords(
+  buf: Uint8Array,
+  labelBytes: number,
+  labelIndex = labelBytes - 1,
+): { x: Uint8Array; y: Int32Array } {
   const rec = labelBytes + CIFAR_PIXELS;
-  if (buf.length % rec !== 0) throw new Error(`CIFAR binary: ${buf.length} bytes is not a multiple of the ${rec}-byte record`);
+  if (buf.length % rec !== 0)
+    throw new Error(`CIFAR binary: ${buf.length} bytes is not a multiple of the ${rec}-byte record`);
   const n = buf.length / rec;
   const x = new Uint8Array(n * CIFAR_PIXELS);
   const y = new Int32Array(n);
@@ -115,11 +120,16 @@ export async function locateCifar(src: CifarSource, opts: SourceOptions): Promis
   } else {
     downloadError = 'downloads disabled (download: false or NINO_OFFLINE=1)';
   }
-  throw new DatasetNotFoundError(src.name, looked, [
-    `download ${src.url} (md5 ${src.md5}), extract it, and pass --data-dir <folder holding ${src.folder}/> (or set NINO_DATA_DIR)`,
-    `or put the .tar.gz at ${archive} and run again (it is verified and extracted)`,
-    `or allow a download into ${cache}`,
-  ], downloadError);
+  throw new DatasetNotFoundError(
+    src.name,
+    looked,
+    [
+      `download ${src.url} (md5 ${src.md5}), extract it, and pass --data-dir <folder holding ${src.folder}/> (or set NINO_DATA_DIR)`,
+      `or put the .tar.gz at ${archive} and run again (it is verified and extracted)`,
+      `or allow a download into ${cache}`,
+    ],
+    downloadError,
+  );
 }
 
 async function load(src: CifarSource, opts: CifarOptions, labelIndex: number, numClasses: number): Promise<VisionData> {

@@ -45,7 +45,7 @@ export function parseIdx(buf: Uint8Array, what = 'IDX'): IdxArray {
     try {
       buf = gunzipSync(buf);
     } catch (e) {
-      throw new Error(`${what}: truncated or corrupt gzip data (${(e as Error).message})`);
+      throw new Error(`${what}: truncated or corrupt gzip data (${(e as Error).message})`, { cause: e });
     }
   }
   if (buf.length < 4 || buf[0] !== 0 || buf[1] !== 0) throw new Error(`${what}: not an IDX file (bad magic)`);
@@ -56,7 +56,8 @@ export function parseIdx(buf: Uint8Array, what = 'IDX'): IdxArray {
   for (let i = 0; i < nd; i++) dims.push(view.getUint32(4 + 4 * i, false));
   const start = 4 + 4 * nd;
   const n = dims.reduce((a, b) => a * b, 1);
-  if (buf.length - start !== n) throw new Error(`${what}: expected ${n} data bytes for dims [${dims}], found ${buf.length - start}`);
+  if (buf.length - start !== n)
+    throw new Error(`${what}: expected ${n} data bytes for dims [${dims}], found ${buf.length - start}`);
   return { dims, data: buf.subarray(start, start + n) };
 }
 
@@ -79,7 +80,12 @@ export async function locateFashionMnist(opts: LocateOptions = {}): Promise<stri
   const looked: string[] = [];
   const found = findDir(candidateDirs(m.name, opts, m.subfolders), required, looked);
   if (found) return found.files;
-  failIfExplicit(m.name, opts, looked, m.files.map((f) => f.name));
+  failIfExplicit(
+    m.name,
+    opts,
+    looked,
+    m.files.map((f) => f.name),
+  );
   const cache = cacheDirFor(m.name, opts);
   const baseUrl = opts.mirror ?? m.download?.baseUrl ?? FASHION_MNIST_URL;
   let downloadError: string | undefined;
@@ -98,12 +104,21 @@ export async function locateFashionMnist(opts: LocateOptions = {}): Promise<stri
   } else {
     downloadError = 'downloads disabled (download: false or NINO_OFFLINE=1)';
   }
-  throw new DatasetNotFoundError(m.name, looked, [
-    `nino data fetch ${m.name}  (downloads it with checksums, else installs the Debian package)`,
-    ...(m.debianPackage ? [`or sudo apt-get update && sudo apt-get install -y ${m.debianPackage}  (installs /usr/share/datasets/${m.name})`] : []),
-    `or put ${m.files.map((f) => f.name).join(', ')} in a folder and pass --data-dir <folder> (or set NINO_DATA_DIR)`,
-    `or allow a download from ${baseUrl} into ${cache}`,
-  ], downloadError);
+  throw new DatasetNotFoundError(
+    m.name,
+    looked,
+    [
+      `nino data fetch ${m.name}  (downloads it with checksums, else installs the Debian package)`,
+      ...(m.debianPackage
+        ? [
+            `or sudo apt-get update && sudo apt-get install -y ${m.debianPackage}  (installs /usr/share/datasets/${m.name})`,
+          ]
+        : []),
+      `or put ${m.files.map((f) => f.name).join(', ')} in a folder and pass --data-dir <folder> (or set NINO_DATA_DIR)`,
+      `or allow a download from ${baseUrl} into ${cache}`,
+    ],
+    downloadError,
+  );
 }
 
 /** Loads Fashion-MNIST (60k train, 10k test, 28x28x1, 10 classes), normalized. */
@@ -113,12 +128,19 @@ export async function loadFashionMnist(opts: FashionMnistOptions = {}): Promise<
     try {
       return parseIdx(readFileSync(p), p);
     } catch (e) {
-      throw new DatasetFileError(`${(e as Error).message}: delete it and fetch it again (nino data fetch fashion-mnist)`);
+      throw new DatasetFileError(
+        `${(e as Error).message}: delete it and fetch it again (nino data fetch fashion-mnist)`,
+      );
     }
   });
-  for (const [img, lab, p] of [[tri, trl, paths[0]], [tei, tel, paths[2]]] as const) {
-    if (img.dims.length !== 3 || img.dims[1] !== 28 || img.dims[2] !== 28) throw new DatasetFileError(`${p}: expected [N,28,28] images, got [${img.dims}]`);
-    if (lab.dims.length !== 1 || lab.dims[0] !== img.dims[0]) throw new DatasetFileError(`${p}: ${img.dims[0]} images but labels [${lab.dims}]`);
+  for (const [img, lab, p] of [
+    [tri, trl, paths[0]],
+    [tei, tel, paths[2]],
+  ] as const) {
+    if (img.dims.length !== 3 || img.dims[1] !== 28 || img.dims[2] !== 28)
+      throw new DatasetFileError(`${p}: expected [N,28,28] images, got [${img.dims}]`);
+    if (lab.dims.length !== 1 || lab.dims[0] !== img.dims[0])
+      throw new DatasetFileError(`${p}: ${img.dims[0]} images but labels [${lab.dims}]`);
     for (const v of lab.data) if (v > 9) throw new DatasetFileError(`${p}: label ${v} out of range`);
   }
   const { mean, std } = resolveNorm(opts.normalize ?? 'nino', NINO_MNIST_NORM, tri.data, 1);

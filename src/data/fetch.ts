@@ -127,7 +127,12 @@ export class DataDirError extends DatasetNotFoundError {
  * Throws DataDirError when the user named a location (see explicitDataDir) and the dataset was not found
  * there: called by every loader before it falls back to downloading.
  */
-export function failIfExplicit(dataset: string, opts: SourceOptions, looked: string[], missing: readonly string[]): void {
+export function failIfExplicit(
+  dataset: string,
+  opts: SourceOptions,
+  looked: string[],
+  missing: readonly string[],
+): void {
   const explicit = explicitDataDir(opts);
   if (explicit) throw new DataDirError(dataset, explicit, looked, missing);
 }
@@ -190,7 +195,12 @@ export async function verifyDigest(path: string, digest: Digest): Promise<void> 
  * Downloads `url` to `dest` (streamed to a .part file, so multi-GB archives never sit in memory),
  * verifies the checksum, then renames into place.
  */
-export async function downloadFile(url: string, dest: string, digest: Digest = {}, o: { responseTimeoutMs?: number } = {}): Promise<void> {
+export async function downloadFile(
+  url: string,
+  dest: string,
+  digest: Digest = {},
+  o: { responseTimeoutMs?: number } = {},
+): Promise<void> {
   mkdirSync(dirname(dest), { recursive: true });
   const part = `${dest}.part`;
   let res: Response;
@@ -202,8 +212,10 @@ export async function downloadFile(url: string, dest: string, digest: Digest = {
     res = await fetch(url, { signal: abort.signal });
   } catch (e) {
     const cause = (e as { cause?: { message?: string } }).cause?.message;
-    const why = abort.signal.aborted ? `no answer within ${timeoutMs / 1000} s` : `${(e as Error).message}${cause ? ` (${cause})` : ''}`;
-    throw new Error(`cannot fetch ${url}: ${why}`);
+    const why = abort.signal.aborted
+      ? `no answer within ${timeoutMs / 1000} s`
+      : `${(e as Error).message}${cause ? ` (${cause})` : ''}`;
+    throw new Error(`cannot fetch ${url}: ${why}`, { cause: e });
   } finally {
     clearTimeout(timer);
   }
@@ -212,7 +224,7 @@ export async function downloadFile(url: string, dest: string, digest: Digest = {
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(part));
   } catch (e) {
     if (existsSync(part)) unlinkSync(part);
-    throw new Error(`downloading ${url} to ${part}: ${(e as Error).message}`);
+    throw new Error(`downloading ${url} to ${part}: ${(e as Error).message}`, { cause: e });
   }
   try {
     await verifyDigest(part, digest);

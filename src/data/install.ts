@@ -49,7 +49,10 @@ export interface FetchDatasetResult {
 }
 
 const defaultRun = (cmd: string, args: string[]): number => {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 2, 2], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const r = spawnSync(cmd, args, {
+    stdio: ['ignore', 2, 2],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
   return r.error ? 127 : (r.status ?? 1);
 };
 
@@ -61,7 +64,8 @@ export function fetchableDatasets(): string[] {
 /** Makes dataset `name` available (see the module comment); throws with what to do when it cannot. */
 export async function fetchDataset(name: string, o: FetchDatasetOptions = {}): Promise<FetchDatasetResult> {
   const say = o.say ?? (() => {});
-  if (!manifestNames().includes(name)) throw new InputError(`unknown dataset '${name}'; known: ${fetchableDatasets().join(', ')}`);
+  if (!manifestNames().includes(name))
+    throw new InputError(`unknown dataset '${name}'; known: ${fetchableDatasets().join(', ')}`);
   const m: DatasetManifest = o.manifest ?? datasetManifest(name);
   if (m.npmPackage && !(name in LOCATORS)) {
     say(`${name}: comes with the npm package ${m.npmPackage} (installed by npm ci), nothing to fetch`);
@@ -108,10 +112,13 @@ export async function fetchDataset(name: string, o: FetchDatasetOptions = {}): P
         say(`${name}: installed by the Debian package ${m.debianPackage} in ${systemDirFor(name, o)}`);
         return { name, how: 'debian', files };
       } catch {
-        if (!failures.some((f) => f.startsWith('apt-get'))) failures.push(`the package did not install the files in ${systemDirFor(name, o)}`);
+        if (!failures.some((f) => f.startsWith('apt-get')))
+          failures.push(`the package did not install the files in ${systemDirFor(name, o)}`);
       }
     } else {
-      failures.push(`not root, so the Debian package was not installed: run  sudo apt-get update && sudo apt-get install -y ${m.debianPackage}`);
+      failures.push(
+        `not root, so the Debian package was not installed: run  sudo apt-get update && sudo apt-get install -y ${m.debianPackage}`,
+      );
     }
   }
   throw new Error(`cannot fetch dataset '${name}': ${failures.join('; ')}`);

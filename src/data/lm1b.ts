@@ -46,7 +46,8 @@ export const LM1B_HELDOUT_DIR: string = LAYOUT.heldoutDir;
 /** training shard k (1..99) */
 export const lm1bTrainShard = (k: number) => `${LM1B_TRAIN_DIR}/news.en-${String(k).padStart(5, '0')}-of-00100`;
 /** heldout shard k (0..49) */
-export const lm1bHeldoutShard = (k: number) => `${LM1B_HELDOUT_DIR}/news.en.heldout-${String(k).padStart(5, '0')}-of-00050`;
+export const lm1bHeldoutShard = (k: number) =>
+  `${LM1B_HELDOUT_DIR}/news.en.heldout-${String(k).padStart(5, '0')}-of-00050`;
 
 export interface Lm1bOptions extends CacheOptions {
   tokenizer?: TokenizerName;
@@ -89,11 +90,16 @@ export async function locateLm1b(required: string[], opts: Lm1bOptions): Promise
   } else {
     downloadError = 'downloads disabled (download: false or NINO_OFFLINE=1)';
   }
-  throw new DatasetNotFoundError('lm1b', looked, [
-    `download ${LM1B_URL} (1.7 GB), extract it, and pass --data-dir <folder holding ${LM1B_ROOT}/> (or set NINO_DATA_DIR)`,
-    `or put the .tar.gz at ${archive} (the needed shards are extracted from it)`,
-    `or allow a download into ${cache}`,
-  ], downloadError);
+  throw new DatasetNotFoundError(
+    'lm1b',
+    looked,
+    [
+      `download ${LM1B_URL} (1.7 GB), extract it, and pass --data-dir <folder holding ${LM1B_ROOT}/> (or set NINO_DATA_DIR)`,
+      `or put the .tar.gz at ${archive} (the needed shards are extracted from it)`,
+      `or allow a download into ${cache}`,
+    ],
+    downloadError,
+  );
 }
 
 /** LM1B train/val token streams (see the module comment for the split). */
@@ -108,7 +114,12 @@ export async function loadLm1b(opts: Lm1bOptions = {}): Promise<TokenData> {
   const paths = await locateLm1b([...trainFiles, ...heldFiles], opts);
   const valFraction = opts.valFraction ?? 0.05;
   const fingerprint = {
-    v: 1, tokenizer, valSplit, valFraction, nHeld, maxTrainTokens: opts.maxTrainTokens ?? null,
+    v: 1,
+    tokenizer,
+    valSplit,
+    valFraction,
+    nHeld,
+    maxTrainTokens: opts.maxTrainTokens ?? null,
     files: paths.map((p) => [p.split('/').slice(-2).join('/'), statSync(p).size]),
   };
   const key = tokenCacheKey(`lm1b-${tokenizer}`, fingerprint);
@@ -121,7 +132,7 @@ export async function loadLm1b(opts: Lm1bOptions = {}): Promise<TokenData> {
     for (const p of ps) for (const line of bufferLines(readFileSync(p), false)) yield line + suffix;
   }
   let trainRows: Iterable<string> = rows(paths.slice(0, nTrain));
-  let valRowsCount = 0;
+  let valRowsCount: number;
   let val: Int32Array;
   if (valSplit === 'train-head') {
     // count rows first (cheap: newline count), then the first ceil(valFraction * rows) rows are validation

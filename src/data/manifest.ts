@@ -53,23 +53,32 @@ export function checkManifest(m: unknown, file: string): DatasetManifest {
   const o = m as Record<string, unknown>;
   for (const k of ['name', 'title', 'homepage', 'license', 'format'])
     if (typeof o[k] !== 'string' || !(o[k] as string).length) bad(`'${k}' must be a non-empty string`);
-  for (const k of ['debianPackage', 'npmPackage']) if (o[k] !== undefined && typeof o[k] !== 'string') bad(`'${k}' must be a string`);
-  if (o.subfolders !== undefined && !(Array.isArray(o.subfolders) && o.subfolders.every((s) => typeof s === 'string'))) bad("'subfolders' must be a list of strings");
+  for (const k of ['debianPackage', 'npmPackage'])
+    if (o[k] !== undefined && typeof o[k] !== 'string') bad(`'${k}' must be a string`);
+  if (o.subfolders !== undefined && !(Array.isArray(o.subfolders) && o.subfolders.every((s) => typeof s === 'string')))
+    bad("'subfolders' must be a list of strings");
   const digests = (x: Record<string, unknown>, where: string) => {
     for (const a of ['md5', 'sha256'] as const)
-      if (x[a] !== undefined && !(typeof x[a] === 'string' && HEX[a].test(x[a] as string))) bad(`${where}: '${a}' must be ${a === 'md5' ? 32 : 64} lowercase hex digits`);
+      if (x[a] !== undefined && !(typeof x[a] === 'string' && HEX[a].test(x[a] as string)))
+        bad(`${where}: '${a}' must be ${a === 'md5' ? 32 : 64} lowercase hex digits`);
   };
   if (o.download !== undefined) {
     if (typeof o.download !== 'object' || o.download === null) bad("'download' must be an object");
     const d = o.download as Record<string, unknown>;
-    for (const k of ['baseUrl', 'url', 'note']) if (d[k] !== undefined && typeof d[k] !== 'string') bad(`download.${k} must be a string`);
+    for (const k of ['baseUrl', 'url', 'note'])
+      if (d[k] !== undefined && typeof d[k] !== 'string') bad(`download.${k} must be a string`);
     digests(d, 'download');
   }
   if (!Array.isArray(o.files)) bad("'files' must be a list");
   (o.files as unknown[]).forEach((f, i) => {
-    if (typeof f !== 'object' || f === null || typeof (f as { name?: unknown }).name !== 'string') bad(`files[${i}] needs a 'name'`);
+    if (typeof f !== 'object' || f === null || typeof (f as { name?: unknown }).name !== 'string')
+      bad(`files[${i}] needs a 'name'`);
     const x = f as Record<string, unknown>;
-    if (x.alternatives !== undefined && !(Array.isArray(x.alternatives) && x.alternatives.every((s) => typeof s === 'string'))) bad(`files[${i}].alternatives must be a list of strings`);
+    if (
+      x.alternatives !== undefined &&
+      !(Array.isArray(x.alternatives) && x.alternatives.every((s) => typeof s === 'string'))
+    )
+      bad(`files[${i}].alternatives must be a list of strings`);
     digests(x, `files[${i}] (${x.name})`);
   });
   return o as DatasetManifest;
@@ -82,20 +91,27 @@ export function datasetManifest(name: string, dir: string = DATASETS_DIR): Datas
   const file = join(dir, `${name}.json`);
   const hit = cache.get(file);
   if (hit) return hit;
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name) || !existsSync(file)) throw new Error(`no dataset manifest '${name}' in ${dir}; known: ${manifestNames(dir).join(', ')}`);
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(name) || !existsSync(file))
+    throw new Error(`no dataset manifest '${name}' in ${dir}; known: ${manifestNames(dir).join(', ')}`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`dataset manifest ${file}: not valid JSON (${(e as Error).message})`);
+    throw new Error(`dataset manifest ${file}: not valid JSON (${(e as Error).message})`, { cause: e });
   }
   const m = checkManifest(parsed, file);
-  if (m.name !== name) throw new Error(`dataset manifest ${file}: 'name' is '${m.name}', expected '${name}' (the file name)`);
+  if (m.name !== name)
+    throw new Error(`dataset manifest ${file}: 'name' is '${m.name}', expected '${name}' (the file name)`);
   cache.set(file, m);
   return m;
 }
 
 /** Names of the manifests in `dir`, sorted. */
 export function manifestNames(dir: string = DATASETS_DIR): string[] {
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort() : [];
+  return existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.slice(0, -5))
+        .sort()
+    : [];
 }

@@ -33,7 +33,9 @@ export function sotuDataDir(): string {
 
 /** Sorted list of the SOTU document files (chronological by name). */
 export function sotuFiles(dir = sotuDataDir()): string[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.txt')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.txt'))
+    .sort();
   if (files.length === 0) throw new Error(`no .txt files in ${dir}`);
   return files.map((f) => join(dir, f));
 }
@@ -46,9 +48,10 @@ export async function loadSotu(opts: SotuOptions = {}): Promise<TokenData> {
   const nVal = valDocCount(files.length, opts.valFraction ?? 0.1);
   const nTrain = files.length - nVal;
   const fingerprint = { v: 1, tokenizer, nVal, files: files.map((f) => [f.slice(dir.length), statSync(f).size]) };
-  const read = (fs: string[]) => function* () {
-    for (const f of fs) yield readFileSync(f, 'utf8').trim();
-  };
+  const read = (fs: string[]) =>
+    function* () {
+      for (const f of fs) yield readFileSync(f, 'utf8').trim();
+    };
   return buildTokenData(
     {
       key: tokenCacheKey(`sotu-${tokenizer}`, fingerprint),

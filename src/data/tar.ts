@@ -45,7 +45,11 @@ interface Header {
 /** Parses a 512-byte header; null for an all-zero (end) block. Verifies the checksum. */
 function parseHeader(b: Uint8Array): Header | null {
   let zero = true;
-  for (let i = 0; i < BLOCK; i++) if (b[i] !== 0) { zero = false; break; }
+  for (let i = 0; i < BLOCK; i++)
+    if (b[i] !== 0) {
+      zero = false;
+      break;
+    }
   if (zero) return null;
   const stored = octal(b, 148, 8);
   let sum = 0;
@@ -77,7 +81,8 @@ function paxPath(data: Uint8Array): string | null {
   return null;
 }
 
-const kind = (flag: string): TarEntry['type'] => (flag === '0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : 'other');
+const kind = (flag: string): TarEntry['type'] =>
+  flag === '0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : 'other';
 
 /**
  * Incremental tar parser: feed chunks, get callbacks per entry. `onEntry` returns a data sink for the
@@ -169,7 +174,12 @@ export class TarParser {
   /** throws if the archive ended in the middle of an entry */
   end(): void {
     const partialHeader = this.state === 'header' && this.pendingLen > 0;
-    if (partialHeader || this.state === 'data' || this.state === 'meta' || (this.state === 'pad' && this.pendingLen < this.pad)) {
+    if (
+      partialHeader ||
+      this.state === 'data' ||
+      this.state === 'meta' ||
+      (this.state === 'pad' && this.pendingLen < this.pad)
+    ) {
       throw new Error('tar: archive is truncated');
     }
   }
@@ -208,7 +218,11 @@ export function safeEntryPath(dest: string, name: string): string {
  * Streams a .tar or .tar.gz from disk into `dest`, writing the regular files whose name passes `filter`.
  * Returns the written paths.
  */
-export async function extractTar(archive: string, dest: string, filter: (name: string) => boolean = () => true): Promise<string[]> {
+export async function extractTar(
+  archive: string,
+  dest: string,
+  filter: (name: string) => boolean = () => true,
+): Promise<string[]> {
   const written: string[] = [];
   const parser = new TarParser((e) => {
     if (e.type !== 'file' || !filter(e.name)) return null;
@@ -263,7 +277,8 @@ export function writeTar(entries: { name: string; data?: Uint8Array; type?: 'fil
       const cut = name.lastIndexOf('/', name.length - 1);
       prefix = name.slice(0, cut);
       name = name.slice(cut + 1);
-      if (Buffer.byteLength(name) > 100 || Buffer.byteLength(prefix) > 155) throw new Error(`tar: name too long: ${e.name}`);
+      if (Buffer.byteLength(name) > 100 || Buffer.byteLength(prefix) > 155)
+        throw new Error(`tar: name too long: ${e.name}`);
     }
     h.write(name, 0, 'utf8');
     h.write('0000644\0', 100);

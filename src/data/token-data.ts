@@ -70,7 +70,14 @@ export function writeTokenCache(key: string, d: TokenData, opts: CacheOptions = 
     const tmp = join(dir, `${key}.bin.${process.pid}.tmp`);
     writeFileSync(tmp, Buffer.from(all.buffer, all.byteOffset, all.byteLength));
     renameSync(tmp, join(dir, `${key}.bin`));
-    const meta = { trainLen: d.train.length, valLen: d.val.length, vocabSize: d.vocabSize, tokenizer: d.tokenizer, source: d.source, docs: d.docs };
+    const meta = {
+      trainLen: d.train.length,
+      valLen: d.val.length,
+      vocabSize: d.vocabSize,
+      tokenizer: d.tokenizer,
+      source: d.source,
+      docs: d.docs,
+    };
     writeFileSync(join(dir, `${key}.json`), JSON.stringify(meta, null, 1));
   } catch {
     /* cache is an optimisation only */
@@ -108,4 +115,3 @@ export async function buildTokenData(
 export function valDocCount(n: number, valFraction: number): number {
   return Math.min(n - 1, Math.max(1, Math.ceil(valFraction * n)));
 }
-

@@ -43,7 +43,10 @@ export async function getTokenizer(name: TokenizerName | string): Promise<Tokeni
   if (name === 'byte') return byteTokenizer;
   if (name === 'gpt2') {
     if (!gpt2) {
-      const enc = await importOptional<typeof import('gpt-tokenizer/encoding/r50k_base')>('gpt-tokenizer/encoding/r50k_base', "the 'gpt2' tokenizer");
+      const enc = await importOptional<typeof import('gpt-tokenizer/encoding/r50k_base')>(
+        'gpt-tokenizer/encoding/r50k_base',
+        "the 'gpt2' tokenizer",
+      );
       const opts = { disallowedSpecial: new Set<string>() };
       gpt2 = {
         name: 'gpt2',
@@ -53,7 +56,8 @@ export async function getTokenizer(name: TokenizerName | string): Promise<Tokeni
         encode: (text) => enc.encode(text, opts),
         decode: (ids) => enc.decode(Array.from(ids)),
       };
-      if (enc.vocabularySize !== GPT2_VOCAB) throw new Error(`r50k_base vocabulary is ${enc.vocabularySize}, expected ${GPT2_VOCAB}`);
+      if (enc.vocabularySize !== GPT2_VOCAB)
+        throw new Error(`r50k_base vocabulary is ${enc.vocabularySize}, expected ${GPT2_VOCAB}`);
     }
     return gpt2;
   }
@@ -73,7 +77,8 @@ export class TokenBuilder {
       nb.set(this.buf.subarray(0, this.length));
       this.buf = nb;
     }
-    if (a instanceof Int32Array || a instanceof Uint8Array || Array.isArray(a)) this.buf.set(a as ArrayLike<number>, this.length);
+    if (a instanceof Int32Array || a instanceof Uint8Array || Array.isArray(a))
+      this.buf.set(a as ArrayLike<number>, this.length);
     else for (let i = 0; i < a.length; i++) this.buf[this.length + i] = a[i];
     this.length += a.length;
   }
@@ -103,7 +108,11 @@ export function encodeDocuments(tok: Tokenizer, docs: Iterable<string>): Int32Ar
  * Encodes text rows independently and concatenates them with nothing in between, as Hugging Face
  * `run_clm` does (tokenize each row, chain, no EOS). Stops once `maxTokens` is reached (whole rows).
  */
-export function encodeRows(tok: Tokenizer, rows: Iterable<string>, maxTokens = Infinity): { tokens: Int32Array; rows: number } {
+export function encodeRows(
+  tok: Tokenizer,
+  rows: Iterable<string>,
+  maxTokens = Infinity,
+): { tokens: Int32Array; rows: number } {
   const out = new TokenBuilder();
   let n = 0;
   for (const r of rows) {
@@ -129,4 +138,3 @@ export function* bufferLines(buf: Uint8Array, keepNewline: boolean): Generator<s
     s = keepNewline ? e : e + 1;
   }
 }
-

@@ -126,7 +126,11 @@ export function splitHoldout(d: VisionData, opts: { holdout?: number } = {}): Vi
 }
 
 /** Gathers examples `idx` into a new contiguous batch: x [B,H,W,C], y [B]. */
-export function gatherExamples(a: VisionArrays, idx: ArrayLike<number>, perExample: number): { x: Float32Array; y: Int32Array } {
+export function gatherExamples(
+  a: VisionArrays,
+  idx: ArrayLike<number>,
+  perExample: number,
+): { x: Float32Array; y: Int32Array } {
   const B = idx.length;
   const x = new Float32Array(B * perExample);
   const y = new Int32Array(B);

@@ -16,7 +16,16 @@
  */
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatasetNotFoundError, cacheDirFor, candidateDirs, downloadAllowed, downloadFile, failIfExplicit, findDir, verifyDigest } from './fetch.ts';
+import {
+  DatasetNotFoundError,
+  cacheDirFor,
+  candidateDirs,
+  downloadAllowed,
+  downloadFile,
+  failIfExplicit,
+  findDir,
+  verifyDigest,
+} from './fetch.ts';
 import { datasetManifest } from './manifest.ts';
 import { readTokenCache, tokenCacheKey, writeTokenCache, type CacheOptions, type TokenData } from './token-data.ts';
 import { bufferLines, encodeRows, getTokenizer, type TokenizerName } from './tokenize.ts';
@@ -34,15 +43,26 @@ export interface WikitextOptions extends CacheOptions {
   archiveSha256?: string;
 }
 
-export async function locateWikitext103(opts: WikitextOptions = {}): Promise<{ train: string; valid: string; variant: 'raw' | 'tokens' }> {
+export async function locateWikitext103(
+  opts: WikitextOptions = {},
+): Promise<{ train: string; valid: string; variant: 'raw' | 'tokens' }> {
   const variants: ('raw' | 'tokens')[] = opts.variant ? [opts.variant] : ['raw', 'tokens'];
   const looked: string[] = [];
   for (const variant of variants) {
     const { folder, ext } = LAYOUT[variant];
-    const f = findDir(candidateDirs('wikitext103', opts, [folder]), [[`wiki.train.${ext}`], [`wiki.valid.${ext}`]], looked);
+    const f = findDir(
+      candidateDirs('wikitext103', opts, [folder]),
+      [[`wiki.train.${ext}`], [`wiki.valid.${ext}`]],
+      looked,
+    );
     if (f) return { train: f.files[0], valid: f.files[1], variant };
   }
-  failIfExplicit('wikitext103', opts, looked, variants.map((v) => `${LAYOUT[v].folder}/wiki.{train,valid}.${LAYOUT[v].ext}`));
+  failIfExplicit(
+    'wikitext103',
+    opts,
+    looked,
+    variants.map((v) => `${LAYOUT[v].folder}/wiki.{train,valid}.${LAYOUT[v].ext}`),
+  );
   const variant = variants[0];
   const { folder, ext } = LAYOUT[variant];
   const cache = cacheDirFor('wikitext103', opts);
@@ -69,11 +89,16 @@ export async function locateWikitext103(opts: WikitextOptions = {}): Promise<{ t
   } else {
     downloadError = 'downloads disabled (download: false or NINO_OFFLINE=1)';
   }
-  throw new DatasetNotFoundError('wikitext103', looked, [
-    `download ${url}, unzip it, and pass --data-dir <folder holding ${folder}/> (or set NINO_DATA_DIR)`,
-    `or put the zip at ${archive} (it is extracted)`,
-    `or allow a download into ${cache}`,
-  ], downloadError);
+  throw new DatasetNotFoundError(
+    'wikitext103',
+    looked,
+    [
+      `download ${url}, unzip it, and pass --data-dir <folder holding ${folder}/> (or set NINO_DATA_DIR)`,
+      `or put the zip at ${archive} (it is extracted)`,
+      `or allow a download into ${cache}`,
+    ],
+    downloadError,
+  );
 }
 
 /** WikiText-103 train/valid token streams. */
@@ -81,7 +106,10 @@ export async function loadWikitext103(opts: WikitextOptions = {}): Promise<Token
   const tokenizer = opts.tokenizer ?? 'gpt2';
   const { train, valid, variant } = await locateWikitext103(opts);
   const fingerprint = {
-    v: 1, tokenizer, variant, maxTrainTokens: opts.maxTrainTokens ?? null,
+    v: 1,
+    tokenizer,
+    variant,
+    maxTrainTokens: opts.maxTrainTokens ?? null,
     files: [train, valid].map((p) => [p.split('/').slice(-2).join('/'), statSync(p).size]),
   };
   const key = tokenCacheKey(`wikitext103-${variant}-${tokenizer}`, fingerprint);

@@ -93,7 +93,20 @@ export class GraphAssembler {
 
   /** n residual-style edges rowStart+j → colStart+j with constant 1 in slot 0 */
   diag(name: string, shape: number[], paramType: number, rowStart: number, colStart: number, n: number): void {
-    this.blocks.push({ name, shape, paramType, paramName: null, kind: 'diag', rowStart, nIn: n, colStart, nOut: n, swap: false, param: null, auxConst: 1 });
+    this.blocks.push({
+      name,
+      shape,
+      paramType,
+      paramName: null,
+      kind: 'diag',
+      rowStart,
+      nIn: n,
+      colStart,
+      nOut: n,
+      swap: false,
+      param: null,
+      auxConst: 1,
+    });
   }
 
   finish(opts: { maxFeat?: number; selfLoops?: boolean; posW?: Int32Array }): NeuralGraph {
@@ -112,14 +125,17 @@ export class GraphAssembler {
     let e = 0;
     for (const b of this.blocks) {
       const start = e;
-      let sMin = Infinity, sMax = -Infinity, dMin = Infinity, dMax = -Infinity;
+      let sMin: number, sMax: number, dMin: number, dMax: number;
       if (b.kind === 'diag') {
         for (let j = 0; j < b.nIn; j++, e++) {
           edgeIndex[e] = b.rowStart + j;
           edgeIndex[E + e] = b.colStart + j;
           ec[e * F] = b.auxConst;
         }
-        sMin = b.rowStart; sMax = b.rowStart + b.nIn - 1; dMin = b.colStart; dMax = b.colStart + b.nIn - 1;
+        sMin = b.rowStart;
+        sMax = b.rowStart + b.nIn - 1;
+        dMin = b.colStart;
+        dMax = b.colStart + b.nIn - 1;
       } else {
         const { nIn, nOut, rowMap, colMap, rowStart, colStart, param } = b;
         const srcArr = b.swap ? E : 0;
@@ -144,14 +160,35 @@ export class GraphAssembler {
         } else {
           for (let x = start; x < e; x++) ec[x * F] = b.auxConst;
         }
-        const rMin = rowMap ? minOf(rowMap) : rowStart, rMax = rowMap ? maxOf(rowMap) : rowStart + nIn - 1;
-        const cMin = colMap ? minOf(colMap) : colStart, cMax = colMap ? maxOf(colMap) : colStart + nOut - 1;
-        if (b.swap) { sMin = cMin; sMax = cMax; dMin = rMin; dMax = rMax; } else { sMin = rMin; sMax = rMax; dMin = cMin; dMax = cMax; }
+        const rMin = rowMap ? minOf(rowMap) : rowStart,
+          rMax = rowMap ? maxOf(rowMap) : rowStart + nIn - 1;
+        const cMin = colMap ? minOf(colMap) : colStart,
+          cMax = colMap ? maxOf(colMap) : colStart + nOut - 1;
+        if (b.swap) {
+          sMin = cMin;
+          sMax = cMax;
+          dMin = rMin;
+          dMax = rMax;
+        } else {
+          sMin = rMin;
+          sMax = rMax;
+          dMin = cMin;
+          dMax = cMax;
+        }
       }
       edgeType.fill(b.paramType, start, e);
       entries.push({
-        name: b.name, shape: b.shape, paramType: b.paramType, edgeStart: start, edgeEnd: e,
-        hasParams: b.param !== null, paramName: b.paramName, srcMin: sMin, srcMax: sMax, dstMin: dMin, dstMax: dMax,
+        name: b.name,
+        shape: b.shape,
+        paramType: b.paramType,
+        edgeStart: start,
+        edgeEnd: e,
+        hasParams: b.param !== null,
+        paramName: b.paramName,
+        srcMin: sMin,
+        srcMax: sMax,
+        dstMin: dMin,
+        dstMax: dMax,
       });
     }
     const firstSelfLoopEdge = e;
@@ -180,8 +217,19 @@ export class GraphAssembler {
       }
     }
     return {
-      arch: this.arch, numNodes: N, numEdges: E, maxFeat: F, edgeIndex, edgeType, edgeParamIndex: epi, edgeConst: ec,
-      posW: opts.posW ?? new Int32Array(N), firstSelfLoopEdge, entries, layout: this.layout, paramSlot,
+      arch: this.arch,
+      numNodes: N,
+      numEdges: E,
+      maxFeat: F,
+      edgeIndex,
+      edgeType,
+      edgeParamIndex: epi,
+      edgeConst: ec,
+      posW: opts.posW ?? new Int32Array(N),
+      firstSelfLoopEdge,
+      entries,
+      layout: this.layout,
+      paramSlot,
     };
   }
 }

@@ -24,10 +24,18 @@ export function toEdges(graph: NeuralGraph, scaled: Float32Array, ctx: number, o
       const p = epi[s];
       if (p >= 0) {
         const q = p * 5;
-        res[o] = scaled[q]; res[o + 1] = scaled[q + 1]; res[o + 2] = scaled[q + 2]; res[o + 3] = scaled[q + 3]; res[o + 4] = scaled[q + 4];
+        res[o] = scaled[q];
+        res[o + 1] = scaled[q + 1];
+        res[o + 2] = scaled[q + 2];
+        res[o + 3] = scaled[q + 3];
+        res[o + 4] = scaled[q + 4];
       } else {
         const c = ec[s];
-        res[o] = c; res[o + 1] = c; res[o + 2] = c; res[o + 3] = c; res[o + 4] = c;
+        res[o] = c;
+        res[o + 1] = c;
+        res[o + 2] = c;
+        res[o + 3] = c;
+        res[o + 4] = c;
       }
     }
     return res;

@@ -17,26 +17,6 @@ import { makeLayout, type ParamEntry, type ParamSpec } from '../core/params.ts';
 import { GraphAssembler } from './assemble.ts';
 import { EdgeType, type GraphBuildOptions, type NeuralGraph } from './types.ts';
 
-/** HF GPT-2 `named_parameters()` specs (tied lm_head) for a config; inner defaults to 4*width. */
-export function gpt2Specs(c: { vocab: number; positions: number; width: number; layers: number; inner?: number }): ParamSpec[] {
-  const { vocab: V, positions: P, width: d, layers: L } = c;
-  const inner = c.inner ?? 4 * d;
-  const s: ParamSpec[] = [{ name: 'transformer.wte.weight', shape: [V, d] }, { name: 'transformer.wpe.weight', shape: [P, d] }];
-  for (let i = 0; i < L; i++) {
-    const h = `transformer.h.${i}.`;
-    s.push(
-      { name: `${h}ln_1.weight`, shape: [d] }, { name: `${h}ln_1.bias`, shape: [d] },
-      { name: `${h}attn.c_attn.weight`, shape: [d, 3 * d] }, { name: `${h}attn.c_attn.bias`, shape: [3 * d] },
-      { name: `${h}attn.c_proj.weight`, shape: [d, d] }, { name: `${h}attn.c_proj.bias`, shape: [d] },
-      { name: `${h}ln_2.weight`, shape: [d] }, { name: `${h}ln_2.bias`, shape: [d] },
-      { name: `${h}mlp.c_fc.weight`, shape: [d, inner] }, { name: `${h}mlp.c_fc.bias`, shape: [inner] },
-      { name: `${h}mlp.c_proj.weight`, shape: [inner, d] }, { name: `${h}mlp.c_proj.bias`, shape: [d] },
-    );
-  }
-  s.push({ name: 'transformer.ln_f.weight', shape: [d] }, { name: 'transformer.ln_f.bias', shape: [d] });
-  return s;
-}
-
 export function buildGpt2Graph(specs: readonly ParamSpec[], opts: GraphBuildOptions = {}): NeuralGraph {
   const layout = makeLayout(specs);
   const byName = new Map(layout.entries.map((e) => [e.name, e]));
@@ -65,10 +45,39 @@ export function buildGpt2Graph(specs: readonly ParamSpec[], opts: GraphBuildOpti
   const g = new GraphAssembler('gpt2', layout);
   const vocab = g.alloc(V);
   const pos = g.alloc(P);
-  const bias1 = (name: string, p: ParamEntry, type: number, node: number, col: number, n: number, off = p.offset, shape = p.shape) =>
-    g.dense({ name, shape, paramType: type, paramName: p.name, rowStart: node, nIn: 1, colStart: col, nOut: n, param: { off, sI: 0, sO: 1, sF: 0, K: 1 } });
+  const bias1 = (
+    name: string,
+    p: ParamEntry,
+    type: number,
+    node: number,
+    col: number,
+    n: number,
+    off = p.offset,
+    shape = p.shape,
+  ) =>
+    g.dense({
+      name,
+      shape,
+      paramType: type,
+      paramName: p.name,
+      rowStart: node,
+      nIn: 1,
+      colStart: col,
+      nOut: n,
+      param: { off, sI: 0, sO: 1, sF: 0, K: 1 },
+    });
   const conv1d = (name: string, p: ParamEntry, type: number, row: number, col: number) =>
-    g.dense({ name, shape: p.shape, paramType: type, paramName: p.name, rowStart: row, nIn: p.shape[0], colStart: col, nOut: p.shape[1], param: { off: p.offset, sI: p.shape[1], sO: 1, sF: 0, K: 1 } });
+    g.dense({
+      name,
+      shape: p.shape,
+      paramType: type,
+      paramName: p.name,
+      rowStart: row,
+      nIn: p.shape[0],
+      colStart: col,
+      nOut: p.shape[1],
+      param: { off: p.offset, sI: p.shape[1], sO: 1, sF: 0, K: 1 },
+    });
 
   // aux nodes of R0 = block 0's ln_1 w/b and k bias
   let aux = g.alloc(3);
@@ -77,17 +86,26 @@ export function buildGpt2Graph(specs: readonly ParamSpec[], opts: GraphBuildOpti
   conv1d(wpe.name, wpe, EdgeType.wpe, pos, R);
   for (let b = 0; b < L; b++) {
     const h = `${pre}h.${b}.`;
-    const ln1w = get(`${h}ln_1.weight`), ln1b = get(`${h}ln_1.bias`);
-    const caw = get(`${h}attn.c_attn.weight`), cab = get(`${h}attn.c_attn.bias`);
-    const cpw = get(`${h}attn.c_proj.weight`), cpb = get(`${h}attn.c_proj.bias`);
-    const ln2w = get(`${h}ln_2.weight`), ln2b = get(`${h}ln_2.bias`);
-    const fcw = get(`${h}mlp.c_fc.weight`), fcb = get(`${h}mlp.c_fc.bias`);
-    const mpw = get(`${h}mlp.c_proj.weight`), mpb = get(`${h}mlp.c_proj.bias`);
-    if (caw.shape[0] !== d || caw.shape[1] !== 3 * d) throw new Error(`gpt2 graph: ${caw.name} has shape [${caw.shape}], expected [${d}, ${3 * d}]`);
+    const ln1w = get(`${h}ln_1.weight`),
+      ln1b = get(`${h}ln_1.bias`);
+    const caw = get(`${h}attn.c_attn.weight`),
+      cab = get(`${h}attn.c_attn.bias`);
+    const cpw = get(`${h}attn.c_proj.weight`),
+      cpb = get(`${h}attn.c_proj.bias`);
+    const ln2w = get(`${h}ln_2.weight`),
+      ln2b = get(`${h}ln_2.bias`);
+    const fcw = get(`${h}mlp.c_fc.weight`),
+      fcb = get(`${h}mlp.c_fc.bias`);
+    const mpw = get(`${h}mlp.c_proj.weight`),
+      mpb = get(`${h}mlp.c_proj.bias`);
+    if (caw.shape[0] !== d || caw.shape[1] !== 3 * d)
+      throw new Error(`gpt2 graph: ${caw.name} has shape [${caw.shape}], expected [${d}, ${3 * d}]`);
     const nInner = fcw.shape[1];
     const heads = g.alloc(H);
-    const qBiasNode = g.alloc(1), vBiasNode = g.alloc(1);
-    const Q = g.alloc(d), Vn = g.alloc(d);
+    const qBiasNode = g.alloc(1),
+      vBiasNode = g.alloc(1);
+    const Q = g.alloc(d),
+      Vn = g.alloc(d);
     const aux1 = g.alloc(3);
     const R1 = g.alloc(d);
     const fcBiasNode = g.alloc(1);
@@ -101,16 +119,48 @@ export function buildGpt2Graph(specs: readonly ParamSpec[], opts: GraphBuildOpti
     bias1(ln1w.name, ln1w, EdgeType.norm, aux, R, d);
     bias1(ln1b.name, ln1b, EdgeType.bias, aux + 1, R, d);
     const qkv = (which: number, type: number, swap: boolean, name: string) =>
-      g.dense({ name, shape: [d, d], paramType: type, paramName: caw.name, rowStart: R, nIn: d, colStart: Q, nOut: d, swap, param: { off: caw.offset + which * d, sI: 3 * d, sO: 1, sF: 0, K: 1 } });
+      g.dense({
+        name,
+        shape: [d, d],
+        paramType: type,
+        paramName: caw.name,
+        rowStart: R,
+        nIn: d,
+        colStart: Q,
+        nOut: d,
+        swap,
+        param: { off: caw.offset + which * d, sI: 3 * d, sO: 1, sF: 0, K: 1 },
+      });
     const headEdges = (qv: string, tgt: number) => {
-      for (let k = 0; k < H; k++) g.dense({ name: `${ca}${qv}.head${k}`, shape: [dh], paramType: EdgeType.head, paramName: null, rowStart: heads + k, nIn: 1, colStart: tgt + k * dh, nOut: dh, param: null });
+      for (let k = 0; k < H; k++)
+        g.dense({
+          name: `${ca}${qv}.head${k}`,
+          shape: [dh],
+          paramType: EdgeType.head,
+          paramName: null,
+          rowStart: heads + k,
+          nIn: 1,
+          colStart: tgt + k * dh,
+          nOut: dh,
+          param: null,
+        });
     };
     qkv(0, EdgeType.attnQ, false, `${ca}q.weight`);
     headEdges('q', Q);
     bias1(`${ca}q.bias`, cab, EdgeType.bias, qBiasNode, Q, d, cab.offset, [d]);
     qkv(1, EdgeType.attnK, true, `${ca}k.weight`);
     bias1(`${ca}k.bias`, cab, EdgeType.bias, aux + 2, R, d, cab.offset + d, [d]);
-    g.dense({ name: `${ca}v.weight`, shape: [d, d], paramType: EdgeType.attnV, paramName: caw.name, rowStart: R, nIn: d, colStart: Vn, nOut: d, param: { off: caw.offset + 2 * d, sI: 3 * d, sO: 1, sF: 0, K: 1 } });
+    g.dense({
+      name: `${ca}v.weight`,
+      shape: [d, d],
+      paramType: EdgeType.attnV,
+      paramName: caw.name,
+      rowStart: R,
+      nIn: d,
+      colStart: Vn,
+      nOut: d,
+      param: { off: caw.offset + 2 * d, sI: 3 * d, sO: 1, sF: 0, K: 1 },
+    });
     headEdges('v', Vn);
     bias1(`${ca}v.bias`, cab, EdgeType.bias, vBiasNode, Vn, d, cab.offset + 2 * d, [d]);
     g.diag(`${ca}v.res`, [d], EdgeType.residual, R, R1, d);
@@ -126,11 +176,13 @@ export function buildGpt2Graph(specs: readonly ParamSpec[], opts: GraphBuildOpti
     aux = auxNext;
     R = R2;
   }
-  const lnfw = get(`${pre}ln_f.weight`), lnfb = get(`${pre}ln_f.bias`);
+  const lnfw = get(`${pre}ln_f.weight`),
+    lnfb = get(`${pre}ln_f.bias`);
   bias1(lnfw.name, lnfw, EdgeType.norm, aux, R, d);
   bias1(lnfb.name, lnfb, EdgeType.bias, aux + 1, R, d);
   const unused = layout.entries.filter((e) => !used.has(e.name)).map((e) => e.name);
-  if (unused.length) throw new Error(`gpt2 graph: unsupported parameters ${unused.join(', ')} (an untied lm_head is not supported)`);
+  if (unused.length)
+    throw new Error(`gpt2 graph: unsupported parameters ${unused.join(', ')} (an untied lm_head is not supported)`);
   const posW = new Int32Array(g.numNodes);
   for (let v = 0; v < V; v++) posW[vocab + v] = v + 1;
   return g.finish({ maxFeat: opts.maxFeat ?? 1, selfLoops: opts.selfLoops, posW });

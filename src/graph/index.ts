@@ -12,15 +12,25 @@ import type { ParamSpec } from '../core/params.ts';
 import { buildGpt2Graph } from './gpt2.ts';
 import { buildLlamaGraph } from './llama.ts';
 import { buildLayersGraph } from './layers.ts';
-import { buildMlpGraph } from './mlp.ts';
+import { buildSequentialGraph } from './sequential.ts';
 import type { GraphBuilder, GraphBuildOptions, NeuralGraph } from './types.ts';
 
 export * from './types.ts';
 export { toEdges, toVector, lastState } from './edges.ts';
-export { buildMlpGraph } from './mlp.ts';
-export { buildGpt2Graph, gpt2Specs } from './gpt2.ts';
+export { buildSequentialGraph } from './sequential.ts';
+export { buildGpt2Graph } from './gpt2.ts';
 export { buildLlamaGraph, llamaSpecs, type LlamaConfig } from './llama.ts';
-export { laplacianPE, normalizedLaplacian, smallestEigenpairs, laplacianMatvec, denseLaplacian, symEig, type LpeOptions, type LpeResult, type SymLaplacian } from './lpe.ts';
+export {
+  laplacianPE,
+  normalizedLaplacian,
+  smallestEigenpairs,
+  laplacianMatvec,
+  denseLaplacian,
+  type LpeOptions,
+  type LpeResult,
+  type SymLaplacian,
+} from './lpe.ts';
+export { symEig } from './symeig.ts';
 export { buildLayersGraph, SUPPORTED_LAYERS, type LayersGraph, type LayerParam } from './layers.ts';
 export { GraphAssembler, type DenseArgs, type ParamMap } from './assemble.ts';
 
@@ -37,19 +47,24 @@ export function graphBuilderNames(): string[] {
 export function buildNeuralGraph(arch: string, specs: readonly ParamSpec[], opts: GraphBuildOptions = {}): NeuralGraph {
   const b = registry.get(arch);
   if (b) return b(specs, opts);
-  opts.logger?.warn({ arch, known: graphBuilderNames() }, `no graph builder for arch '${arch}'; using the generic sequential (MLP/CNN) builder`);
-  return buildMlpGraph(specs, opts, arch);
+  opts.logger?.warn(
+    { arch, known: graphBuilderNames() },
+    `no graph builder for arch '${arch}'; using the generic sequential (MLP/CNN) builder`,
+  );
+  return buildSequentialGraph(specs, opts, arch);
 }
 
-registerGraphBuilder('mlp', (s, o) => buildMlpGraph(s, o, 'mlp'));
-registerGraphBuilder('cnn', (s, o) => buildMlpGraph(s, o, 'cnn'));
-registerGraphBuilder('conv', (s, o) => buildMlpGraph(s, o, 'conv'));
+registerGraphBuilder('mlp', (s, o) => buildSequentialGraph(s, o, 'mlp'));
+registerGraphBuilder('cnn', (s, o) => buildSequentialGraph(s, o, 'cnn'));
+registerGraphBuilder('conv', (s, o) => buildSequentialGraph(s, o, 'conv'));
 registerGraphBuilder('gpt2', buildGpt2Graph);
 registerGraphBuilder('llama', buildLlamaGraph);
 registerGraphBuilder('tfjs', (specs, o) => {
   if (!o.layers) throw new Error("a 'tfjs' graph needs the model's layer description (opts.layers)");
   const lg = buildLayersGraph(o.layers, { maxFeat: o.maxFeat });
   if (lg.specs.length !== specs.length || lg.specs.some((s, i) => s.shape.join(',') !== specs[i].shape.join(',')))
-    throw new Error(`the parameters [${specs.map((s) => `[${s.shape}]`).join(', ')}] do not match the tfjs model's [${lg.specs.map((s) => `[${s.shape}]`).join(', ')}]`);
+    throw new Error(
+      `the parameters [${specs.map((s) => `[${s.shape}]`).join(', ')}] do not match the tfjs model's [${lg.specs.map((s) => `[${s.shape}]`).join(', ')}]`,
+    );
   return lg.graph;
 });

@@ -2,7 +2,7 @@
  * The neural graph of a tfjs layers model, from its plain description (core/layers.ts): the layers are
  * walked in topological order and each one adds nodes and edge blocks exactly as the official
  * `graph/graph.py: NeuralGraph` does for the equivalent PyTorch model. `modelGraph(LayersModel)`
- * (tfjs/graph.ts) describes a live model and calls this; a task file's model.json (tasks/models/tfjs.ts)
+ * (tfjs/graph.ts) describes a live model and calls this; a task file's model.json (tasks/models/tfjs-resolve.ts)
  * is described without instantiating it, and registered as graph arch 'tfjs' (graph/index.ts), whose
  * builder takes the description in `opts.layers`. The rules (layouts, Flatten folding, residual Add)
  * are documented in tfjs/graph.ts.
@@ -16,16 +16,48 @@ import { EdgeType, type NeuralGraph } from './types.ts';
 
 /** Layer classes the builder understands (getClassName()). */
 export const SUPPORTED_LAYERS = [
-  'InputLayer', 'Dense', 'Conv2D', 'Conv1D', 'BatchNormalization', 'LayerNormalization', 'Embedding',
-  'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D',
-  'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'Flatten', 'Activation', 'ReLU',
-  'LeakyReLU', 'ELU', 'Softmax', 'Dropout', 'SpatialDropout1D', 'Add',
+  'InputLayer',
+  'Dense',
+  'Conv2D',
+  'Conv1D',
+  'BatchNormalization',
+  'LayerNormalization',
+  'Embedding',
+  'MaxPooling1D',
+  'MaxPooling2D',
+  'AveragePooling1D',
+  'AveragePooling2D',
+  'GlobalAveragePooling1D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling1D',
+  'GlobalMaxPooling2D',
+  'Flatten',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'ELU',
+  'Softmax',
+  'Dropout',
+  'SpatialDropout1D',
+  'Add',
 ] as const;
 
 const PASS_THROUGH = new Set<string>([
-  'MaxPooling1D', 'MaxPooling2D', 'AveragePooling1D', 'AveragePooling2D', 'GlobalAveragePooling1D',
-  'GlobalAveragePooling2D', 'GlobalMaxPooling1D', 'GlobalMaxPooling2D', 'Activation', 'ReLU',
-  'LeakyReLU', 'ELU', 'Softmax', 'Dropout', 'SpatialDropout1D',
+  'MaxPooling1D',
+  'MaxPooling2D',
+  'AveragePooling1D',
+  'AveragePooling2D',
+  'GlobalAveragePooling1D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling1D',
+  'GlobalMaxPooling2D',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'ELU',
+  'Softmax',
+  'Dropout',
+  'SpatialDropout1D',
 ]);
 
 /** Where one model weight sits in the flat vector: reshape its tfjs tensor to `view`, transpose by `perm`. */
@@ -89,13 +121,24 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
   };
 
   for (const t of model.inputs) {
-    groups.set(t.id, { start: -1, size: t.shape[t.shape.length - 1] as number, positions: positionsOf(t.shape), pendingInput: true });
+    groups.set(t.id, {
+      start: -1,
+      size: t.shape[t.shape.length - 1] as number,
+      positions: positionsOf(t.shape),
+      pendingInput: true,
+    });
   }
   let layerIndex = -1;
   const addParam = (p: Omit<LayerParam, 'layer' | 'weight'> & { variable: LayerWeightDesc }, name: string): number => {
     specs.push({ name, shape: p.torchShape });
     const layer = model.layers[layerIndex];
-    pending.push({ layer: layerIndex, weight: layer.weights.indexOf(p.variable), view: p.view, perm: p.perm, torchShape: p.torchShape });
+    pending.push({
+      layer: layerIndex,
+      weight: layer.weights.indexOf(p.variable),
+      view: p.view,
+      perm: p.perm,
+      torchShape: p.torchShape,
+    });
     return specs.length - 1;
   };
   /** allocates a model input's neurons (when its first consumer is not an Embedding) */
@@ -121,7 +164,17 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
     const chanStart = g.start;
     blocks.push((a) => {
       for (let c = 0; c < C; c++) {
-        a.dense({ name: `${layerName}.positions.${c}`, shape: [P], paramType: EdgeType.residual, paramName: null, rowStart: chanStart + c, nIn: 1, colStart: posStart + c * P, nOut: P, param: null });
+        a.dense({
+          name: `${layerName}.positions.${c}`,
+          shape: [P],
+          paramType: EdgeType.residual,
+          paramName: null,
+          rowStart: chanStart + c,
+          nIn: 1,
+          colStart: posStart + c * P,
+          nOut: P,
+          param: null,
+        });
       }
     });
     return { start: posStart, size: C * P, positions: 1 };
@@ -138,10 +191,18 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
     if (!(SUPPORTED_LAYERS as readonly string[]).includes(cls)) {
       fail(layer, `unsupported layer for NiNo's neural graph; supported: ${SUPPORTED_LAYERS.join(', ')}`);
     }
-    if (layer.applications !== 1) fail(layer, `a layer applied ${layer.applications} times (shared weights, or used in another model) is not supported`);
+    if (layer.applications !== 1)
+      fail(
+        layer,
+        `a layer applied ${layer.applications} times (shared weights, or used in another model) is not supported`,
+      );
     const ins = layer.inputs.map((t) => {
       const g = groups.get(t.id);
-      if (!g) fail(layer, `input tensor from '${t.from}' is not produced by a layer of this model (nested models are not supported)`);
+      if (!g)
+        fail(
+          layer,
+          `input tensor from '${t.from}' is not produced by a layer of this model (nested models are not supported)`,
+        );
       return g;
     });
     const out = layer.outputs;
@@ -149,14 +210,16 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
     const outShape = out[0].shape;
     const weights = layer.weights;
     const cfg = layer.config;
-    const byName = (suffix: string): LayerWeightDesc | undefined => weights.find((w) => w.originalName.endsWith(`/${suffix}`) || w.originalName === suffix);
+    const byName = (suffix: string): LayerWeightDesc | undefined =>
+      weights.find((w) => w.originalName.endsWith(`/${suffix}`) || w.originalName === suffix);
     const expectWeights = (names: string[]) => {
       const got = weights.map((w) => w.originalName.replace(/^.*\//, ''));
       const extra = got.filter((n) => !names.includes(n));
       if (extra.length) fail(layer, `unexpected weights ${extra.join(', ')} (expected ${names.join(', ') || 'none'})`);
     };
     const check = (w: LayerWeightDesc, shape: number[], what: string) => {
-      if (!sameShape(w.shape as number[], shape)) fail(layer, `${what} '${w.name}' has shape [${w.shape}], the layer implies [${shape}]`);
+      if (!sameShape(w.shape as number[], shape))
+        fail(layer, `${what} '${w.name}' has shape [${w.shape}], the layer implies [${shape}]`);
     };
 
     if (PASS_THROUGH.has(cls)) {
@@ -169,7 +232,14 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
       expectWeights([]);
       const g = ins[0].positions > 1 ? ins[0] : realize(ins[0]);
       if (g.flat || g.positions === 1) groups.set(out[0].id, g);
-      else groups.set(out[0].id, { start: g.start, size: g.size, positions: 1, flat: { positions: g.positions }, pendingInput: g.pendingInput });
+      else
+        groups.set(out[0].id, {
+          start: g.start,
+          size: g.size,
+          positions: 1,
+          flat: { positions: g.positions },
+          pendingInput: g.pendingInput,
+        });
       continue;
     }
     if (cls === 'Add') {
@@ -177,7 +247,8 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
       const gs = ins.map((g) => unfold(g, layer.name));
       const target = gs.reduce((a, b) => (b.start > a.start ? b : a));
       for (const g of gs) {
-        if (g.size !== target.size) fail(layer, `inputs carry ${g.size} and ${target.size} neurons; Add needs equal sizes`);
+        if (g.size !== target.size)
+          fail(layer, `inputs carry ${g.size} and ${target.size} neurons; Add needs equal sizes`);
         if (g.start === target.start) continue;
         const src = g.start;
         const dst = target.start;
@@ -199,8 +270,6 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
       let torchShape: number[];
       let K: number;
       let type: number;
-      let nIn: number;
-      let rowStart: number;
       if (cls === 'Dense') {
         if (g.flat && g.flat.positions <= maxFeat) {
           // folded: a conv over the whole map, P spatial weights per (channel, output) edge
@@ -233,7 +302,8 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
           type = EdgeType.fc;
         }
       } else {
-        if (cfg.dataFormat !== undefined && cfg.dataFormat !== 'channelsLast') fail(layer, `dataFormat '${String(cfg.dataFormat)}' is not supported; use channelsLast (the tfjs default)`);
+        if (cfg.dataFormat !== undefined && cfg.dataFormat !== 'channelsLast')
+          fail(layer, `dataFormat '${String(cfg.dataFormat)}' is not supported; use channelsLast (the tfjs default)`);
         g = unfold(g, layer.name);
         const ks = kernel.shape.slice(0, -2);
         check(kernel, [...ks, g.size, units], 'kernel');
@@ -242,21 +312,43 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
         torchShape = [units, g.size, ...ks];
         K = numel(ks);
         type = EdgeType.conv;
-        if (K > maxFeat) fail(layer, `its ${ks.join('x')} kernel needs ${K} feature slots per edge, the nowcaster's checkpoint has ${maxFeat}; use kernels of at most ${maxFeat} elements or a checkpoint with a larger feature size`);
+        if (K > maxFeat)
+          fail(
+            layer,
+            `its ${ks.join('x')} kernel needs ${K} feature slots per edge, the nowcaster's checkpoint has ${maxFeat}; use kernels of at most ${maxFeat} elements or a checkpoint with a larger feature size`,
+          );
       }
-      nIn = g.size;
-      rowStart = g.start;
+      const nIn = g.size;
+      const rowStart = g.start;
       if (bias) check(bias, [units], 'bias');
       const wi = addParam({ variable: kernel, view, perm, torchShape }, kernel.name);
       const bi = bias ? addParam({ variable: bias, view: [units], perm: [0], torchShape: [units] }, bias.name) : -1;
       const auxStart = alloc(bias ? 1 : 0);
       const outStart = alloc(units);
       blocks.push((a, off) => {
-        a.dense({ name: kernel.name, shape: torchShape, paramType: type, paramName: kernel.name, rowStart, nIn, colStart: outStart, nOut: units,
-          param: { off: off[wi], sI: K, sO: nIn * K, sF: 1, K } });
+        a.dense({
+          name: kernel.name,
+          shape: torchShape,
+          paramType: type,
+          paramName: kernel.name,
+          rowStart,
+          nIn,
+          colStart: outStart,
+          nOut: units,
+          param: { off: off[wi], sI: K, sO: nIn * K, sF: 1, K },
+        });
         if (bi >= 0) {
-          a.dense({ name: bias!.name, shape: [units], paramType: EdgeType.bias, paramName: bias!.name, rowStart: auxStart, nIn: 1, colStart: outStart, nOut: units,
-            param: { off: off[bi], sI: 0, sO: 1, sF: 0, K: 1 } });
+          a.dense({
+            name: bias!.name,
+            shape: [units],
+            paramType: EdgeType.bias,
+            paramName: bias!.name,
+            rowStart: auxStart,
+            nIn: 1,
+            colStart: outStart,
+            nOut: units,
+            param: { off: off[bi], sI: 0, sO: 1, sF: 0, K: 1 },
+          });
         }
       });
       groups.set(out[0].id, { start: outStart, size: units, positions: positionsOf(outShape) });
@@ -265,23 +357,44 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
     if (cls === 'BatchNormalization' || cls === 'LayerNormalization') {
       const gamma = byName('gamma');
       const beta = byName('beta');
-      expectWeights(cls === 'BatchNormalization' ? ['gamma', 'beta', 'moving_mean', 'moving_variance'] : ['gamma', 'beta']);
+      expectWeights(
+        cls === 'BatchNormalization' ? ['gamma', 'beta', 'moving_mean', 'moving_variance'] : ['gamma', 'beta'],
+      );
       const rank = outShape.length;
       const axis = Array.isArray(cfg.axis) && cfg.axis.length === 1 ? (cfg.axis[0] as number) : (cfg.axis as number);
-      if (axis !== -1 && axis !== rank - 1) fail(layer, `normalization over axis ${JSON.stringify(cfg.axis)} is not supported; only the last (channels) axis`);
+      if (axis !== -1 && axis !== rank - 1)
+        fail(
+          layer,
+          `normalization over axis ${JSON.stringify(cfg.axis)} is not supported; only the last (channels) axis`,
+        );
       const g = unfold(ins[0], layer.name);
       const ps = [gamma, beta].filter((x): x is LayerWeightDesc => !!x);
       const idx: { i: number; v: LayerWeightDesc; type: number }[] = [];
       for (const v of ps) {
         check(v, [g.size], v === gamma ? 'gamma' : 'beta');
-        idx.push({ i: addParam({ variable: v, view: [g.size], perm: [0], torchShape: [g.size] }, v.name), v, type: v === gamma ? EdgeType.norm : EdgeType.bias });
+        idx.push({
+          i: addParam({ variable: v, view: [g.size], perm: [0], torchShape: [g.size] }, v.name),
+          v,
+          type: v === gamma ? EdgeType.norm : EdgeType.bias,
+        });
       }
       const auxStart = alloc(idx.length);
       const n = g.size;
       const start = g.start;
       blocks.push((a, off) => {
-        idx.forEach(({ i, v, type }, j) => a.dense({ name: v.name, shape: [n], paramType: type, paramName: v.name, rowStart: auxStart + j, nIn: 1, colStart: start, nOut: n,
-          param: { off: off[i], sI: 0, sO: 1, sF: 0, K: 1 } }));
+        idx.forEach(({ i, v, type }, j) =>
+          a.dense({
+            name: v.name,
+            shape: [n],
+            paramType: type,
+            paramName: v.name,
+            rowStart: auxStart + j,
+            nIn: 1,
+            colStart: start,
+            nOut: n,
+            param: { off: off[i], sI: 0, sO: 1, sF: 0, K: 1 },
+          }),
+        );
       });
       groups.set(out[0].id, { start: g.start, size: g.size, positions: positionsOf(outShape) });
       continue;
@@ -301,8 +414,19 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
       const ei = addParam({ variable: emb, view: [vocab, dim], perm: [0, 1], torchShape: [vocab, dim] }, emb.name);
       const outStart = alloc(dim);
       const rowStart = g.start;
-      blocks.push((a, off) => a.dense({ name: emb.name, shape: [vocab, dim], paramType: EdgeType.wte, paramName: emb.name, rowStart, nIn: vocab, colStart: outStart, nOut: dim,
-        param: { off: off[ei], sI: dim, sO: 1, sF: 0, K: 1 } }));
+      blocks.push((a, off) =>
+        a.dense({
+          name: emb.name,
+          shape: [vocab, dim],
+          paramType: EdgeType.wte,
+          paramName: emb.name,
+          rowStart,
+          nIn: vocab,
+          colStart: outStart,
+          nOut: dim,
+          param: { off: off[ei], sI: dim, sO: 1, sF: 0, K: 1 },
+        }),
+      );
       groups.set(out[0].id, { start: outStart, size: dim, positions: positionsOf(outShape) });
       continue;
     }
@@ -318,7 +442,6 @@ export function buildLayersGraph(model: LayersDesc, o: LayersGraphOptions = {}):
   const graph = a.finish({});
   return { graph, specs, params: pending, total: layout.total, offsets };
 }
-
 
 function positionsOf(shape: readonly (number | null)[]): number {
   let p = 1;

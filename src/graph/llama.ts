@@ -85,30 +85,82 @@ export function buildLlamaGraph(specs: readonly ParamSpec[], opts: GraphBuildOpt
 
   const g = new GraphAssembler('llama', layout);
   const vocab = g.alloc(V);
-  const lin = (p: ParamEntry, type: number, row: number, col: number, extra: { rowMap?: Int32Array; colMap?: Int32Array; swap?: boolean; name?: string } = {}) => {
+  const lin = (
+    p: ParamEntry,
+    type: number,
+    row: number,
+    col: number,
+    extra: { rowMap?: Int32Array; colMap?: Int32Array; swap?: boolean; name?: string } = {},
+  ) => {
     const [out, inp] = p.shape;
     // edge j = i*out + o, value W[o, i] = off + o*in + i
-    g.dense({ name: extra.name ?? p.name, shape: p.shape, paramType: type, paramName: p.name, rowStart: row, nIn: inp, colStart: col, nOut: out,
-      rowMap: extra.rowMap, colMap: extra.colMap, swap: extra.swap, param: { off: p.offset, sI: 1, sO: inp, sF: 0, K: 1 } });
+    g.dense({
+      name: extra.name ?? p.name,
+      shape: p.shape,
+      paramType: type,
+      paramName: p.name,
+      rowStart: row,
+      nIn: inp,
+      colStart: col,
+      nOut: out,
+      rowMap: extra.rowMap,
+      colMap: extra.colMap,
+      swap: extra.swap,
+      param: { off: p.offset, sI: 1, sO: inp, sF: 0, K: 1 },
+    });
   };
   const norm = (p: ParamEntry, node: number, col: number) =>
-    g.dense({ name: p.name, shape: p.shape, paramType: EdgeType.norm, paramName: p.name, rowStart: node, nIn: 1, colStart: col, nOut: d, param: { off: p.offset, sI: 0, sO: 1, sF: 0, K: 1 } });
+    g.dense({
+      name: p.name,
+      shape: p.shape,
+      paramType: EdgeType.norm,
+      paramName: p.name,
+      rowStart: node,
+      nIn: 1,
+      colStart: col,
+      nOut: d,
+      param: { off: p.offset, sI: 0, sO: 1, sF: 0, K: 1 },
+    });
 
   let aux = g.alloc(1);
   let R = g.alloc(d);
   // embedding (V, d): vocab v → R, value off + v*d + o
-  g.dense({ name: emb.name, shape: emb.shape, paramType: EdgeType.wte, paramName: emb.name, rowStart: vocab, nIn: V, colStart: R, nOut: d, param: { off: emb.offset, sI: d, sO: 1, sF: 0, K: 1 } });
+  g.dense({
+    name: emb.name,
+    shape: emb.shape,
+    paramType: EdgeType.wte,
+    paramName: emb.name,
+    rowStart: vocab,
+    nIn: V,
+    colStart: R,
+    nOut: d,
+    param: { off: emb.offset, sI: d, sO: 1, sF: 0, K: 1 },
+  });
   for (let b = 0; b < L; b++) {
     const p = `model.layers.${b}.`;
-    const qw = get(`${p}self_attn.q_proj.weight`), kw = get(`${p}self_attn.k_proj.weight`), vw = get(`${p}self_attn.v_proj.weight`), ow = get(`${p}self_attn.o_proj.weight`);
-    const gw = get(`${p}mlp.gate_proj.weight`), uw = get(`${p}mlp.up_proj.weight`), dw = get(`${p}mlp.down_proj.weight`);
-    const inLn = get(`${p}input_layernorm.weight`), postLn = get(`${p}post_attention_layernorm.weight`);
+    const qw = get(`${p}self_attn.q_proj.weight`),
+      kw = get(`${p}self_attn.k_proj.weight`),
+      vw = get(`${p}self_attn.v_proj.weight`),
+      ow = get(`${p}self_attn.o_proj.weight`);
+    const gw = get(`${p}mlp.gate_proj.weight`),
+      uw = get(`${p}mlp.up_proj.weight`),
+      dw = get(`${p}mlp.down_proj.weight`);
+    const inLn = get(`${p}input_layernorm.weight`),
+      postLn = get(`${p}post_attention_layernorm.weight`);
     const check = (e: ParamEntry, s: number[]) => {
-      if (e.shape.length !== s.length || e.shape.some((x, i) => x !== s[i])) throw new Error(`llama graph: ${e.name} has shape [${e.shape}], expected [${s}]`);
+      if (e.shape.length !== s.length || e.shape.some((x, i) => x !== s[i]))
+        throw new Error(`llama graph: ${e.name} has shape [${e.shape}], expected [${s}]`);
     };
     const I = gw.shape[0];
-    check(qw, [H * dh, d]); check(kw, [KV * dh, d]); check(vw, [KV * dh, d]); check(ow, [d, H * dh]);
-    check(gw, [I, d]); check(uw, [I, d]); check(dw, [d, I]); check(inLn, [d]); check(postLn, [d]);
+    check(qw, [H * dh, d]);
+    check(kw, [KV * dh, d]);
+    check(vw, [KV * dh, d]);
+    check(ow, [d, H * dh]);
+    check(gw, [I, d]);
+    check(uw, [I, d]);
+    check(dw, [d, I]);
+    check(inLn, [d]);
+    check(postLn, [d]);
     const heads = g.alloc(H);
     const Q = g.alloc(H * dh);
     const Vn = g.alloc(KV * dh);
@@ -127,10 +179,32 @@ export function buildLlamaGraph(specs: readonly ParamSpec[], opts: GraphBuildOpt
 
     norm(inLn, aux, R);
     lin(qw, EdgeType.attnQ, R, Q);
-    for (let h = 0; h < H; h++) g.dense({ name: `${sa}q.head${h}`, shape: [dh], paramType: EdgeType.head, paramName: null, rowStart: heads + h, nIn: 1, colStart: Q + h * dh, nOut: dh, param: null });
+    for (let h = 0; h < H; h++)
+      g.dense({
+        name: `${sa}q.head${h}`,
+        shape: [dh],
+        paramType: EdgeType.head,
+        paramName: null,
+        rowStart: heads + h,
+        nIn: 1,
+        colStart: Q + h * dh,
+        nOut: dh,
+        param: null,
+      });
     lin(kw, EdgeType.attnK, R, 0, { colMap: kMap, swap: true });
     lin(vw, EdgeType.attnV, R, Vn);
-    for (let h = 0; h < H; h++) g.dense({ name: `${sa}v.head${h}`, shape: [dh], paramType: EdgeType.head, paramName: null, rowStart: heads + h, nIn: 1, colStart: Vn + Math.floor(h / rep) * dh, nOut: dh, param: null });
+    for (let h = 0; h < H; h++)
+      g.dense({
+        name: `${sa}v.head${h}`,
+        shape: [dh],
+        paramType: EdgeType.head,
+        paramName: null,
+        rowStart: heads + h,
+        nIn: 1,
+        colStart: Vn + Math.floor(h / rep) * dh,
+        nOut: dh,
+        param: null,
+      });
     g.diag(`${sa}res`, [d], EdgeType.residual, R, R1, d);
     lin(ow, EdgeType.fc, 0, R1, { rowMap: oMap });
     norm(postLn, auxPost, R1);
@@ -148,7 +222,10 @@ export function buildLlamaGraph(specs: readonly ParamSpec[], opts: GraphBuildOpt
     lin(hw, EdgeType.fc, R, logits);
   }
   const unused = layout.entries.filter((e) => !used.has(e.name)).map((e) => e.name);
-  if (unused.length) throw new Error(`llama graph: unsupported parameters ${unused.slice(0, 8).join(', ')}${unused.length > 8 ? ', …' : ''}`);
+  if (unused.length)
+    throw new Error(
+      `llama graph: unsupported parameters ${unused.slice(0, 8).join(', ')}${unused.length > 8 ? ', …' : ''}`,
+    );
   const posW = new Int32Array(g.numNodes);
   for (let v = 0; v < V; v++) posW[vocab + v] = v + 1;
   return g.finish({ maxFeat: opts.maxFeat ?? 1, selfLoops: opts.selfLoops, posW });

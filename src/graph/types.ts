@@ -95,4 +95,7 @@ export interface GraphBuildOptions {
   logger?: Pick<Logger, 'warn'> | { warn(obj: object | string, msg?: string): void };
 }
 
-export type GraphBuilder = (specs: readonly { name: string; shape: number[] }[], opts: GraphBuildOptions) => NeuralGraph;
+export type GraphBuilder = (
+  specs: readonly { name: string; shape: number[] }[],
+  opts: GraphBuildOptions,
+) => NeuralGraph;

@@ -7,7 +7,7 @@
 import type { TrajectorySet } from './trajectories.ts';
 import type { Sample } from './windows.ts';
 
-export interface Batch {
+export interface GraphBatch {
   /** total edges */
   E: number;
   F: number;
@@ -21,8 +21,8 @@ export interface Batch {
   posW: Int32Array;
   numNodes: number;
   /** horizons kept in target/mask (max valid horizon over the samples; the rest is all masked) */
-  hmax: number;
-  /** [E*F*hmax] */
+  horizons: number;
+  /** [E*F*horizons] */
   target: Float32Array;
   mask: Float32Array;
   /** sum of mask */
@@ -30,7 +30,14 @@ export interface Batch {
 }
 
 /** Disjoint union of the samples' graphs (or their `subset`s), all padded to F feature slots. */
-export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F: number, ctx: number, _seqLen: number, lpe: number): Batch {
+export function assembleBatch(
+  set: TrajectorySet,
+  samples: readonly Sample[],
+  F: number,
+  ctx: number,
+  _seqLen: number,
+  lpe: number,
+): GraphBatch {
   let E = 0;
   let N = 0;
   for (const s of samples) {
@@ -43,9 +50,9 @@ export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F:
   const edgeType = new Int32Array(E);
   const posW = new Int32Array(N);
   const pos = lpe > 0 ? new Float32Array(N * lpe) : undefined;
-  const hmax = Math.max(1, ...samples.map((s) => s.horizons));
-  const target = new Float32Array(E * F * hmax);
-  const mask = new Float32Array(E * F * hmax);
+  const horizons = Math.max(1, ...samples.map((s) => s.horizons));
+  const target = new Float32Array(E * F * horizons);
+  const mask = new Float32Array(E * F * horizons);
   let eo = 0;
   let no = 0;
   let count = 0;
@@ -66,7 +73,7 @@ export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F:
       edgeAttr.set(ea, (eo + i) * F * ctx);
       for (let f = 0; f < Fg; f++) {
         const from = (e * Fg + f) * hs;
-        const to = ((eo + i) * F + f) * hmax;
+        const to = ((eo + i) * F + f) * horizons;
         for (let h = 0; h < hs; h++) {
           target[to + h] = st[from + h];
           mask[to + h] = sm[from + h];
@@ -84,14 +91,15 @@ export function assembleBatch(set: TrajectorySet, samples: readonly Sample[], F:
     for (let j = 0; j < nn; j++) {
       const v = sub ? sub.nodes[j] : j;
       posW[no + j] = g.posW[v];
-      if (pos) for (let k = 0; k < lpe; k++) pos[(no + j) * lpe + k] = sign ? tg.pos![v * lpe + k] * sign[k] : tg.pos![v * lpe + k];
+      if (pos)
+        for (let k = 0; k < lpe; k++)
+          pos[(no + j) * lpe + k] = sign ? tg.pos![v * lpe + k] * sign[k] : tg.pos![v * lpe + k];
     }
     eo += ne;
     no += nn;
   }
-  return { E, F, edgeAttr, edgeIndex, edgeType, pos, posW, numNodes: N, hmax, target, mask, count };
+  return { E, F, edgeAttr, edgeIndex, edgeType, pos, posW, numNodes: N, horizons, target, mask, count };
 }
-
 
 /** feature slots a batch of these samples needs (the largest of their graphs) */
 export function batchFeat(set: TrajectorySet, samples: readonly Sample[]): number {

@@ -51,14 +51,18 @@ export interface RunRecord {
 function writeAdam(path: string, s: OptimizerState, names: string[]): void {
   const tensors: Record<string, StTensor> = {};
   for (const [k, a] of Object.entries(s.arrays)) tensors[k] = { dtype: 'F32', shape: [a.length], data: a };
-  writeFileAtomic(path, writeSafetensors(tensors, { kind: 'adamw', step: String(s.step), params: JSON.stringify(names) }));
+  writeFileAtomic(
+    path,
+    writeSafetensors(tensors, { kind: 'adamw', step: String(s.step), params: JSON.stringify(names) }),
+  );
 }
 
 function readAdam(path: string, names: string[]): OptimizerState {
   if (!existsSync(path)) throw new Error(`optimizer state ${path} is missing (needed to resume)`);
   const buf = readFileSync(path);
   const st = readSafetensors(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
-  if (JSON.stringify(JSON.parse(st.metadata.params ?? '[]')) !== JSON.stringify(names)) throw new Error(`${path}: optimizer state is for different weights`);
+  if (JSON.stringify(JSON.parse(st.metadata.params ?? '[]')) !== JSON.stringify(names))
+    throw new Error(`${path}: optimizer state is for different weights`);
   const arrays: Record<string, Float32Array> = {};
   for (const k of st.order) arrays[k] = st.tensors[k].data as Float32Array;
   return { kind: 'adamw', step: Number(st.metadata.step), arrays };
@@ -70,7 +74,11 @@ const FINAL_FILES: Record<TrainConfig['model'], string> = { nino: 'nino.safetens
 const isAdamFile = (f: string) => f.startsWith(ADAM_PREFIX) && f.endsWith('.safetensors');
 
 /** Saves <out>/ckpt.safetensors (+ ckpt-adamw-<step>.safetensors), atomically; returns the path. */
-export function saveTrainCheckpoint(t: MetaTrainer, out: string, { data, val, elapsedSec, workers = 1 }: RunRecord): string {
+export function saveTrainCheckpoint(
+  t: MetaTrainer,
+  out: string,
+  { data, val, elapsedSec, workers = 1 }: RunRecord,
+): string {
   const adam = t.adam.getState();
   // moments first, under a step-specific name; the checkpoint (written last, atomically) points to it
   const adamFile = `${ADAM_PREFIX}${t.step}.safetensors`;
@@ -88,7 +96,14 @@ export function saveTrainCheckpoint(t: MetaTrainer, out: string, { data, val, el
   // only when > 1, so single-thread checkpoints stay as they were
   if (workers > 1) extra.workers = workers;
   const p = join(out, CKPT_FILE);
-  writeFileAtomic(p, serializeCheckpoint({ config: t.cfg, weights: t.hostWeights(), extra: extra as unknown as Record<string, unknown> }));
+  writeFileAtomic(
+    p,
+    serializeCheckpoint({
+      config: t.cfg,
+      weights: t.hostWeights(),
+      extra: extra as unknown as Record<string, unknown>,
+    }),
+  );
   for (const f of readdirSync(out)) if (isAdamFile(f) && f !== adamFile) rmSync(join(out, f), { force: true });
   removeOrphanTmp(out, ADAM_PREFIX);
   return p;
@@ -97,10 +112,16 @@ export function saveTrainCheckpoint(t: MetaTrainer, out: string, { data, val, el
 /** The final model <out>/<model>.safetensors (weights, config, and what it was trained on); returns the path. */
 export function saveFinalModel(t: MetaTrainer, out: string, data: DataRef, val: ValResult | null): string {
   const finalPath = join(out, FINAL_FILES[t.tc.model]);
-  writeFileAtomic(finalPath, serializeCheckpoint({ config: t.cfg, weights: t.hostWeights(), extra: { trainedBy: 'nino train-nino', step: t.step, val, config: t.tc, data } }));
+  writeFileAtomic(
+    finalPath,
+    serializeCheckpoint({
+      config: t.cfg,
+      weights: t.hostWeights(),
+      extra: { trainedBy: 'nino train-nino', step: t.step, val, config: t.tc, data },
+    }),
+  );
   return finalPath;
 }
-
 
 /** the files of a previous run in `out` (checkpoint, optimizer states, final models) */
 export function previousRunFiles(out: string): string[] {
@@ -109,12 +130,16 @@ export function previousRunFiles(out: string): string[] {
 }
 
 /** A training checkpoint to resume from (true = <out>/ckpt.safetensors). */
-export function loadTrainCheckpoint(resume: true | string, out: string): { ck: Checkpoint; extra: TrainExtra; path: string } {
+export function loadTrainCheckpoint(
+  resume: true | string,
+  out: string,
+): { ck: Checkpoint; extra: TrainExtra; path: string } {
   const p = resume === true ? join(out, CKPT_FILE) : resume;
   if (!existsSync(p)) throw new Error(`cannot resume: ${p} does not exist`);
   const ck = loadCheckpoint(p);
   const extra = ck.extra as unknown as TrainExtra;
-  if (!extra || extra.format !== 'nino-train') throw new Error(`${p} is not a train-nino checkpoint (no training state)`);
+  if (!extra || extra.format !== 'nino-train')
+    throw new Error(`${p} is not a train-nino checkpoint (no training state)`);
   return { ck, extra, path: p };
 }
 
@@ -127,7 +152,8 @@ export function restoreTrainState(t: MetaTrainer, out: string, extra: TrainExtra
   t.rng.setState(extra.sampler.rng);
   t.rollbacks = extra.sampler.rollbacks;
   const adam = readAdam(join(out, extra.optimizer.file), t.trainNames);
-  if (adam.step !== extra.optimizer.step) throw new Error(`optimizer state (step ${adam.step}) does not match the checkpoint (step ${extra.optimizer.step})`);
+  if (adam.step !== extra.optimizer.step)
+    throw new Error(`optimizer state (step ${adam.step}) does not match the checkpoint (step ${extra.optimizer.step})`);
   t.setAdamState(adam);
   // the state is back: optimizer states of other steps and tmp files of a killed write are orphans
   const orphans = readdirSync(out).filter((f) => isAdamFile(f) && f !== extra.optimizer.file);

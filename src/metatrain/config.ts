@@ -35,10 +35,30 @@ const num = (raw: string) => Number(raw);
 const isInt = (v: unknown): v is number => Number.isInteger(v);
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
-const posInt: Kind<number> = { placeholder: '<n>', parse: num, ok: (v): v is number => isInt(v) && v > 0, rule: 'must be a positive integer' };
-const nonNegInt: Kind<number> = { placeholder: '<n>', parse: num, ok: (v): v is number => isInt(v) && v >= 0, rule: 'must be a non-negative integer' };
-const posNumber: Kind<number> = { placeholder: '<x>', parse: num, ok: (v): v is number => isNum(v) && v > 0, rule: 'must be a positive number' };
-const nonNegNumber: Kind<number> = { placeholder: '<x>', parse: num, ok: (v): v is number => isNum(v) && v >= 0, rule: 'must be a non-negative number' };
+const posInt: Kind<number> = {
+  placeholder: '<n>',
+  parse: num,
+  ok: (v): v is number => isInt(v) && v > 0,
+  rule: 'must be a positive integer',
+};
+const nonNegInt: Kind<number> = {
+  placeholder: '<n>',
+  parse: num,
+  ok: (v): v is number => isInt(v) && v >= 0,
+  rule: 'must be a non-negative integer',
+};
+const posNumber: Kind<number> = {
+  placeholder: '<x>',
+  parse: num,
+  ok: (v): v is number => isNum(v) && v > 0,
+  rule: 'must be a positive number',
+};
+const nonNegNumber: Kind<number> = {
+  placeholder: '<x>',
+  parse: num,
+  ok: (v): v is number => isNum(v) && v >= 0,
+  rule: 'must be a non-negative number',
+};
 const seedNumber: Kind<number> = {
   placeholder: '<n>',
   parse: (raw) => (/^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN),
@@ -57,9 +77,19 @@ function choice<const T extends string>(placeholder: string, values: readonly T[
 function nullable<T>(kind: Kind<T>): Kind<T | null> {
   return { ...kind, ok: (v): v is T | null => v === null || kind.ok(v) };
 }
-const text = (placeholder: string): Kind<string> => ({ placeholder, parse: (raw) => raw, ok: (v): v is string => typeof v === 'string', rule: 'must be a string' });
+const text = (placeholder: string): Kind<string> => ({
+  placeholder,
+  parse: (raw) => raw,
+  ok: (v): v is string => typeof v === 'string',
+  rule: 'must be a string',
+});
 
-const field = <T>(kind: Kind<T>, def: T, help: string | null, more: Pick<Field<T>, 'note' | 'check'> = {}): Field<T> => ({ kind, default: def, help, ...more });
+const field = <T>(
+  kind: Kind<T>,
+  def: T,
+  help: string | null,
+  more: Pick<Field<T>, 'note' | 'check'> = {},
+): Field<T> => ({ kind, default: def, help, ...more });
 
 /** Everything that determines a run (stored in checkpoints as `extra.config`), one row per setting. */
 export const TRAIN_CONFIG_SCHEMA = {
@@ -68,14 +98,20 @@ export const TRAIN_CONFIG_SCHEMA = {
   hid: field(posInt, 32, 'hidden size', { note: 'official 128' }),
   layers: field(posInt, 3, 'GNN layers'),
   ctx: field(posInt, 5, 'input states per window', { check: (v) => (v < 2 ? 'must be >= 2' : null) }),
-  seqLen: field(posInt, 40, 'predicted horizons (DMS length)'),
+  maxHorizon: field(posInt, 40, 'predicted horizons (DMS length)'),
   /** records between input states (null = per file default) */
-  stride: field(nullable(posInt), null, "records between input states (default: task period/ctx steps over the file's record spacing)"),
+  stride: field(
+    nullable(posInt),
+    null,
+    "records between input states (default: task period/ctx steps over the file's record spacing)",
+  ),
   /** graphs (windows) per batch */
   batch: field(posInt, 4, 'graphs (windows) per batch'),
   windowsPerTraj: field(posInt, 2, 'windows taken from each sampled trajectory'),
   lr: field(posNumber, 3e-3, 'peak AdamW learning rate, cosine decay'),
-  minLr: field(nonNegNumber, 1e-6, 'final learning rate', { check: (v, c) => (v > (c.lr as number) ? 'must be in [0, lr]' : null) }),
+  minLr: field(nonNegNumber, 1e-6, 'final learning rate', {
+    check: (v, c) => (v > (c.lr as number) ? 'must be in [0, lr]' : null),
+  }),
   wd: field(nonNegNumber, 0.01, 'AdamW weight decay'),
   clip: field(posNumber, 5, 'gradient clipping, global norm'),
   /** whole trajectories per task held out for validation */
@@ -89,7 +125,11 @@ export const TRAIN_CONFIG_SCHEMA = {
   /** LPE columns for the GNN */
   lpe: field(nonNegInt, 8, 'Laplacian PE columns of a fresh GNN'),
   /** checkpoint the weights were initialised from (null = official random init) */
-  init: field(nullable(text('<ckpt>')), null, 'initialise the weights from a checkpoint (nino or official .safetensors/.pt, or official:<name>) to fine-tune'),
+  init: field(
+    nullable(text('<ckpt>')),
+    null,
+    'initialise the weights from a checkpoint (nino or official .safetensors/.pt, or official:<name>) to fine-tune',
+  ),
   /** steps between in-memory snapshots used for NaN rollback */
   snapshotEvery: field(posInt, 25, null),
   /** LM graphs: word-embedding rows (vocabulary nodes) kept per training sample (official 1000; 0 = all) */
@@ -104,7 +144,9 @@ export type TrainConfigKey = keyof TrainConfig;
 export const TRAIN_CONFIG_KEYS = Object.keys(TRAIN_CONFIG_SCHEMA) as TrainConfigKey[];
 const rows = () => TRAIN_CONFIG_KEYS.map((k) => [k, TRAIN_CONFIG_SCHEMA[k] as Field<unknown>] as const);
 
-export const DEFAULT_TRAIN_CONFIG: TrainConfig = Object.fromEntries(rows().map(([k, f]) => [k, f.default])) as TrainConfig;
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = Object.fromEntries(
+  rows().map(([k, f]) => [k, f.default]),
+) as TrainConfig;
 
 const shown = (v: unknown) => (typeof v === 'string' ? `'${v}'` : String(v));
 
@@ -118,13 +160,13 @@ export function validateTrainConfig(c: TrainConfig): void {
   }
 }
 
-/** 'seqLen' -> 'seq-len' */
+/** 'maxHorizon' -> 'max-horizon' */
 const kebab = (k: string) => k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** A command-line option of one setting (commander: `.option(flags, description, parse)`). */
 export interface TrainConfigFlag {
   key: TrainConfigKey;
-  /** e.g. '--seq-len <n>' (the parsed option's name is the key) */
+  /** e.g. '--max-horizon <n>' (the parsed option's name is the key) */
   flags: string;
   description: string;
   /** the argument's value; an InputError (exit 2) `--hid must be a positive integer (got 'x')` when it breaks the rule */

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { makeConfig, weightSpecs, type NiNoConfig } from '../model/config.ts';
 import { gnnTrainForward, mlpTrainForward } from '../model/train-ops.ts';
 import type { HostWeights, Weights } from '../model/weights.ts';
-import type { Batch } from './batch.ts';
+import type { GraphBatch } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 import type { TrajectorySet } from './trajectories.ts';
 
@@ -19,7 +19,7 @@ export function modelConfigFor(tc: TrainConfig, set: TrajectorySet | null, initC
     hid: tc.hid,
     layers: tc.layers,
     ctx: tc.ctx,
-    seqLen: tc.seqLen,
+    maxHorizon: tc.maxHorizon,
     lpe: kind === 'gnn' ? tc.lpe : 0,
     wtePosEnc: kind === 'gnn' && gpt,
     maxFeat: Math.max(9, set?.maxFeat ?? 9),
@@ -67,7 +67,10 @@ export class TrainModel {
 
   hostWeights(): HostWeights {
     const out: HostWeights = {};
-    this.names.forEach((n, i) => (out[n] = { shape: [...this.vars[i].shape], data: Float32Array.from(this.vars[i].dataSync() as Float32Array) }));
+    this.names.forEach(
+      (n, i) =>
+        (out[n] = { shape: [...this.vars[i].shape], data: Float32Array.from(this.vars[i].dataSync() as Float32Array) }),
+    );
     return out;
   }
 
@@ -81,35 +84,40 @@ export class TrainModel {
     this.vars.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(arrays[i], v.shape, 'float32'))));
   }
 
-  /** [E, F, hmax] predicted delta (horizons 1..hmax, default b.hmax) times updScale (call inside a tidy / grad scope) */
-  forward(b: Batch, ws: Weights = this.weights, hmax = b.hmax): tf.Tensor3D {
+  /** [E, F, horizons] predicted delta (horizons k = 1..horizons, default b.horizons) times updScale (call inside a tidy / grad scope) */
+  forward(b: GraphBatch, ws: Weights = this.weights, horizons = b.horizons): tf.Tensor3D {
     const cfg = this.cfg;
     const ea = tf.tensor2d(b.edgeAttr, [b.E, b.F * cfg.ctx]);
     const out =
       cfg.kind === 'gnn'
-        ? gnnTrainForward(ws, cfg, {
-            edgeAttr: ea,
-            F: b.F,
-            edgeIndex: b.edgeIndex,
-            edgeType: b.edgeType,
-            pos: b.pos ? tf.tensor2d(b.pos, [b.numNodes, this.lpe]) : undefined,
-            posW: cfg.wtePosEnc ? b.posW : undefined,
-            numNodes: b.numNodes,
-          }, hmax)
-        : mlpTrainForward(ws, cfg, ea, b.edgeType, b.F, hmax);
+        ? gnnTrainForward(
+            ws,
+            cfg,
+            {
+              edgeAttr: ea,
+              F: b.F,
+              edgeIndex: b.edgeIndex,
+              edgeType: b.edgeType,
+              pos: b.pos ? tf.tensor2d(b.pos, [b.numNodes, this.lpe]) : undefined,
+              posW: cfg.wtePosEnc ? b.posW : undefined,
+              numNodes: b.numNodes,
+            },
+            horizons,
+          )
+        : mlpTrainForward(ws, cfg, ea, b.edgeType, b.F, horizons);
     return (cfg.updScale === 1 ? out : tf.mul(out, cfg.updScale)) as tf.Tensor3D;
   }
 
   /** mean L1 over the batch's valid targets */
-  loss(b: Batch): tf.Scalar {
+  loss(b: GraphBatch): tf.Scalar {
     const pred = this.forward(b);
-    const tgt = tf.tensor3d(b.target, [b.E, b.F, b.hmax]);
-    const mask = tf.tensor3d(b.mask, [b.E, b.F, b.hmax]);
+    const tgt = tf.tensor3d(b.target, [b.E, b.F, b.horizons]);
+    const mask = tf.tensor3d(b.mask, [b.E, b.F, b.horizons]);
     return tf.div(tf.sum(tf.mul(tf.abs(tf.sub(pred, tgt)), mask)), Math.max(1, b.count)) as tf.Scalar;
   }
 
   /** the loss and the gradients of the trainable weights (in `trainable` order); the caller disposes both */
-  lossAndGrads(b: Batch): { loss: tf.Scalar; grads: tf.Tensor[] } {
+  lossAndGrads(b: GraphBatch): { loss: tf.Scalar; grads: tf.Tensor[] } {
     const { value, grads } = tf.variableGrads(() => this.loss(b), this.trainable);
     const gl = this.trainable.map((v, i) => {
       const g = grads[v.name];

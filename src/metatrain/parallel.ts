@@ -45,18 +45,30 @@ export interface ShardGrads {
 }
 
 /** Loss and gradients of one shard of a batch with `model`'s current weights. */
-export function shardGrads(model: TrainModel, set: TrajectorySet, draws: readonly SampleDraw[], poison: boolean): ShardGrads {
-  const b = drawnBatch(set, draws, model.cfg.ctx, model.cfg.seqLen, model.lpe);
+export function shardGrads(
+  model: TrainModel,
+  set: TrajectorySet,
+  draws: readonly SampleDraw[],
+  poison: boolean,
+): ShardGrads {
+  const b = drawnBatch(set, draws, model.cfg.ctx, model.cfg.maxHorizon, model.lpe);
   if (poison) b.edgeAttr[0] = NaN;
   const { loss, grads } = model.lossAndGrads(b);
-  const out = { loss: loss.dataSync()[0], count: b.count, grads: grads.map((g) => Float32Array.from(g.dataSync() as Float32Array)) };
+  const out = {
+    loss: loss.dataSync()[0],
+    count: b.count,
+    grads: grads.map((g) => Float32Array.from(g.dataSync() as Float32Array)),
+  };
   loss.dispose();
   grads.forEach((g) => g.dispose());
   return out;
 }
 
 /** The worker side: loads the data and the model once, then answers ShardRequests. */
-export async function metaTrainShard(init: ShardInit, _o: JobContext): Promise<(q: ShardRequest) => Promise<ShardGrads>> {
+export async function metaTrainShard(
+  init: ShardInit,
+  _o: JobContext,
+): Promise<(q: ShardRequest) => Promise<ShardGrads>> {
   const set = loadTrajectorySet(init.files, init.load);
   const model = new TrainModel(init.cfg, init.host);
   return async (q) => {
@@ -81,7 +93,10 @@ export function shardRanges(n: number, parts: number): [number, number][] {
 
 /** Count-weighted mean of the shards' losses and gradients (float64 sums in shard order). */
 export function combineShards(shards: readonly ShardGrads[]): { loss: number; grads: Float32Array[] } {
-  const total = Math.max(1, shards.reduce((a, s) => a + s.count, 0));
+  const total = Math.max(
+    1,
+    shards.reduce((a, s) => a + s.count, 0),
+  );
   let loss = 0;
   const acc = shards[0].grads.map((g) => new Float64Array(g.length));
   for (const s of shards) {
@@ -119,15 +134,25 @@ export class ParallelGrads {
   static async start(set: TrajectorySet, o: ParallelOptions): Promise<ParallelGrads> {
     if (!(o.workers >= 2)) throw new Error(`ParallelGrads needs 2 or more workers (got ${o.workers})`);
     const init: ShardInit = { files: o.files, load: o.load, cfg: o.cfg, host: o.host };
-    const threads = await ServiceWorkers.start(metaTrainShardJob, Array.from({ length: o.workers - 1 }, () => init), { backend: o.backend, logger: o.logger });
+    const threads = await ServiceWorkers.start(
+      metaTrainShardJob,
+      Array.from({ length: o.workers - 1 }, () => init),
+      { backend: o.backend, logger: o.logger },
+    );
     return new ParallelGrads(o.workers, set, threads);
   }
 
   /** The batch's loss and gradients with `model`'s weights: shard 0 here, the others in the workers. */
-  async compute(model: TrainModel, draws: readonly SampleDraw[], poison: boolean): Promise<{ loss: number; grads: Float32Array[] }> {
+  async compute(
+    model: TrainModel,
+    draws: readonly SampleDraw[],
+    poison: boolean,
+  ): Promise<{ loss: number; grads: Float32Array[] }> {
     const ranges = shardRanges(draws.length, Math.min(this.workers, draws.length));
     const weights = ranges.length > 1 ? model.trainable.map((v) => v.dataSync() as Float32Array) : [];
-    const remote = ranges.slice(1).map(([s, e], i) => this.threads.request(i, { weights, draws: draws.slice(s, e), poison: false }));
+    const remote = ranges
+      .slice(1)
+      .map(([s, e], i) => this.threads.request(i, { weights, draws: draws.slice(s, e), poison: false }));
     try {
       const mine = shardGrads(model, this.set, draws.slice(ranges[0][0], ranges[0][1]), poison);
       return combineShards([mine, ...(await Promise.all(remote))]);

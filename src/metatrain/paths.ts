@@ -7,7 +7,10 @@ import { join, resolve } from 'node:path';
 import { TrajectoryDataError } from './trajectories.ts';
 
 function globToRegex(seg: string): RegExp {
-  const re = seg.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
+  const re = seg
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '[^/]*')
+    .replace(/\?/g, '[^/]');
   return new RegExp(`^${re}$`);
 }
 
@@ -30,7 +33,8 @@ export function expandDataPaths(args: readonly string[]): string[] {
       if (statSync(a).isDirectory()) {
         const before = out.length;
         walkArrow(a, out);
-        if (out.length === before) throw new TrajectoryDataError(`--data '${a}': no .arrow trajectory files in this folder`);
+        if (out.length === before)
+          throw new TrajectoryDataError(`--data '${a}': no .arrow trajectory files in this folder`);
       } else out.push(a);
       continue;
     }
@@ -47,7 +51,8 @@ export function expandDataPaths(args: readonly string[]): string[] {
           while (stack.length) {
             const d = stack.pop()!;
             next.push(d);
-            for (const n of readdirSync(d)) if (!n.startsWith('.') && statSync(join(d, n)).isDirectory()) stack.push(join(d, n));
+            for (const n of readdirSync(d))
+              if (!n.startsWith('.') && statSync(join(d, n)).isDirectory()) stack.push(join(d, n));
           }
         } else if (/[*?]/.test(seg)) {
           if (!existsSync(base) || !statSync(base).isDirectory()) continue;
@@ -62,9 +67,11 @@ export function expandDataPaths(args: readonly string[]): string[] {
     out.push(...files.sort());
   }
   const seen = new Set<string>();
-  return out.map((p) => resolve(p)).filter((r) => {
-    if (seen.has(r)) return false;
-    seen.add(r);
-    return true;
-  });
+  return out
+    .map((p) => resolve(p))
+    .filter((r) => {
+      if (seen.has(r)) return false;
+      seen.add(r);
+      return true;
+    });
 }

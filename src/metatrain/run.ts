@@ -3,7 +3,7 @@
  * split, the trainer, the step loop with validation and checkpoints, the final model.
  *
  *   const r = await trainNino({ data: ['runs/traj'], out: 'runs/nino', config: { steps: 2000, hid: 32 } });
- *   // -> runs/nino/nino.safetensors (loadNowcaster / resolveNowcaster), ckpt.safetensors (+ ckpt-adamw-<step>.safetensors)
+ *   // -> runs/nino/nino.safetensors (loadNowcastModel / resolveNowcaster), ckpt.safetensors (+ ckpt-adamw-<step>.safetensors)
  *
  * `resume` continues bit-exactly (checkpoint.ts). A non-finite loss or gradient rolls back to the last
  * in-memory snapshot and continues with a different data order (logged; step.ts).
@@ -20,10 +20,18 @@ import { yieldPoint } from '../core/interrupt.ts';
 import { acquireLock } from '../core/lock.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
-import { loadCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
+import { loadCheckpoint, withStoredNames, type Checkpoint } from '../model/checkpoint.ts';
 import { initHostWeights } from '../model/weights.ts';
 import { nowcasterPath } from '../nowcast/resolve.ts';
-import { loadTrainCheckpoint, previousRunFiles, restoreTrainState, saveFinalModel, saveTrainCheckpoint, type DataRef, type TrainExtra } from './checkpoint.ts';
+import {
+  loadTrainCheckpoint,
+  previousRunFiles,
+  restoreTrainState,
+  saveFinalModel,
+  saveTrainCheckpoint,
+  type DataRef,
+  type TrainExtra,
+} from './checkpoint.ts';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from './config.ts';
 import { modelConfigFor } from './model.ts';
 import { ParallelGrads } from './parallel.ts';
@@ -83,7 +91,9 @@ export async function trainNino(o: TrainOptions): Promise<TrainResult> {
     if (!o.resume) {
       const prev = previousRunFiles(o.out);
       if (prev.length && !o.overwrite) {
-        throw new OutputExistsError(`--out ${o.out} already holds a train-nino run (${prev.join(', ')}); pass --resume to continue it or --overwrite to replace it`);
+        throw new OutputExistsError(
+          `--out ${o.out} already holds a train-nino run (${prev.join(', ')}); pass --resume to continue it or --overwrite to replace it`,
+        );
       }
       for (const f of prev) rmSync(join(o.out, f), { force: true });
       if (prev.length) o.logger?.info({ out: o.out, removed: prev }, 'overwriting the previous run');
@@ -107,12 +117,21 @@ function resolveSetup(o: TrainOptions, logger: Logger): RunSetup {
   if (o.resume) {
     const r = loadTrainCheckpoint(o.resume, o.out);
     resume = r;
-    const stored = r.extra.config as unknown as Record<string, unknown>;
-    const changed = Object.entries(o.config ?? {}).filter(([k, v]) => k !== 'steps' && v !== undefined && JSON.stringify(v) !== JSON.stringify(stored[k]));
-    if (changed.length) logger.warn({ ignored: Object.fromEntries(changed) }, 'resuming: using the checkpoint settings; these options are ignored');
-    tc = { ...DEFAULT_TRAIN_CONFIG, ...r.extra.config };
+    const stored = withStoredNames(r.extra.config) as unknown as Record<string, unknown>;
+    const changed = Object.entries(o.config ?? {}).filter(
+      ([k, v]) => k !== 'steps' && v !== undefined && JSON.stringify(v) !== JSON.stringify(stored[k]),
+    );
+    if (changed.length)
+      logger.warn(
+        { ignored: Object.fromEntries(changed) },
+        'resuming: using the checkpoint settings; these options are ignored',
+      );
+    tc = { ...DEFAULT_TRAIN_CONFIG, ...withStoredNames(r.extra.config) };
     if (o.config?.steps !== undefined && o.config.steps !== tc.steps) {
-      logger.warn({ from: tc.steps, to: o.config.steps }, 'resuming with a different --steps (the cosine schedule changes from here on)');
+      logger.warn(
+        { from: tc.steps, to: o.config.steps },
+        'resuming with a different --steps (the cosine schedule changes from here on)',
+      );
       tc.steps = o.config.steps;
     }
     logger.info({ from: r.path, step: r.extra.step }, 'resuming');
@@ -124,9 +143,20 @@ function resolveSetup(o: TrainOptions, logger: Logger): RunSetup {
     if (!initPath) throw new Error(`--init ${tc.init}: linefit has no weights`);
     init = loadCheckpoint(initPath);
     const want = tc.model === 'mlp' ? 'mlp' : 'gnn';
-    if (init.config.kind !== want) throw new Error(`--init ${tc.init} is a ${init.config.kind} checkpoint, but --model ${tc.model} was asked for`);
-    tc = { ...tc, hid: init.config.hid, layers: init.config.layers, ctx: init.config.ctx, seqLen: init.config.seqLen, lpe: init.config.lpe };
-    logger.info({ init: tc.init, hid: tc.hid, layers: tc.layers, ctx: tc.ctx, seqLen: tc.seqLen }, 'initialising from checkpoint (its architecture overrides --hid/--layers/--ctx/--seq-len)');
+    if (init.config.kind !== want)
+      throw new Error(`--init ${tc.init} is a ${init.config.kind} checkpoint, but --model ${tc.model} was asked for`);
+    tc = {
+      ...tc,
+      hid: init.config.hid,
+      layers: init.config.layers,
+      ctx: init.config.ctx,
+      maxHorizon: init.config.maxHorizon,
+      lpe: init.config.lpe,
+    };
+    logger.info(
+      { init: tc.init, hid: tc.hid, layers: tc.layers, ctx: tc.ctx, maxHorizon: tc.maxHorizon },
+      'initialising from checkpoint (its architecture overrides --hid/--layers/--ctx/--max-horizon)',
+    );
   }
   return { tc, resume, init };
 }
@@ -134,7 +164,7 @@ function resolveSetup(o: TrainOptions, logger: Logger): RunSetup {
 interface RunData {
   /** the files `set` was loaded from, in order, and how */
   files: string[];
-  load: { ctx: number; seqLen: number; stride?: number; lpe: number };
+  load: { ctx: number; maxHorizon: number; stride?: number; lpe: number };
   set: TrajectorySet;
   trainIds: number[];
   valIds: number[];
@@ -145,20 +175,33 @@ interface RunData {
 function loadRunData(o: TrainOptions, s: RunSetup, logger: Logger): RunData {
   const { tc, resume } = s;
   const lpe = tc.model === 'nino' ? (resume?.ck.config.lpe ?? s.init?.config.lpe ?? tc.lpe) : 0;
-  const opts = { ctx: tc.ctx, seqLen: tc.seqLen, stride: tc.stride ?? undefined, lpe };
+  const opts = { ctx: tc.ctx, maxHorizon: tc.maxHorizon, stride: tc.stride ?? undefined, lpe };
   if (resume && !o.data?.length) {
     const { train, val } = resume.extra.data;
     const files = [...train, ...val];
     const set = loadTrajectorySet(files, { ...opts, logger });
-    return { files, load: opts, set, trainIds: train.map((_, i) => i), valIds: val.map((_, i) => train.length + i), ref: { train, val } };
+    return {
+      files,
+      load: opts,
+      set,
+      trainIds: train.map((_, i) => i),
+      valIds: val.map((_, i) => train.length + i),
+      ref: { train, val },
+    };
   }
   if (!o.data?.length) throw new TrajectoryDataError('no --data given');
   const files = expandDataPaths(o.data);
   const set = loadTrajectorySet(files, { ...opts, logger });
   const { train: trainIds, val: valIds } = splitByTrajectory(set, tc.val, logger);
   const ref = { train: trainIds.map((i) => set.trajs[i].path), val: valIds.map((i) => set.trajs[i].path) };
-  if (resume && (JSON.stringify(ref.train) !== JSON.stringify(resume.extra.data.train) || JSON.stringify(ref.val) !== JSON.stringify(resume.extra.data.val))) {
-    throw new Error('resuming with different --data than the checkpoint was trained on; omit --data to reuse its files');
+  if (
+    resume &&
+    (JSON.stringify(ref.train) !== JSON.stringify(resume.extra.data.train) ||
+      JSON.stringify(ref.val) !== JSON.stringify(resume.extra.data.val))
+  ) {
+    throw new Error(
+      'resuming with different --data than the checkpoint was trained on; omit --data to reuse its files',
+    );
   }
   return { files, load: opts, set, trainIds, valIds, ref };
 }
@@ -169,7 +212,11 @@ function resolveWorkers(o: TrainOptions, s: RunSetup, logger: Logger): number {
   const asked = o.workers ?? stored ?? 1;
   if (!(Number.isInteger(asked) && asked >= 1)) throw new Error(`workers must be a positive integer (got ${asked})`);
   const n = Math.min(asked, s.tc.batch);
-  if (stored !== null && n !== stored) logger.warn({ workers: n, checkpoint: stored }, 'resuming with another worker count than the checkpoint was written with: the gradients are summed in another order');
+  if (stored !== null && n !== stored)
+    logger.warn(
+      { workers: n, checkpoint: stored },
+      'resuming with another worker count than the checkpoint was written with: the gradients are summed in another order',
+    );
   return n;
 }
 
@@ -189,7 +236,12 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
       layers: cfg.layers,
       train: trainIds.length,
       val: valIds.length,
-      tasks: set.graphs.map((g) => ({ task: g.task, edges: g.graph.numEdges, nodes: g.graph.numNodes, F: g.graph.maxFeat })),
+      tasks: set.graphs.map((g) => ({
+        task: g.task,
+        edges: g.graph.numEdges,
+        nodes: g.graph.numNodes,
+        F: g.graph.maxFeat,
+      })),
       strides: [...new Set(set.trajs.map((t) => t.stride))],
       workers,
     },
@@ -200,13 +252,26 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   try {
     const elapsed0 = resume ? restoreTrainState(t, o.out, resume.extra, logger) : 0;
     if (workers > 1) {
-      pg = await ParallelGrads.start(set, { workers, files: data.files, load: data.load, cfg, host: t.hostWeights(), backend: o.backend ?? tf.getBackend(), logger });
+      pg = await ParallelGrads.start(set, {
+        workers,
+        files: data.files,
+        load: data.load,
+        cfg,
+        host: t.hostWeights(),
+        backend: o.backend ?? tf.getBackend(),
+        logger,
+      });
     }
     let lastVal: ValResult | null = resume?.extra.val ?? null;
     let lossEma = NaN;
     const t0 = performance.now();
     /** what a checkpoint records besides the trainer's state */
-    const record = (val: ValResult | null) => ({ data: dataRef, val, elapsedSec: elapsed0 + (performance.now() - t0) / 1000, workers });
+    const record = (val: ValResult | null) => ({
+      data: dataRef,
+      val,
+      elapsedSec: elapsed0 + (performance.now() - t0) / 1000,
+      workers,
+    });
     const startStep = t.step;
     let trainMs = 0;
     let stepsDone = 0;
@@ -215,13 +280,28 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
         id: `train-${tc.model}`,
         done: t.step,
         total: tc.steps,
-        info: { loss: Number.isFinite(lossEma) ? lossEma.toFixed(4) : '-', val: lastVal ? lastVal.l1.toFixed(4) : '-', linefit: lastVal ? lastVal.linefit.toFixed(4) : '-', lr: t.lr.toExponential(2) },
+        info: {
+          loss: Number.isFinite(lossEma) ? lossEma.toFixed(4) : '-',
+          val: lastVal ? lastVal.l1.toFixed(4) : '-',
+          linefit: lastVal ? lastVal.linefit.toFixed(4) : '-',
+          lr: t.lr.toExponential(2),
+        },
       });
     const doVal = () => {
       const v = t.validate();
       if (v) {
         lastVal = v;
-        logger.info({ step: t.step, trainLoss: lossEma, valL1: v.l1, last: v.last, linefit: v.linefit, beatsLinefit: v.beatsLinefit }, formatVal(v));
+        logger.info(
+          {
+            step: t.step,
+            trainLoss: lossEma,
+            valL1: v.l1,
+            last: v.last,
+            linefit: v.linefit,
+            beatsLinefit: v.beatsLinefit,
+          },
+          formatVal(v),
+        );
       }
       return v;
     };

@@ -9,7 +9,7 @@
  * the draws can be made in one place and the windows built where they are used.
  */
 import { Rng } from '../core/rng.ts';
-import { assembleBatch, batchFeat, type Batch } from './batch.ts';
+import { assembleBatch, batchFeat, type GraphBatch } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 import { groupByTask, type TrajectorySet } from './trajectories.ts';
 import { makeSample, numWindowStarts, wteSubset, type Sample, type Subset } from './windows.ts';
@@ -37,7 +37,8 @@ export class BatchSampler {
   ) {
     if (!trainIds.length) throw new Error('no training trajectories');
     for (const i of trainIds) {
-      if (numWindowStarts(set.trajs[i], tc.ctx) === 0) throw new Error(`${set.trajs[i].path}: too short for one window`);
+      if (numWindowStarts(set.trajs[i], tc.ctx) === 0)
+        throw new Error(`${set.trajs[i].path}: too short for one window`);
     }
     this.byTask = [...groupByTask(set, trainIds, (i) => i).values()];
     this.rng = new Rng(`${tc.seed}:data`);
@@ -63,7 +64,8 @@ export class BatchSampler {
       const n = numWindowStarts(this.set.trajs[ti], ctx);
       for (let w = 0; w < windowsPerTraj && draws.length < batch; w++) {
         const d: SampleDraw = { traj: ti, start: this.rng.int(n) };
-        if (this.tc.wteRows > 0) d.subset = wteSubset(this.set.graphs[this.set.trajs[ti].graph].graph, this.tc.wteRows, this.rng);
+        if (this.tc.wteRows > 0)
+          d.subset = wteSubset(this.set.graphs[this.set.trajs[ti].graph].graph, this.tc.wteRows, this.rng);
         if (this.lpe > 0) {
           d.lpeSign = new Float32Array(this.lpe);
           for (let k = 0; k < this.lpe; k++) d.lpeSign[k] = this.rng.uniform() < 0.5 ? -1 : 1;
@@ -76,15 +78,21 @@ export class BatchSampler {
 }
 
 /** The window of a draw, with its subgraph and sign flips. */
-export function drawnSample(set: TrajectorySet, d: SampleDraw, ctx: number, seqLen: number): Sample {
-  const s = makeSample(set, d.traj, d.start, ctx, seqLen);
+export function drawnSample(set: TrajectorySet, d: SampleDraw, ctx: number, maxHorizon: number): Sample {
+  const s = makeSample(set, d.traj, d.start, ctx, maxHorizon);
   if (d.subset !== undefined) s.subset = d.subset;
   if (d.lpeSign) s.lpeSign = d.lpeSign;
   return s;
 }
 
 /** The batch of these draws (padded to their largest graph's feature slots). */
-export function drawnBatch(set: TrajectorySet, draws: readonly SampleDraw[], ctx: number, seqLen: number, lpe: number): Batch {
-  const samples = draws.map((d) => drawnSample(set, d, ctx, seqLen));
-  return assembleBatch(set, samples, batchFeat(set, samples), ctx, seqLen, lpe);
+export function drawnBatch(
+  set: TrajectorySet,
+  draws: readonly SampleDraw[],
+  ctx: number,
+  maxHorizon: number,
+  lpe: number,
+): GraphBatch {
+  const samples = draws.map((d) => drawnSample(set, d, ctx, maxHorizon));
+  return assembleBatch(set, samples, batchFeat(set, samples), ctx, maxHorizon, lpe);
 }

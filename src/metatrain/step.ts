@@ -28,7 +28,13 @@ export function globalNorm(grads: readonly tf.Tensor[]): number {
 }
 
 /** Scales the gradients down to global norm `clip` when above it, then takes the AdamW step. */
-export function clippedStep(adam: AdamW, params: tf.Variable[], grads: tf.Tensor[], gradNorm: number, clip: number): void {
+export function clippedStep(
+  adam: AdamW,
+  params: tf.Variable[],
+  grads: tf.Tensor[],
+  gradNorm: number,
+  clip: number,
+): void {
   const coef = clip / (gradNorm + 1e-6);
   if (coef < 1) {
     const clipped = grads.map((g) => tf.mul(g, coef));

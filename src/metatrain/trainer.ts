@@ -1,6 +1,6 @@
 /**
  * The meta-training state machine (official `train_nino.py`): one model, one data split. L1 loss on
- * scaled parameters over valid targets (all seqLen horizons at once, direct multi-step), AdamW (lr 3e-3,
+ * scaled parameters over valid targets (all maxHorizon horizons at once, direct multi-step), AdamW (lr 3e-3,
  * wd 0.01) with cosine decay to 1e-6, global-norm gradient clipping at 5, batches of disjoint graphs with
  * several windows per sampled trajectory, random LPE sign flips per sample. Its parts: the model
  * (model.ts), the data order (sampler.ts), the guarded step (step.ts), validation (validation.ts); a run
@@ -17,7 +17,7 @@ import type { NiNoConfig } from '../model/config.ts';
 import type { HostWeights, Weights } from '../model/weights.ts';
 import type { AdamW } from '../optim/adamw.ts';
 import type { OptimizerState } from '../optim/types.ts';
-import type { Batch } from './batch.ts';
+import type { GraphBatch } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 import { TrainModel } from './model.ts';
 import type { ParallelGrads } from './parallel.ts';
@@ -59,8 +59,12 @@ export class MetaTrainer {
     readonly logger: Logger = silentLogger,
     readonly hooks: TrainHooks = {},
   ) {
-    if (set.maxFeat > cfg.maxFeat) throw new Error(`the data has graphs with ${set.maxFeat} feature slots, the model supports ${cfg.maxFeat}`);
-    if (cfg.ctx !== tc.ctx || cfg.seqLen !== tc.seqLen) throw new Error(`model ctx/seqLen ${cfg.ctx}/${cfg.seqLen} differ from the training ctx/seqLen ${tc.ctx}/${tc.seqLen}`);
+    if (set.maxFeat > cfg.maxFeat)
+      throw new Error(`the data has graphs with ${set.maxFeat} feature slots, the model supports ${cfg.maxFeat}`);
+    if (cfg.ctx !== tc.ctx || cfg.maxHorizon !== tc.maxHorizon)
+      throw new Error(
+        `model ctx/maxHorizon ${cfg.ctx}/${cfg.maxHorizon} differ from the training ctx/maxHorizon ${tc.ctx}/${tc.maxHorizon}`,
+      );
     const lpe = cfg.kind === 'gnn' ? cfg.lpe : 0;
     this.sampler = new BatchSampler(set, trainIds, tc, lpe);
     this.validator = new Validator(set, valIds, tc);
@@ -108,16 +112,16 @@ export class MetaTrainer {
   }
 
   /** Draws the next batch (advances the sampler). */
-  sampleBatch(): Batch {
-    return drawnBatch(this.set, this.sampler.drawBatch(), this.tc.ctx, this.tc.seqLen, this.lpe);
+  sampleBatch(): GraphBatch {
+    return drawnBatch(this.set, this.sampler.drawBatch(), this.tc.ctx, this.tc.maxHorizon, this.lpe);
   }
 
-  /** [E, F, hmax] predicted delta (see TrainModel.forward; call inside a tidy / grad scope) */
-  forward(b: Batch, ws?: Weights, hmax?: number): tf.Tensor3D {
-    return this.model.forward(b, ws, hmax);
+  /** [E, F, horizons] predicted delta (see TrainModel.forward; call inside a tidy / grad scope) */
+  forward(b: GraphBatch, ws?: Weights, horizons?: number): tf.Tensor3D {
+    return this.model.forward(b, ws, horizons);
   }
 
-  loss(b: Batch): tf.Scalar {
+  loss(b: GraphBatch): tf.Scalar {
     return this.model.loss(b);
   }
 
@@ -126,7 +130,12 @@ export class MetaTrainer {
   }
 
   takeSnapshot(): void {
-    this.guard.take({ step: this.step, weights: this.model.weightArrays(), adam: this.adam.getState(), rng: this.rng.getState() });
+    this.guard.take({
+      step: this.step,
+      weights: this.model.weightArrays(),
+      adam: this.adam.getState(),
+      rng: this.rng.getState(),
+    });
   }
 
   /** The windows of this step's batch (advances the sampler; snapshots first if there is none yet). */
@@ -139,7 +148,7 @@ export class MetaTrainer {
   /** One optimizer step (or a rollback), in this thread. Returns the loss (NaN when rolled back). */
   trainStep(): StepResult {
     const { draws, poison } = this.nextDraws();
-    const b = drawnBatch(this.set, draws, this.tc.ctx, this.tc.seqLen, this.lpe);
+    const b = drawnBatch(this.set, draws, this.tc.ctx, this.tc.maxHorizon, this.lpe);
     if (poison) b.edgeAttr[0] = NaN;
     const { loss, grads } = this.model.lossAndGrads(b);
     const value = loss.dataSync()[0];
@@ -151,7 +160,10 @@ export class MetaTrainer {
   async trainStepParallel(pg: ParallelGrads): Promise<StepResult> {
     const { draws, poison } = this.nextDraws();
     const { loss, grads } = await pg.compute(this.model, draws, poison);
-    return this.applyGradients(loss, grads.map((g, i) => tf.tensor(g, this.trainable[i].shape, 'float32')));
+    return this.applyGradients(
+      loss,
+      grads.map((g, i) => tf.tensor(g, this.trainable[i].shape, 'float32')),
+    );
   }
 
   /**
@@ -181,7 +193,10 @@ export class MetaTrainer {
     this.step = s.step;
     this.rollbacks++;
     this.sampler.reseed(this.rollbacks);
-    this.logger.warn({ step: from, rolledBackTo: s.step, loss, gradNorm, reason, rollbacks: this.rollbacks }, `non-finite ${reason} at step ${from}: rolled back to step ${s.step}, continuing with a different data order`);
+    this.logger.warn(
+      { step: from, rolledBackTo: s.step, loss, gradNorm, reason, rollbacks: this.rollbacks },
+      `non-finite ${reason} at step ${from}: rolled back to step ${s.step}, continuing with a different data order`,
+    );
   }
 
   /** L1 on the fixed held-out windows, next to "last" and linefit on the same windows. */

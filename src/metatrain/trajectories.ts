@@ -3,7 +3,7 @@
  * (src/trajectories/schema.ts), one neural graph (+ Laplacian PE) per task, the default stride, and the
  * train/validation split by whole trajectory.
  *
- *   const set = loadTrajectorySet(expandDataPaths(['runs/traj']), { ctx: 5, seqLen: 40, lpe: 8 });
+ *   const set = loadTrajectorySet(expandDataPaths(['runs/traj']), { ctx: 5, maxHorizon: 40, lpe: 8 });
  *   const { train, val } = splitByTrajectory(set, 1);
  */
 import { createHash } from 'node:crypto';
@@ -53,7 +53,7 @@ export interface TrajectorySet {
 
 export interface LoadOptions {
   ctx: number;
-  seqLen: number;
+  maxHorizon: number;
   /** records between input states (default: task period/ctx steps divided by the record spacing, >= 1) */
   stride?: number;
   /** LPE columns (0 = none) */
@@ -63,7 +63,10 @@ export interface LoadOptions {
   archOf?: (task: string, config: Record<string, unknown>) => { arch: string; numHeads?: number; layers?: LayersDesc };
 }
 
-function defaultArchOf(task: string, config: Record<string, unknown>): { arch: string; numHeads?: number; layers?: LayersDesc } {
+function defaultArchOf(
+  task: string,
+  config: Record<string, unknown>,
+): { arch: string; numHeads?: number; layers?: LayersDesc } {
   // the model the trajectory stored (task files' tasks are not in the registry), else the registry's
   let model = config.model as Record<string, unknown> | undefined;
   if (!model) {
@@ -75,16 +78,22 @@ function defaultArchOf(task: string, config: Record<string, unknown>): { arch: s
   }
   const a = String(model?.arch ?? 'mlp');
   // a task file's tfjs model carries its layer description (the graph is built from it, not from names)
-  return { arch: a === 'convnet' ? 'conv' : a, numHeads: model?.nHead as number | undefined, layers: model?.layers as LayersDesc | undefined };
+  return {
+    arch: a === 'convnet' ? 'conv' : a,
+    numHeads: model?.nHead as number | undefined,
+    layers: model?.layers as LayersDesc | undefined,
+  };
 }
 
 function sameLayout(a: ParamLayout, b: ParamLayout): string | null {
-  if (a.entries.length !== b.entries.length) return `${b.entries.length} parameter tensors instead of ${a.entries.length}`;
+  if (a.entries.length !== b.entries.length)
+    return `${b.entries.length} parameter tensors instead of ${a.entries.length}`;
   for (let i = 0; i < a.entries.length; i++) {
     const x = a.entries[i];
     const y = b.entries[i];
     if (x.name !== y.name) return `parameter #${i} is '${y.name}', expected '${x.name}'`;
-    if (x.shape.join(',') !== y.shape.join(',')) return `parameter '${y.name}' has shape [${y.shape}], expected [${x.shape}]`;
+    if (x.shape.join(',') !== y.shape.join(','))
+      return `parameter '${y.name}' has shape [${y.shape}], expected [${x.shape}]`;
   }
   return null;
 }
@@ -135,24 +144,43 @@ export function loadTrajectorySet(paths: readonly string[], o: LoadOptions): Tra
     } catch (e) {
       throw new TrajectoryDataError(`${path}: ${(e as Error).message}`);
     }
-    if (seen.has(key)) throw new TrajectoryDataError(`${path}: duplicate trajectory (task ${meta.task}, seed ${meta.seed}) already read from ${seen.get(key)}`);
+    if (seen.has(key))
+      throw new TrajectoryDataError(
+        `${path}: duplicate trajectory (task ${meta.task}, seed ${meta.seed}) already read from ${seen.get(key)}`,
+      );
     seen.set(key, path);
     // the same run under another seed label would put one run on both sides of the train/validation split
-    const first = records.length ? createHash('sha1').update(new Uint8Array(records[0].params.buffer, records[0].params.byteOffset, records[0].params.byteLength)).digest('hex') : '';
+    const first = records.length
+      ? createHash('sha1')
+          .update(new Uint8Array(records[0].params.buffer, records[0].params.byteOffset, records[0].params.byteLength))
+          .digest('hex')
+      : '';
     const same = first && seen.get(`${meta.task}#state:${first}`);
-    if (same) throw new TrajectoryDataError(`${path}: same initial parameters as ${same} (task ${meta.task}, seed ${meta.seed}): one run under two seeds`);
+    if (same)
+      throw new TrajectoryDataError(
+        `${path}: same initial parameters as ${same} (task ${meta.task}, seed ${meta.seed}): one run under two seeds`,
+      );
     if (first) seen.set(`${meta.task}#state:${first}`, path);
     let tg = byTask.get(meta.task);
     if (tg) {
       const diff = sameLayout(tg.layout, layout);
-      if (diff) throw new TrajectoryDataError(`${path}: does not match the other ${meta.task} trajectories (${tg.first}): ${diff}`);
+      if (diff)
+        throw new TrajectoryDataError(
+          `${path}: does not match the other ${meta.task} trajectories (${tg.first}): ${diff}`,
+        );
     } else {
       const { arch, numHeads, layers } = archOf(meta.task, meta.config);
       let graph: NeuralGraph;
       try {
-        graph = buildNeuralGraph(arch, layout.entries.map((e) => ({ name: e.name, shape: [...e.shape] })), { numHeads, layers, logger });
+        graph = buildNeuralGraph(
+          arch,
+          layout.entries.map((e) => ({ name: e.name, shape: [...e.shape] })),
+          { numHeads, layers, logger },
+        );
       } catch (e) {
-        throw new TrajectoryDataError(`${path}: cannot build the '${arch}' neural graph of task ${meta.task} (${(e as Error).message})`);
+        throw new TrajectoryDataError(
+          `${path}: cannot build the '${arch}' neural graph of task ${meta.task} (${(e as Error).message})`,
+        );
       }
       const lpe = o.lpe ?? 0;
       let pos: Float32Array | undefined;
@@ -166,14 +194,21 @@ export function loadTrajectorySet(paths: readonly string[], o: LoadOptions): Tra
       for (let i = 0; i < p.length; i++) {
         if (!Number.isFinite(p[i])) {
           const e = layout.entries.find((x) => i >= x.offset && i < x.offset + x.numel)!;
-          throw new TrajectoryDataError(`${path}: record ${r} (step ${records[r].step}) has a non-finite value (${p[i]}) in parameter '${e.name}'`);
+          throw new TrajectoryDataError(
+            `${path}: record ${r} (step ${records[r].step}) has a non-finite value (${p[i]}) in parameter '${e.name}'`,
+          );
         }
       }
       if (r > 0 && !(records[r].step > records[r - 1].step)) {
-        throw new TrajectoryDataError(`${path}: steps are not increasing (record ${r} has step ${records[r].step} after ${records[r - 1].step})`);
+        throw new TrajectoryDataError(
+          `${path}: steps are not increasing (record ${r} has step ${records[r].step} after ${records[r - 1].step})`,
+        );
       }
     }
-    const gaps = records.slice(1).map((x, i) => x.step - records[i].step).sort((a, b) => a - b);
+    const gaps = records
+      .slice(1)
+      .map((x, i) => x.step - records[i].step)
+      .sort((a, b) => a - b);
     const every = gaps.length ? gaps[gaps.length >> 1] : 0;
     const stride = o.stride ?? defaultStride(meta.task, every, o.ctx, meta.taskDef?.period as number | undefined);
     const need = o.ctx * stride + 1;
@@ -182,7 +217,15 @@ export function loadTrajectorySet(paths: readonly string[], o: LoadOptions): Tra
         `${path}: ${records.length} records, need at least ${need} (ctx ${o.ctx} input states + 1 target, ${stride} record(s) apart)`,
       );
     }
-    trajs.push({ path, task: meta.task, seed: meta.seed, graph: tg.gi, params: records.map((x) => x.params), steps: records.map((x) => x.step), stride });
+    trajs.push({
+      path,
+      task: meta.task,
+      seed: meta.seed,
+      graph: tg.gi,
+      params: records.map((x) => x.params),
+      steps: records.map((x) => x.step),
+      stride,
+    });
   }
   if (!trajs.length) throw new TrajectoryDataError('no trajectories given');
   const maxFeat = Math.max(...graphs.map((g) => g.graph.maxFeat));
@@ -193,14 +236,23 @@ export function loadTrajectorySet(paths: readonly string[], o: LoadOptions): Tra
  * Splits by whole trajectory: per task the `val` highest seeds are held out. Tasks with a single
  * trajectory stay in training only when val would take them all (a warning is logged).
  */
-export function splitByTrajectory(set: TrajectorySet, val: number, logger: Logger = silentLogger): { train: number[]; val: number[] } {
+export function splitByTrajectory(
+  set: TrajectorySet,
+  val: number,
+  logger: Logger = silentLogger,
+): { train: number[]; val: number[] } {
   const train: number[] = [];
   const held: number[] = [];
   const tasks = [...new Set(set.trajs.map((t) => t.task))];
   for (const task of tasks) {
-    const ids = set.trajs.map((t, i) => ({ t, i })).filter((x) => x.t.task === task).sort((a, b) => a.t.seed - b.t.seed);
+    const ids = set.trajs
+      .map((t, i) => ({ t, i }))
+      .filter((x) => x.t.task === task)
+      .sort((a, b) => a.t.seed - b.t.seed);
     if (val > 0 && ids.length <= val) {
-      throw new TrajectoryDataError(`task ${task} has ${ids.length} trajectories; holding out --val ${val} would leave none for training`);
+      throw new TrajectoryDataError(
+        `task ${task} has ${ids.length} trajectories; holding out --val ${val} would leave none for training`,
+      );
     }
     const cut = ids.length - val;
     ids.forEach((x, j) => (j < cut ? train : held).push(x.i));

@@ -59,20 +59,24 @@ export class Validator {
     readonly valIds: readonly number[],
     readonly tc: TrainConfig,
   ) {
-    const { ctx, seqLen, valWindows } = tc;
+    const { ctx, maxHorizon, valWindows } = tc;
     for (const ti of valIds) {
       const n = numWindowStarts(set.trajs[ti], ctx);
       const k = Math.min(valWindows, n);
       const starts = new Set<number>();
       for (let i = 0; i < k; i++) starts.add(k === 1 ? 0 : Math.round((i * (n - 1)) / (k - 1)));
-      for (const st of starts) this.samples.push(makeSample(set, ti, st, ctx, seqLen));
+      for (const st of starts) this.samples.push(makeSample(set, ti, st, ctx, maxHorizon));
     }
     if (this.samples.length) {
-      const acc = { last: new Float64Array(seqLen), linefit: new Float64Array(seqLen), count: new Float64Array(seqLen) };
+      const acc = {
+        last: new Float64Array(maxHorizon),
+        linefit: new Float64Array(maxHorizon),
+        count: new Float64Array(maxHorizon),
+      };
       for (const s of this.samples) {
-        const b = baselineErrors(set, s, ctx, seqLen);
+        const b = baselineErrors(set, s, ctx, maxHorizon);
         const t = this.taskTotals(set.trajs[s.traj].task);
-        for (let h = 0; h < seqLen; h++) {
+        for (let h = 0; h < maxHorizon; h++) {
           acc.last[h] += b.last[h];
           acc.linefit[h] += b.linefit[h];
           acc.count[h] += b.count[h];
@@ -98,20 +102,20 @@ export class Validator {
   /** The model's L1 on the held-out windows at this step (null without held-out data). */
   run(model: TrainModel, step: number): ValResult | null {
     if (!this.samples.length || !this.base) return null;
-    const S = this.tc.seqLen;
+    const S = this.tc.maxHorizon;
     const err = new Float64Array(S);
     const taskErr = new Map<string, number>();
     for (const { task, samples: chunk } of this.chunks) {
       const b = assembleBatch(this.set, chunk, batchFeat(this.set, chunk), this.tc.ctx, S, model.lpe);
       const e = tf.tidy(() => {
         const pred = model.forward(b);
-        const tgt = tf.tensor3d(b.target, [b.E, b.F, b.hmax]);
-        const mask = tf.tensor3d(b.mask, [b.E, b.F, b.hmax]);
+        const tgt = tf.tensor3d(b.target, [b.E, b.F, b.horizons]);
+        const mask = tf.tensor3d(b.mask, [b.E, b.F, b.horizons]);
         return tf.sum(tf.mul(tf.abs(tf.sub(pred, tgt)), mask), [0, 1]);
       });
       const v = e.dataSync();
       e.dispose();
-      for (let h = 0; h < b.hmax; h++) {
+      for (let h = 0; h < b.horizons; h++) {
         err[h] += v[h];
         taskErr.set(task, (taskErr.get(task) ?? 0) + v[h]);
       }
@@ -128,7 +132,12 @@ export class Validator {
       if (lo > S) break;
       const c = sum(count, lo, hi);
       if (c === 0) continue;
-      buckets.push({ h: lo === hi ? `${lo}` : `${lo}-${Math.min(hi, S)}`, l1: sum(err, lo, hi) / c, last: sum(last, lo, hi) / c, linefit: sum(linefit, lo, hi) / c });
+      buckets.push({
+        h: lo === hi ? `${lo}` : `${lo}-${Math.min(hi, S)}`,
+        l1: sum(err, lo, hi) / c,
+        last: sum(last, lo, hi) / c,
+        linefit: sum(linefit, lo, hi) / c,
+      });
     }
     const l1 = sum(err) / n;
     const r: ValResult = {
@@ -145,7 +154,12 @@ export class Validator {
       r.perTask = {};
       for (const [task, t] of this.byTask) {
         const c = Math.max(1, t.count);
-        r.perTask[task] = { l1: (taskErr.get(task) ?? 0) / c, last: t.last / c, linefit: t.linefit / c, windows: t.windows };
+        r.perTask[task] = {
+          l1: (taskErr.get(task) ?? 0) / c,
+          last: t.last / c,
+          linefit: t.linefit / c,
+          windows: t.windows,
+        };
       }
     }
     return r;
@@ -164,6 +178,10 @@ export function formatVal(v: ValResult): string {
   const b = v.buckets.map((x) => `h${x.h} ${f(x.l1)}/${f(x.last)}/${f(x.linefit)}`).join(' ');
   return (
     `${formatValSummary(v)} | per horizon (model/last/linefit): ${b}` +
-    (v.perTask ? ` | per task (model/last/linefit): ${Object.entries(v.perTask).map(([k, x]) => `${k} ${f(x.l1)}/${f(x.last)}/${f(x.linefit)}`).join(' ')}` : '')
+    (v.perTask
+      ? ` | per task (model/last/linefit): ${Object.entries(v.perTask)
+          .map(([k, x]) => `${k} ${f(x.l1)}/${f(x.last)}/${f(x.linefit)}`)
+          .join(' ')}`
+      : '')
   );
 }

@@ -1,7 +1,7 @@
 /**
  * Training windows (official `dataset/dataset.py`). A trajectory has R records (flat parameter vectors).
  * A *window* starting at record i0 takes ctx input states i0, i0+s, ..., i0+(ctx-1)s (s = stride, in
- * records) and up to seqLen targets: horizon h = 1..seqLen is the record end + h*s, end = i0+(ctx-1)s,
+ * records) and up to maxHorizon targets: horizon h = 1..maxHorizon is the record end + h*s, end = i0+(ctx-1)s,
  * masked where it is past the trajectory end. States and targets are scaled per tensor with the INPUT
  * states' statistics (scale.ts); the regression target of slot (e, f) at horizon h is
  * scaled_target_h - scaled_last (the model predicts the residual delta from the last input state).
@@ -33,7 +33,7 @@ export interface Sample {
   target: Float32Array;
   /** [E*F, horizons] 1 where the slot holds a parameter */
   mask: Float32Array;
-  /** number of valid horizons (1..seqLen) */
+  /** number of valid horizons (1..maxHorizon) */
   horizons: number;
   /** number of valid (slot, horizon) targets */
   count: number;
@@ -44,15 +44,16 @@ export interface Sample {
 }
 
 /**
- * One window: ctx inputs at records start + j*stride, targets at start + (ctx-1+h)*stride, h = 1..seqLen.
+ * One window: ctx inputs at records start + j*stride, targets at start + (ctx-1+h)*stride, h = 1..maxHorizon.
  */
-export function makeSample(set: TrajectorySet, ti: number, start: number, ctx: number, seqLen: number): Sample {
+export function makeSample(set: TrajectorySet, ti: number, start: number, ctx: number, maxHorizon: number): Sample {
   const t = set.trajs[ti];
   const tg = set.graphs[t.graph];
   const g = tg.graph;
   const s = t.stride;
   const R = t.params.length;
-  if (start < 0 || start + ctx * s > R - 1) throw new Error(`window start ${start} out of range for ${t.path} (${R} records, ctx ${ctx}, stride ${s})`);
+  if (start < 0 || start + ctx * s > R - 1)
+    throw new Error(`window start ${start} out of range for ${t.path} (${R} records, ctx ${ctx}, stride ${s})`);
   const layout = g.layout;
   const n = layout.total;
   const states = new Float32Array(n * ctx);
@@ -70,7 +71,7 @@ export function makeSample(set: TrajectorySet, ti: number, start: number, ctx: n
     den.fill(f32(scales[2 * k + 1] + f32(1e-6)), e.offset, e.offset + e.numel);
   });
   const end = start + (ctx - 1) * s;
-  const H = Math.min(seqLen, Math.floor((R - 1 - end) / s));
+  const H = Math.min(maxHorizon, Math.floor((R - 1 - end) / s));
   const SL = g.numEdges * g.maxFeat;
   const target = new Float32Array(SL * H);
   const mask = new Float32Array(SL * H);
@@ -131,12 +132,17 @@ export interface Subset {
  * Baseline errors of a sample, per horizon (sum of |pred - target| over valid slots, scaled space):
  * "last" (delta 0) and linefit (least-squares line through the ctx states, extrapolated h intervals).
  */
-export function baselineErrors(set: TrajectorySet, s: Sample, ctx: number, seqLen: number): { last: Float64Array; linefit: Float64Array; count: Float64Array } {
+export function baselineErrors(
+  set: TrajectorySet,
+  s: Sample,
+  ctx: number,
+  maxHorizon: number,
+): { last: Float64Array; linefit: Float64Array; count: Float64Array } {
   const g = set.graphs[s.graph].graph;
   const SL = g.numEdges * g.maxFeat;
-  const last = new Float64Array(seqLen);
-  const linefit = new Float64Array(seqLen);
-  const count = new Float64Array(seqLen);
+  const last = new Float64Array(maxHorizon);
+  const linefit = new Float64Array(maxHorizon);
+  const count = new Float64Array(maxHorizon);
   const fit = new LineFitter(ctx);
   for (let sl = 0; sl < SL; sl++) {
     if (g.edgeParamIndex[sl] < 0) continue;
@@ -150,4 +156,3 @@ export function baselineErrors(set: TrajectorySet, s: Sample, ctx: number, seqLe
   }
   return { last, linefit, count };
 }
-

@@ -33,6 +33,8 @@ export interface NiNoMethodOptions {
   officialDir?: string;
   /** verified jumps: a check-batch loss takes each nowcast whole, shrinks it or skips it (nowcast/nino.ts JumpCheck) */
   checkJumps?: boolean;
+  /** look-ahead verified jumps: each jump is judged this many base steps after it and undone if the check loss has not recovered (JumpCheck.lookahead) */
+  lookahead?: number;
 }
 
 /** The MethodSpec of NiNo around the task's AdamW. */
@@ -53,7 +55,9 @@ export const DATA_MODULES = ['tasks/registry'];
 
 /** Fingerprint of the modules a nowcaster run adds: resolution, graphs, models, scaling, everything they import. */
 export function nowcasterCodeVersion(root: string = CODE_ROOT): string {
-  return fingerprintOnce(`nowcaster\0${root}`, () => closureFingerprint(root, NOWCASTER_MODULES, { stopAt: DATA_MODULES }));
+  return fingerprintOnce(`nowcaster\0${root}`, () =>
+    closureFingerprint(root, NOWCASTER_MODULES, { stopAt: DATA_MODULES }),
+  );
 }
 
 /**
@@ -70,29 +74,52 @@ export function nowcasterVersion(ref: string, o: { officialDir?: string } = {}):
   });
 }
 
-const OPTION_KEYS = new Set(['nowcaster', 'period', 'nowcastOptions', 'officialDir', 'checkJumps']);
+const OPTION_KEYS = new Set(['nowcaster', 'period', 'nowcastOptions', 'officialDir', 'checkJumps', 'lookahead']);
 
 export const ninoMethodDef: MethodDef<NiNoMethodOptions> = {
   name: 'nino',
-  description: 'NiNo around AdamW: a nowcast every `period` steps (options: nowcaster, period, nowcastOptions, officialDir)',
+  description:
+    'NiNo around AdamW: a nowcast every `period` steps (options: nowcaster, period, nowcastOptions, officialDir)',
   parse(options) {
     const o = options ?? {};
     const extra = Object.keys(o).filter((k) => !OPTION_KEYS.has(k));
-    if (extra.length) throw new InputError(`method 'nino': unknown option(s) ${extra.join(', ')} (known: ${[...OPTION_KEYS].join(', ')})`);
-    if (typeof o.nowcaster !== 'string' || !o.nowcaster) throw new InputError(`method 'nino' needs a nowcaster reference (got ${JSON.stringify(o.nowcaster)})`);
-    if (!(Number.isInteger(o.period) && (o.period as number) > 0)) throw new InputError(`method 'nino': period must be a positive integer (got ${JSON.stringify(o.period)})`);
-    if (o.checkJumps !== undefined && typeof o.checkJumps !== 'boolean') throw new InputError(`method 'nino': checkJumps must be true or false`);
-    if (o.officialDir !== undefined && typeof o.officialDir !== 'string') throw new InputError(`method 'nino': officialDir must be a folder path`);
-    if (o.nowcastOptions !== undefined && (typeof o.nowcastOptions !== 'object' || o.nowcastOptions === null)) throw new InputError(`method 'nino': nowcastOptions must be an object`);
+    if (extra.length)
+      throw new InputError(
+        `method 'nino': unknown option(s) ${extra.join(', ')} (known: ${[...OPTION_KEYS].join(', ')})`,
+      );
+    if (typeof o.nowcaster !== 'string' || !o.nowcaster)
+      throw new InputError(`method 'nino' needs a nowcaster reference (got ${JSON.stringify(o.nowcaster)})`);
+    if (!(Number.isInteger(o.period) && (o.period as number) > 0))
+      throw new InputError(`method 'nino': period must be a positive integer (got ${JSON.stringify(o.period)})`);
+    if (o.checkJumps !== undefined && typeof o.checkJumps !== 'boolean')
+      throw new InputError(`method 'nino': checkJumps must be true or false`);
+    if (
+      o.lookahead !== undefined &&
+      !(Number.isInteger(o.lookahead) && (o.lookahead as number) > 0 && (o.lookahead as number) < (o.period as number))
+    ) {
+      throw new InputError(
+        `method 'nino': lookahead must be a whole number of steps in 1..${(o.period as number) - 1} (shorter than the period), got ${JSON.stringify(o.lookahead)}`,
+      );
+    }
+    if (o.lookahead !== undefined && o.checkJumps)
+      throw new InputError(
+        `method 'nino': checkJumps (judge right after the jump) and lookahead (judge later) are two checks; choose one`,
+      );
+    if (o.officialDir !== undefined && typeof o.officialDir !== 'string')
+      throw new InputError(`method 'nino': officialDir must be a folder path`);
+    if (o.nowcastOptions !== undefined && (typeof o.nowcastOptions !== 'object' || o.nowcastOptions === null))
+      throw new InputError(`method 'nino': nowcastOptions must be an object`);
     return o as unknown as NiNoMethodOptions;
   },
-  label: (o) => nowcasterLabel(o.nowcaster) + (o.checkJumps ? '+check' : ''),
+  label: (o) =>
+    nowcasterLabel(o.nowcaster) + (o.checkJumps ? '+check' : '') + (o.lookahead ? `+lookahead${o.lookahead}` : ''),
   // the same JSON as before methods existed, so --report-only keeps accepting runs stored then
   key: (o, withCode) => ({
     nowcaster: o.nowcaster,
     period: o.period,
     options: o.nowcastOptions ?? null,
     ...(o.checkJumps ? { checkJumps: true } : {}),
+    ...(o.lookahead ? { lookahead: o.lookahead } : {}),
     ...(withCode ? { version: nowcasterVersion(o.nowcaster, o) } : {}),
   }),
   check(o) {
@@ -101,9 +128,18 @@ export const ninoMethodDef: MethodDef<NiNoMethodOptions> = {
   },
   async create(o, ctx) {
     const baseOpt = await adamMethodDef.create({}, ctx);
-    const nowcaster = await resolveNowcaster(o.nowcaster, { model: ctx.model, logger: ctx.logger, officialDir: o.officialDir, ...o.nowcastOptions });
-    if (o.checkJumps && !ctx.runtime) throw new Error(`method 'nino' with checkJumps needs the task runtime in its context`);
-    const check = o.checkJumps ? jumpCheckFor(ctx.runtime!) : undefined;
+    const nowcaster = await resolveNowcaster(o.nowcaster, {
+      model: ctx.model,
+      logger: ctx.logger,
+      officialDir: o.officialDir,
+      ...o.nowcastOptions,
+    });
+    const checked = o.checkJumps || !!o.lookahead;
+    if (checked && !ctx.runtime)
+      throw new Error(`method 'nino' with checkJumps or lookahead needs the task runtime in its context`);
+    const check = checked
+      ? jumpCheckFor(ctx.runtime!, o.lookahead ? { lookahead: o.lookahead, scales: [1] } : {})
+      : undefined;
     return new NiNo({ baseOpt, nowcaster, period: o.period, maxTrainSteps: ctx.budget, check, logger: ctx.logger });
   },
 };

@@ -47,7 +47,11 @@ function finish(c: Omit<Checkpoint, 'kind'>, source: string): Checkpoint {
 }
 
 /** Parses a checkpoint from bytes. `jsonSidecar` = the official JSON for format (a). */
-export function parseCheckpoint(buf: Uint8Array, source = 'checkpoint', jsonSidecar?: Record<string, unknown>): Checkpoint {
+export function parseCheckpoint(
+  buf: Uint8Array,
+  source = 'checkpoint',
+  jsonSidecar?: Record<string, unknown>,
+): Checkpoint {
   if (buf.length >= 4 && buf[0] === 0x50 && buf[1] === 0x4b && buf[2] === 0x03 && buf[3] === 0x04) {
     const obj = readTorchCheckpoint(buf, source);
     let sd: unknown = obj;
@@ -74,25 +78,44 @@ export function parseCheckpoint(buf: Uint8Array, source = 'checkpoint', jsonSide
   for (const k of st.order) weights[k] = stToHost(st.tensors[k], k);
   if (st.metadata.format === NINO_FORMAT) {
     if (st.metadata.version !== NINO_FORMAT_VERSION) {
-      throw new Error(`${source}: nino checkpoint version ${st.metadata.version} not supported (want ${NINO_FORMAT_VERSION})`);
+      throw new Error(
+        `${source}: nino checkpoint version ${st.metadata.version} not supported (want ${NINO_FORMAT_VERSION})`,
+      );
     }
-    const config = JSON.parse(st.metadata.config) as NiNoConfig;
+    const config = withStoredNames(JSON.parse(st.metadata.config));
     const modelArgs = st.metadata.model_args ? JSON.parse(st.metadata.model_args) : configToOfficialArgs(config);
     const extra = st.metadata.extra ? JSON.parse(st.metadata.extra) : undefined;
     return finish({ config, weights, modelArgs, format: 'nino', extra, order: st.order }, source);
   }
-  const meta: Record<string, unknown> | undefined = jsonSidecar ?? (st.metadata.model_args ? { model_args_raw: JSON.parse(st.metadata.model_args) } : undefined);
+  const meta: Record<string, unknown> | undefined =
+    jsonSidecar ?? (st.metadata.model_args ? { model_args_raw: JSON.parse(st.metadata.model_args) } : undefined);
   if (!meta) throw new Error(`${source}: official safetensors checkpoint without model_args (pass the sibling .json)`);
   const modelArgs = (meta.model_args_raw ?? meta.model_args ?? {}) as Record<string, unknown>;
   const config = configFromOfficialArgs(modelArgs);
   const res = meta.hyperparameters_resolved as Record<string, unknown> | undefined;
   if (res) {
-    const c2 = configFromOfficialArgs(Object.fromEntries(Object.entries(res).filter(([k]) => k !== 'pna' && k !== 'is_mlp' && k !== 'n_msg_layers')));
-    for (const key of ['ctx', 'hid', 'layers', 'seqLen', 'maxFeat', 'edgeTypes', 'lpe', 'kind'] as const) {
-      if (c2[key] !== config[key]) throw new Error(`${source}: model_args_raw and hyperparameters_resolved disagree on ${key} (${config[key]} vs ${c2[key]})`);
+    const c2 = configFromOfficialArgs(
+      Object.fromEntries(Object.entries(res).filter(([k]) => k !== 'pna' && k !== 'is_mlp' && k !== 'n_msg_layers')),
+    );
+    for (const key of ['ctx', 'hid', 'layers', 'maxHorizon', 'maxFeat', 'edgeTypes', 'lpe', 'kind'] as const) {
+      if (c2[key] !== config[key])
+        throw new Error(
+          `${source}: model_args_raw and hyperparameters_resolved disagree on ${key} (${config[key]} vs ${c2[key]})`,
+        );
     }
   }
   return finish({ config, weights, modelArgs, format: 'official-safetensors', order: st.order }, source);
+}
+
+/**
+ * A stored NiNoConfig under today's names: checkpoints written before the vocabulary of issue #13 (the
+ * shipped nino-project*.safetensors among them) call the largest horizon `seqLen`.
+ */
+export function withStoredNames<T extends object>(stored: T): T {
+  const c = { ...stored } as T & { seqLen?: number; maxHorizon?: number };
+  if (c.maxHorizon === undefined && c.seqLen !== undefined) c.maxHorizon = c.seqLen;
+  delete c.seqLen;
+  return c;
 }
 
 /**
@@ -110,10 +133,13 @@ export function loadCheckpoint(path: string): Checkpoint {
 }
 
 /** Serialises a checkpoint in nino's format (safetensors + JSON metadata). */
-export function serializeCheckpoint(ck: Pick<Checkpoint, 'config' | 'weights'> & { extra?: Record<string, unknown> }): Uint8Array {
+export function serializeCheckpoint(
+  ck: Pick<Checkpoint, 'config' | 'weights'> & { extra?: Record<string, unknown> },
+): Uint8Array {
   checkHostWeights(ck.weights, ck.config, 'saveCheckpoint');
   const tensors: Record<string, StTensor> = {};
-  for (const s of weightSpecs(ck.config)) tensors[s.name] = { dtype: 'F32', shape: ck.weights[s.name].shape, data: ck.weights[s.name].data };
+  for (const s of weightSpecs(ck.config))
+    tensors[s.name] = { dtype: 'F32', shape: ck.weights[s.name].shape, data: ck.weights[s.name].data };
   const metadata: Record<string, string> = {
     format: NINO_FORMAT,
     version: NINO_FORMAT_VERSION,
@@ -125,6 +151,9 @@ export function serializeCheckpoint(ck: Pick<Checkpoint, 'config' | 'weights'> &
   return writeSafetensors(tensors, metadata);
 }
 
-export function saveCheckpoint(path: string, ck: Pick<Checkpoint, 'config' | 'weights'> & { extra?: Record<string, unknown> }): void {
+export function saveCheckpoint(
+  path: string,
+  ck: Pick<Checkpoint, 'config' | 'weights'> & { extra?: Record<string, unknown> },
+): void {
   writeFileSync(path, serializeCheckpoint(ck));
 }

@@ -13,7 +13,7 @@ export interface NiNoConfig {
   /** PNA layers (GNN only); with finalEdgeUpdate=false only layers-1 convs affect the output */
   layers: number;
   /** DMS horizons (official max_seq_len) */
-  seqLen: number;
+  maxHorizon: number;
   /** max feature slots per edge (official max_feat_size) */
   maxFeat: number;
   /** rows of layer_embed (0 = no edge-type embedding) */
@@ -81,7 +81,7 @@ export function configFromOfficialArgs(args: Record<string, unknown>): NiNoConfi
     ctx: Number(a.ctx),
     hid: Number(a.hid),
     layers: Number(a.layers),
-    seqLen: Number(a.max_seq_len),
+    maxHorizon: Number(a.max_seq_len),
     maxFeat: a.max_feat_size == null ? 1 : Number(a.max_feat_size),
     edgeTypes: Number(a.edge_types),
     lpe: Number(a.lpe),
@@ -101,7 +101,7 @@ export function configToOfficialArgs(c: NiNoConfig): Record<string, unknown> {
     layers: c.layers,
     gnn: c.kind === 'gnn',
     max_feat_size: c.maxFeat,
-    max_seq_len: c.seqLen,
+    max_seq_len: c.maxHorizon,
     wte_pos_enc: c.wtePosEnc,
     vocab_size: c.vocabSize,
     edge_types: c.edgeTypes,
@@ -138,14 +138,14 @@ export function weightSpecs(c: NiNoConfig): WeightSpec[] {
     lin('edge_mlp.fc.0', H, H);
     lin('edge_mlp.fc.2', H, H);
     lin('edge_mlp.fc.4', H, H);
-    lin('edge_mlp.fc.6', c.seqLen, H);
+    lin('edge_mlp.fc.6', c.maxHorizon, H);
     return out;
   }
   if (c.wtePosEnc) out.push({ name: 'wte_pos_enc_layer.weight', shape: [c.vocabSize + 1, H], init: 'w' });
   if (c.lpe > 0 || !c.wtePosEnc) lin('node_proj.fc.0', H, Math.max(1, c.lpe));
   lin('edge_proj.fc.0', H, c.maxFeat * c.ctx);
   lin('edge_out.fc.0', H, H);
-  lin('edge_out.fc.2', c.maxFeat * c.seqLen, H);
+  lin('edge_out.fc.2', c.maxFeat * c.maxHorizon, H);
   for (let l = 0; l < c.layers; l++) {
     const p = `gnn.convs.${l}`;
     lin(`${p}.edge_encoder`, 2 * H, H);

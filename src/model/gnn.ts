@@ -1,5 +1,5 @@
 /**
- * The NiNo GNN as an inference `Nowcaster` (official `NiNoModel` with PNA layers, checkpoint
+ * The NiNo GNN as an inference `NowcastModel` (official `NiNoModel` with PNA layers, checkpoint
  * `nino_no_posw`): the definition in nino-layer.ts run on the inference op set (infer-ops.ts:
  * transposed + folded weights, edge chunks, host gathers, bounded memory, no tensor leaks), plus edge
  * sampling. The differentiable all-horizon forward is `gnnTrainForward` (train-ops.ts).
@@ -8,7 +8,7 @@ import { Rng } from '../core/rng.ts';
 import type { NiNoConfig } from './config.ts';
 import { InferenceGnnOps, InferenceWeights } from './infer-ops.ts';
 import { gnnForward } from './nino-layer.ts';
-import type { Nowcaster, NowcastInput } from './types.ts';
+import type { NowcastModel, NowcastInput } from './types.ts';
 import { applyResidual, validateInput } from './types.ts';
 import type { HostWeights, Weights } from './weights.ts';
 import { adoptWeights, disposeWeights } from './weights.ts';
@@ -64,12 +64,12 @@ function checkGraph(edgeIndex: Int32Array, E: number, N: number): void {
 }
 
 /**
- * The NiNo GNN as a Nowcaster (inference; edge-chunked).
+ * The NiNo GNN as a NowcastModel (inference; edge-chunked).
  * Weights: host arrays (copied to tensors, freed by dispose()) or tensors/variables (caller keeps
  * ownership). Transposed and folded copies are made at construction, so later changes to passed-in
  * variables are not seen: build a new NiNoGnn (cheap) after a training step.
  */
-export class NiNoGnn implements Nowcaster {
+export class NiNoGnn implements NowcastModel {
   readonly kind = 'gnn' as const;
   readonly needsGraph = true;
   readonly weights: Weights;
@@ -91,11 +91,21 @@ export class NiNoGnn implements Nowcaster {
     this.rng = new Rng(options.seed ?? 0);
   }
 
-  get ctx() { return this.config.ctx; }
-  get seqLen() { return this.config.seqLen; }
-  get maxFeat() { return this.config.maxFeat; }
-  get lpe() { return this.config.lpe; }
-  get updScale() { return this.config.updScale; }
+  get ctx() {
+    return this.config.ctx;
+  }
+  get maxHorizon() {
+    return this.config.maxHorizon;
+  }
+  get maxFeat() {
+    return this.config.maxFeat;
+  }
+  get lpe() {
+    return this.config.lpe;
+  }
+  get updScale() {
+    return this.config.updScale;
+  }
 
   predict(input: NowcastInput): Float32Array {
     return applyResidual(input, this.predictDelta(input), this.config.updScale);
@@ -104,11 +114,16 @@ export class NiNoGnn implements Nowcaster {
   predictDelta(inp: NowcastInput, opts: GnnRunOptions = {}): Float32Array {
     if (this.disposed) throw new Error('NiNoGnn used after dispose()');
     const cfg = this.config;
-    const E = validateInput(inp, cfg.ctx, cfg.maxFeat, cfg.seqLen);
+    const E = validateInput(inp, cfg.ctx, cfg.maxFeat, cfg.maxHorizon);
     checkGraph(inp.edgeIndex, E, inp.numNodes);
     const o = { ...this.options, ...opts };
     const messageEdges = sampleMessageEdges(inp.edgeType, o.edgeSampleRatio ?? cfg.edgeSampleRatio, this.rng);
-    const ops = new InferenceGnnOps(this.prepared, cfg, inp, { chunkEdges: o.chunkEdges, messageEdges, trace: o.trace, timings: o.timings });
+    const ops = new InferenceGnnOps(this.prepared, cfg, inp, {
+      chunkEdges: o.chunkEdges,
+      messageEdges,
+      trace: o.trace,
+      timings: o.timings,
+    });
     try {
       return gnnForward(ops, cfg);
     } finally {

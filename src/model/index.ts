@@ -4,8 +4,8 @@
  * definition in nino-layer.ts, and checkpoint I/O (official .pt /
  * safetensors+JSON, nino's own safetensors format).
  *
- *   import { loadNowcaster, createNowcaster, loadCheckpoint, saveCheckpoint } from '../model/index.ts';
- *   const nc = loadNowcaster('checkpoints/nino_no_posw.pt', { chunkEdges: 65536 });
+ *   import { loadNowcastModel, createNowcastModel, loadCheckpoint, saveCheckpoint } from '../model/index.ts';
+ *   const nc = loadNowcastModel('checkpoints/nino_no_posw.pt', { chunkEdges: 65536 });
  *   const next = nc.predict({ edgeAttr, F, ctx: 5, edgeIndex, edgeType, pos, posW, numNodes, k: 40 });
  */
 export * from './types.ts';

@@ -41,7 +41,10 @@ export class InferenceWeights {
   readonly foldedSplit = new Map<string, [LinWB, LinWB]>();
   private readonly keep: tf.Tensor[] = [];
 
-  constructor(readonly ws: Weights, cfg: NiNoConfig) {
+  constructor(
+    readonly ws: Weights,
+    cfg: NiNoConfig,
+  ) {
     for (const [k, x] of Object.entries(ws)) {
       if (k.endsWith('.weight') && x.rank === 2 && !k.startsWith('layer_embed') && !k.startsWith('wte_pos_enc')) {
         this.transposed.set(k.slice(0, -'.weight'.length), tf.keep(tf.transpose(x as tf.Tensor2D)));
@@ -93,10 +96,15 @@ export class InferenceWeights {
       const p = `gnn.convs.${l}.edge_encoder`;
       const [encT, encB] = [this.t(p), this.v(`${p}.bias`)];
       const halves = tf.tidy(() => [
-        tf.slice(encT, [0, 0], [H, H]), tf.slice(encB, [0], [H]),
-        tf.slice(encT, [0, H], [H, H]), tf.slice(encB, [H], [H]),
+        tf.slice(encT, [0, 0], [H, H]),
+        tf.slice(encB, [0], [H]),
+        tf.slice(encT, [0, H], [H, H]),
+        tf.slice(encB, [H], [H]),
       ]);
-      this.foldedSplit.set(p, [fold(l, halves[0] as tf.Tensor2D, halves[1] as tf.Tensor1D), fold(l, halves[2] as tf.Tensor2D, halves[3] as tf.Tensor1D)]);
+      this.foldedSplit.set(p, [
+        fold(l, halves[0] as tf.Tensor2D, halves[1] as tf.Tensor1D),
+        fold(l, halves[2] as tf.Tensor2D, halves[3] as tf.Tensor1D),
+      ]);
       tf.dispose(halves);
       const q = `gnn.edge_update.${l}.lin_e`;
       this.folded.set(q, fold(l, this.t(q), this.v(`${q}.bias`) as tf.Tensor1D));
@@ -147,10 +155,13 @@ export class InferenceOps implements LayerOps {
   outHead(x: tf.Tensor2D, name: string, _maxFeat: number, F: number): tf.Tensor2D {
     let h = this.heads.get(name);
     if (!h) {
-      const S = this.cfg.seqLen;
+      const S = this.cfg.maxHorizon;
       const k = this.k;
       const [WT, b] = tf.tidy(() => {
-        const rows = tf.tensor1d(Int32Array.from({ length: F }, (_, f) => f * S + (k - 1)), 'int32');
+        const rows = tf.tensor1d(
+          Int32Array.from({ length: F }, (_, f) => f * S + (k - 1)),
+          'int32',
+        );
         // bias rebuilt as a fresh rank-1 tensor: tfjs-wasm's fused matMul reads the bias rank from
         // its data record, which for a gather result is the pre-reshape rank
         const bAll = this.w.v(`${name}.bias`).dataSync();
@@ -201,7 +212,12 @@ export class InferenceGnnOps extends InferenceOps implements GnnOps<tf.Tensor2D[
   private readonly live = new Set<tf.Tensor>();
   private tPhase = performance.now();
 
-  constructor(w: InferenceWeights, cfg: NiNoConfig, private readonly inp: NowcastInput, private readonly o: InferenceGnnOptions = {}) {
+  constructor(
+    w: InferenceWeights,
+    cfg: NiNoConfig,
+    private readonly inp: NowcastInput,
+    private readonly o: InferenceGnnOptions = {},
+  ) {
     super(w, cfg, inp.k, o.trace);
     const E = inp.edgeType.length;
     this.numNodes = inp.numNodes;
@@ -260,11 +276,23 @@ export class InferenceGnnOps extends InferenceOps implements GnnOps<tf.Tensor2D[
   edges(f: (edgeAttr: tf.Tensor2D, edgeType: Int32Array) => tf.Tensor2D): tf.Tensor2D[] {
     const { F, ctx } = this.inp;
     return this.ranges.map(([a, b]) =>
-      this.track(tf.tidy(() => f(tf.tensor2d(this.inp.edgeAttr.subarray(a * F * ctx, b * F * ctx), [b - a, F * ctx]), this.inp.edgeType.subarray(a, b)))),
+      this.track(
+        tf.tidy(() =>
+          f(
+            tf.tensor2d(this.inp.edgeAttr.subarray(a * F * ctx, b * F * ctx), [b - a, F * ctx]),
+            this.inp.edgeType.subarray(a, b),
+          ),
+        ),
+      ),
     );
   }
 
-  meanMessages(e: tf.Tensor2D[], A: Float32Array, B: Float32Array, msg: (e: tf.Tensor2D, h: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+  meanMessages(
+    e: tf.Tensor2D[],
+    A: Float32Array,
+    B: Float32Array,
+    msg: (e: tf.Tensor2D, h: tf.Tensor2D) => tf.Tensor2D,
+  ): tf.Tensor2D {
     const { H, src, dst } = this;
     const aggHost = new Float32Array(this.numNodes * H);
     for (let c = 0; c < this.ranges.length; c++) {
@@ -290,9 +318,16 @@ export class InferenceGnnOps extends InferenceOps implements GnnOps<tf.Tensor2D[
     return this.track(agg);
   }
 
-  updateEdges(e: tf.Tensor2D[], S: Float32Array, T: Float32Array, upd: (e: tf.Tensor2D, st: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D[] {
+  updateEdges(
+    e: tf.Tensor2D[],
+    S: Float32Array,
+    T: Float32Array,
+    upd: (e: tf.Tensor2D, st: tf.Tensor2D) => tf.Tensor2D,
+  ): tf.Tensor2D[] {
     return e.map((eC, c) => {
-      const eNew = this.track(tf.tidy(() => upd(eC, gather2Host(S, this.slice(this.src, c), T, this.slice(this.dst, c), this.H))));
+      const eNew = this.track(
+        tf.tidy(() => upd(eC, gather2Host(S, this.slice(this.src, c), T, this.slice(this.dst, c), this.H))),
+      );
       this.release([eC]);
       return eNew;
     });

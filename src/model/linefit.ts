@@ -6,7 +6,7 @@
  * Computed in float64 on the host; predict() = last + delta (updScale 1). `LineFitter` is the one
  * implementation; the meta-training baseline (metatrain/windows.ts) uses it too.
  */
-import type { Nowcaster, NowcastInput } from './types.ts';
+import type { NowcastModel, NowcastInput } from './types.ts';
 import { applyResidual, validateInput } from './types.ts';
 
 /**
@@ -47,10 +47,10 @@ export class LineFitter {
   }
 }
 
-export class LineFit implements Nowcaster {
+export class LineFit implements NowcastModel {
   readonly name = 'linefit';
   readonly kind = 'linefit' as const;
-  readonly seqLen = Infinity;
+  readonly maxHorizon = Infinity;
   readonly maxFeat = Infinity;
   readonly needsGraph = false;
   readonly lpe = 0;
@@ -61,7 +61,7 @@ export class LineFit implements Nowcaster {
   }
 
   predictDelta(inp: NowcastInput): Float32Array {
-    const E = validateInput(inp, this.ctx, this.maxFeat, this.seqLen);
+    const E = validateInput(inp, this.ctx, this.maxFeat, this.maxHorizon);
     const { F, ctx, k, edgeAttr } = inp;
     const f = new LineFitter(ctx);
     const out = new Float32Array(E * F);

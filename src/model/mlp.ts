@@ -1,6 +1,6 @@
 /**
  * The graph-free per-parameter NiNo MLP baseline (official NiNoModel with gnn=False; checkpoints
- * `nino_mlp` (hid 128) and `nino_mlp_h32`) as an inference `Nowcaster`: the definition `mlpForward`
+ * `nino_mlp` (hid 128) and `nino_mlp_h32`) as an inference `NowcastModel`: the definition `mlpForward`
  * (nino-layer.ts, with the math) run on the inference op set, edge-chunked. The differentiable
  * all-horizon forward is `mlpTrainForward` (train-ops.ts).
  */
@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { NiNoConfig } from './config.ts';
 import { InferenceOps, InferenceWeights } from './infer-ops.ts';
 import { mlpForward } from './nino-layer.ts';
-import type { Nowcaster, NowcastInput } from './types.ts';
+import type { NowcastModel, NowcastInput } from './types.ts';
 import { applyResidual, validateInput } from './types.ts';
 import type { HostWeights, Weights } from './weights.ts';
 import { adoptWeights, disposeWeights } from './weights.ts';
@@ -21,10 +21,10 @@ export interface MlpRunOptions {
 }
 
 /**
- * The per-parameter MLP as a Nowcaster. Weights: host arrays (owned, freed by dispose()) or tensors
+ * The per-parameter MLP as a NowcastModel. Weights: host arrays (owned, freed by dispose()) or tensors
  * (caller-owned; transposes are cached at construction, so rebuild after changing them).
  */
-export class NiNoMlp implements Nowcaster {
+export class NiNoMlp implements NowcastModel {
   readonly kind = 'mlp' as const;
   readonly needsGraph = false;
   readonly lpe = 0;
@@ -45,10 +45,18 @@ export class NiNoMlp implements Nowcaster {
     this.prepared = new InferenceWeights(this.weights, config);
   }
 
-  get ctx() { return this.config.ctx; }
-  get seqLen() { return this.config.seqLen; }
-  get maxFeat() { return this.config.maxFeat; }
-  get updScale() { return this.config.updScale; }
+  get ctx() {
+    return this.config.ctx;
+  }
+  get maxHorizon() {
+    return this.config.maxHorizon;
+  }
+  get maxFeat() {
+    return this.config.maxFeat;
+  }
+  get updScale() {
+    return this.config.updScale;
+  }
 
   predict(input: NowcastInput): Float32Array {
     return applyResidual(input, this.predictDelta(input), this.config.updScale);
@@ -57,7 +65,7 @@ export class NiNoMlp implements Nowcaster {
   predictDelta(inp: NowcastInput, opts: MlpRunOptions = {}): Float32Array {
     if (this.disposed) throw new Error('NiNoMlp used after dispose()');
     const cfg = this.config;
-    const E = validateInput(inp, cfg.ctx, cfg.maxFeat, cfg.seqLen);
+    const E = validateInput(inp, cfg.ctx, cfg.maxFeat, cfg.maxHorizon);
     const { F, ctx, k } = inp;
     const o = { ...this.options, ...opts };
     const chunk = o.chunkEdges && o.chunkEdges > 0 ? o.chunkEdges : Math.max(E, 1);

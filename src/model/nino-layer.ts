@@ -7,7 +7,7 @@
  *   - inference ops (infer-ops.ts): pre-transposed and folded weights, edge chunks, host gathers and
  *     host mean aggregation, edge sampling, one horizon; what `NiNoGnn` / `NiNoMlp` run.
  *
- * GNN (shapes: N nodes, E edges, H = hid, F feature slots, S = seqLen):
+ * GNN (shapes: N nodes, E edges, H = hid, F feature slots, S = maxHorizon):
  *   x  = pos @ node_proj^T (+ wte_pos_enc[pos_w])                         [N,H]
  *   e  = edge_attr @ edge_proj[:, :F*ctx]^T + layer_embed[edge_type]       [E,H]
  *   per layer l with an edge update:
@@ -41,7 +41,7 @@ export interface LayerOps {
   embed(name: string, idx: Int32Array): tf.Tensor2D;
   /**
    * Output Linear `name` (weight [maxFeat*S, H]) restricted to rows f*S + (h-1), f < F, for the op set's
-   * horizons h (training: 1..hmax; inference: k): [M, F*nh], column f*nh + j.
+   * horizons h (training: 1..horizons; inference: k): [M, F*nh], column f*nh + j.
    */
   outHead(x: tf.Tensor2D, name: string, maxFeat: number, F: number): tf.Tensor2D;
   /** debug trace: records t under `name` (no-op unless tracing) */
@@ -95,7 +95,8 @@ function nodeInit(ops: GnnOps<unknown, unknown, unknown>, cfg: NiNoConfig): tf.T
   if (cfg.lpe > 0) {
     const pos = ops.pos();
     if (!pos) throw new Error(`this NiNo GNN needs pos [N, ${cfg.lpe}] (LPE)`);
-    if (pos.shape[0] !== N || pos.shape[1] !== cfg.lpe) throw new Error(`pos has shape [${pos.shape}], expected [${N}, ${cfg.lpe}]`);
+    if (pos.shape[0] !== N || pos.shape[1] !== cfg.lpe)
+      throw new Error(`pos has shape [${pos.shape}], expected [${N}, ${cfg.lpe}]`);
     x = ops.linear(pos, 'node_proj.fc.0');
   }
   if (cfg.wtePosEnc) {
@@ -109,7 +110,12 @@ function nodeInit(ops: GnnOps<unknown, unknown, unknown>, cfg: NiNoConfig): tf.T
 }
 
 /** [n,H] edge embedding of edgeAttr [n, F*ctx] */
-function edgeEmbed(ops: GnnOps<unknown, unknown, unknown>, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array): tf.Tensor2D {
+function edgeEmbed(
+  ops: GnnOps<unknown, unknown, unknown>,
+  cfg: NiNoConfig,
+  edgeAttr: tf.Tensor2D,
+  edgeType: Int32Array,
+): tf.Tensor2D {
   const F = ops.F;
   let e = ops.linear(edgeAttr, 'edge_proj.fc.0', F === cfg.maxFeat ? undefined : { in: [0, F * cfg.ctx] });
   if (cfg.edgeTypes > 0) e = tf.add(e, ops.embed('layer_embed', edgeType)) as tf.Tensor2D;
@@ -118,7 +124,7 @@ function edgeEmbed(ops: GnnOps<unknown, unknown, unknown>, cfg: NiNoConfig, edge
 }
 
 /**
- * The NiNo GNN forward on an op set: R is the op set's result (training: [E, F, hmax] tensor;
+ * The NiNo GNN forward on an op set: R is the op set's result (training: [E, F, horizons] tensor;
  * inference: [E*F] host delta for its horizon).
  */
 export function gnnForward<ES, Tb, R>(ops: GnnOps<ES, Tb, R>, cfg: NiNoConfig): R {
@@ -130,7 +136,10 @@ export function gnnForward<ES, Tb, R>(ops: GnnOps<ES, Tb, R>, cfg: NiNoConfig): 
     const p = `gnn.convs.${l}`;
     const q = `gnn.edge_update.${l}`;
     // pre_nns on [x_dst | x_src], split into its node-side halves (target with bias, source without)
-    const [A, B] = ops.step(() => [ops.linear(x, `${p}.pre_nns.0.0`, { in: [0, H] }), ops.linear(x, `${p}.pre_nns.0.0`, { in: [H, H], bias: false })]);
+    const [A, B] = ops.step(() => [
+      ops.linear(x, `${p}.pre_nns.0.0`, { in: [0, H] }),
+      ops.linear(x, `${p}.pre_nns.0.0`, { in: [H, H], bias: false }),
+    ]);
     const agg = ops.meanMessages(e, ops.table(A), ops.table(B), (eM, h) => {
       const [scale, shift] = ops.linearSplit(eM, `${p}.edge_encoder`, H);
       const m = tf.add(tf.mul(scale, h), shift) as tf.Tensor2D;
@@ -164,7 +173,13 @@ export function gnnForward<ES, Tb, R>(ops: GnnOps<ES, Tb, R>, cfg: NiNoConfig): 
 }
 
 /** The per-parameter MLP forward on edgeAttr [n, F*ctx]: [n*F, nh] for the op set's horizons. */
-export function mlpForward(ops: LayerOps, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array, F: number): tf.Tensor2D {
+export function mlpForward(
+  ops: LayerOps,
+  cfg: NiNoConfig,
+  edgeAttr: tf.Tensor2D,
+  edgeType: Int32Array,
+  F: number,
+): tf.Tensor2D {
   const n = edgeAttr.shape[0];
   const H = cfg.hid;
   let h = ops.linear(tf.reshape(edgeAttr, [n * F, cfg.ctx]) as tf.Tensor2D, 'edge_proj.fc.0');

@@ -14,7 +14,8 @@ import { listZip, readZipEntry } from '../core/zip.ts';
 
 // ---------------------------------------------------------------- pickle
 
-export type TorchDType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type TorchDType =
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 export interface TorchTensor {
   /** original torch dtype; float16/bfloat16 are upcast to float32 data */
@@ -48,7 +49,16 @@ const STORAGE_DTYPES: Record<string, TorchDType> = {
   'torch.BoolStorage': 'bool',
 };
 const DTYPE_BYTES: Record<TorchDType, number> = {
-  float32: 4, float64: 8, float16: 2, bfloat16: 2, int64: 8, int32: 4, int16: 2, int8: 1, uint8: 1, bool: 1,
+  float32: 4,
+  float64: 8,
+  float16: 2,
+  bfloat16: 2,
+  int64: 8,
+  int32: 4,
+  int16: 2,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
 };
 const ALLOWED_GLOBALS = new Set([
   'collections.OrderedDict',
@@ -71,13 +81,21 @@ function typedFromBytes(bytes: Uint8Array, dtype: TorchDType): TorchTensor['data
   copy.set(bytes);
   const b = copy.buffer;
   switch (dtype) {
-    case 'float32': return new Float32Array(b);
-    case 'float64': return new Float64Array(b);
-    case 'int64': return new BigInt64Array(b);
-    case 'int32': return new Int32Array(b);
-    case 'int16': return new Int16Array(b);
-    case 'int8': return new Int8Array(b);
-    case 'uint8': case 'bool': return copy;
+    case 'float32':
+      return new Float32Array(b);
+    case 'float64':
+      return new Float64Array(b);
+    case 'int64':
+      return new BigInt64Array(b);
+    case 'int32':
+      return new Int32Array(b);
+    case 'int16':
+      return new Int16Array(b);
+    case 'int8':
+      return new Int8Array(b);
+    case 'uint8':
+    case 'bool':
+      return copy;
     case 'float16': {
       const u = new Uint16Array(b);
       return Float32Array.from(u, half2float);
@@ -134,45 +152,132 @@ export function unpickle(
     need(1);
     const op = data[p++];
     switch (op) {
-      case 0x80: need(1); if (data[p] > 5) throw new Error(`${source}: pickle protocol ${data[p]} not supported`); p += 1; break; // PROTO
-      case 0x95: need(8); p += 8; break; // FRAME
-      case 0x7d: stack.push(new Map()); break; // } EMPTY_DICT
-      case 0x5d: stack.push([]); break; // ] EMPTY_LIST
-      case 0x29: stack.push(new Tuple()); break; // ) EMPTY_TUPLE
-      case 0x28: stack.push(MARK); break; // ( MARK
-      case 0x71: need(1); memo.set(data[p++], top()); break; // q BINPUT
-      case 0x72: need(4); memo.set(dv.getUint32(p, true), top()); p += 4; break; // r LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: { need(1); const k = data[p++]; if (!memo.has(k)) throw new Error(`${source}: bad memo key ${k}`); stack.push(memo.get(k)); break; } // h BINGET
-      case 0x6a: { need(4); const k = dv.getUint32(p, true); p += 4; if (!memo.has(k)) throw new Error(`${source}: bad memo key ${k}`); stack.push(memo.get(k)); break; } // j LONG_BINGET
-      case 0x58: { need(4); const n = dv.getUint32(p, true); p += 4; need(n); stack.push(dec.decode(data.subarray(p, p + n))); p += n; break; } // X BINUNICODE
-      case 0x8c: { need(1); const n = data[p++]; need(n); stack.push(dec.decode(data.subarray(p, p + n))); p += n; break; } // SHORT_BINUNICODE
-      case 0x54: { need(4); const n = dv.getInt32(p, true); p += 4; need(n); stack.push(dec.decode(data.subarray(p, p + n))); p += n; break; } // T BINSTRING
-      case 0x55: { need(1); const n = data[p++]; need(n); stack.push(dec.decode(data.subarray(p, p + n))); p += n; break; } // U SHORT_BINSTRING
-      case 0x63: { // c GLOBAL
+      case 0x80:
+        need(1);
+        if (data[p] > 5) throw new Error(`${source}: pickle protocol ${data[p]} not supported`);
+        p += 1;
+        break; // PROTO
+      case 0x95:
+        need(8);
+        p += 8;
+        break; // FRAME
+      case 0x7d:
+        stack.push(new Map());
+        break; // } EMPTY_DICT
+      case 0x5d:
+        stack.push([]);
+        break; // ] EMPTY_LIST
+      case 0x29:
+        stack.push(new Tuple());
+        break; // ) EMPTY_TUPLE
+      case 0x28:
+        stack.push(MARK);
+        break; // ( MARK
+      case 0x71:
+        need(1);
+        memo.set(data[p++], top());
+        break; // q BINPUT
+      case 0x72:
+        need(4);
+        memo.set(dv.getUint32(p, true), top());
+        p += 4;
+        break; // r LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x68: {
+        need(1);
+        const k = data[p++];
+        if (!memo.has(k)) throw new Error(`${source}: bad memo key ${k}`);
+        stack.push(memo.get(k));
+        break;
+      } // h BINGET
+      case 0x6a: {
+        need(4);
+        const k = dv.getUint32(p, true);
+        p += 4;
+        if (!memo.has(k)) throw new Error(`${source}: bad memo key ${k}`);
+        stack.push(memo.get(k));
+        break;
+      } // j LONG_BINGET
+      case 0x58: {
+        need(4);
+        const n = dv.getUint32(p, true);
+        p += 4;
+        need(n);
+        stack.push(dec.decode(data.subarray(p, p + n)));
+        p += n;
+        break;
+      } // X BINUNICODE
+      case 0x8c: {
+        need(1);
+        const n = data[p++];
+        need(n);
+        stack.push(dec.decode(data.subarray(p, p + n)));
+        p += n;
+        break;
+      } // SHORT_BINUNICODE
+      case 0x54: {
+        need(4);
+        const n = dv.getInt32(p, true);
+        p += 4;
+        need(n);
+        stack.push(dec.decode(data.subarray(p, p + n)));
+        p += n;
+        break;
+      } // T BINSTRING
+      case 0x55: {
+        need(1);
+        const n = data[p++];
+        need(n);
+        stack.push(dec.decode(data.subarray(p, p + n)));
+        p += n;
+        break;
+      } // U SHORT_BINSTRING
+      case 0x63: {
+        // c GLOBAL
         const nl1 = data.indexOf(0x0a, p);
         const nl2 = data.indexOf(0x0a, nl1 + 1);
         if (nl1 < 0 || nl2 < 0) throw new Error(`${source}: truncated GLOBAL`);
         const name = `${dec.decode(data.subarray(p, nl1))}.${dec.decode(data.subarray(nl1 + 1, nl2))}`;
         p = nl2 + 1;
-        if (!ALLOWED_GLOBALS.has(name)) throw new Error(`${source}: refusing pickle global '${name}' (not needed by a checkpoint)`);
+        if (!ALLOWED_GLOBALS.has(name))
+          throw new Error(`${source}: refusing pickle global '${name}' (not needed by a checkpoint)`);
         stack.push(new Global(name));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const n = pop();
         const m = pop();
         const name = `${m}.${n}`;
-        if (!ALLOWED_GLOBALS.has(name)) throw new Error(`${source}: refusing pickle global '${name}' (not needed by a checkpoint)`);
+        if (!ALLOWED_GLOBALS.has(name))
+          throw new Error(`${source}: refusing pickle global '${name}' (not needed by a checkpoint)`);
         stack.push(new Global(name));
         break;
       }
-      case 0x51: stack.push(persistentLoad(pop())); break; // Q BINPERSID
-      case 0x4b: need(1); stack.push(data[p++]); break; // K BININT1
-      case 0x4d: need(2); stack.push(dv.getUint16(p, true)); p += 2; break; // M BININT2
-      case 0x4a: need(4); stack.push(dv.getInt32(p, true)); p += 4; break; // J BININT
-      case 0x8a: { // LONG1
-        need(1); const n = data[p++]; need(n);
+      case 0x51:
+        stack.push(persistentLoad(pop()));
+        break; // Q BINPERSID
+      case 0x4b:
+        need(1);
+        stack.push(data[p++]);
+        break; // K BININT1
+      case 0x4d:
+        need(2);
+        stack.push(dv.getUint16(p, true));
+        p += 2;
+        break; // M BININT2
+      case 0x4a:
+        need(4);
+        stack.push(dv.getInt32(p, true));
+        p += 4;
+        break; // J BININT
+      case 0x8a: {
+        // LONG1
+        need(1);
+        const n = data[p++];
+        need(n);
         let v = 0n;
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(data[p + i]);
         if (n > 0 && data[p + n - 1] & 0x80) v -= 1n << BigInt(8 * n);
@@ -180,15 +285,49 @@ export function unpickle(
         stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
         break;
       }
-      case 0x47: need(8); stack.push(dv.getFloat64(p, false)); p += 8; break; // G BINFLOAT
-      case 0x74: stack.push(Tuple.from(popMark()) as Tuple); break; // t TUPLE
-      case 0x85: { const a = pop(); const t = new Tuple(); t.push(a); stack.push(t); break; } // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); const t = new Tuple(); t.push(a, b); stack.push(t); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); const t = new Tuple(); t.push(a, b, c); stack.push(t); break; } // TUPLE3
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4e: stack.push(null); break; // N NONE
-      case 0x52: { // R REDUCE
+      case 0x47:
+        need(8);
+        stack.push(dv.getFloat64(p, false));
+        p += 8;
+        break; // G BINFLOAT
+      case 0x74:
+        stack.push(Tuple.from(popMark()) as Tuple);
+        break; // t TUPLE
+      case 0x85: {
+        const a = pop();
+        const t = new Tuple();
+        t.push(a);
+        stack.push(t);
+        break;
+      } // TUPLE1
+      case 0x86: {
+        const b = pop();
+        const a = pop();
+        const t = new Tuple();
+        t.push(a, b);
+        stack.push(t);
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        const t = new Tuple();
+        t.push(a, b, c);
+        stack.push(t);
+        break;
+      } // TUPLE3
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
+      case 0x4e:
+        stack.push(null);
+        break; // N NONE
+      case 0x52: {
+        // R REDUCE
         const args = pop();
         const f = pop();
         if (!(f instanceof Global)) throw new Error(`${source}: REDUCE on a non-global`);
@@ -196,24 +335,57 @@ export function unpickle(
         stack.push(callGlobal(f.name, args));
         break;
       }
-      case 0x62: { // b BUILD: only OrderedDict/_metadata-style attribute state is accepted (ignored)
+      case 0x62: {
+        // b BUILD: only OrderedDict/_metadata-style attribute state is accepted (ignored)
         const state = pop();
         const obj = top();
-        if (!(obj instanceof Map) || !(state instanceof Map || state === null)) throw new Error(`${source}: unsupported BUILD`);
+        if (!(obj instanceof Map) || !(state instanceof Map || state === null))
+          throw new Error(`${source}: unsupported BUILD`);
         break;
       }
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // s SETITEM
-      case 0x75: { const kv = popMark(); setItems(top(), kv); break; } // u SETITEMS
-      case 0x61: { const v = pop(); const l = top(); if (!Array.isArray(l)) throw new Error(`${source}: APPEND on a non-list`); l.push(v); break; } // a APPEND
-      case 0x65: { const items = popMark(); const l = top(); if (!Array.isArray(l)) throw new Error(`${source}: APPENDS on a non-list`); l.push(...items); break; } // e APPENDS
-      case 0x2e: return pop(); // . STOP
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        setItems(top(), [k, v]);
+        break;
+      } // s SETITEM
+      case 0x75: {
+        const kv = popMark();
+        setItems(top(), kv);
+        break;
+      } // u SETITEMS
+      case 0x61: {
+        const v = pop();
+        const l = top();
+        if (!Array.isArray(l)) throw new Error(`${source}: APPEND on a non-list`);
+        l.push(v);
+        break;
+      } // a APPEND
+      case 0x65: {
+        const items = popMark();
+        const l = top();
+        if (!Array.isArray(l)) throw new Error(`${source}: APPENDS on a non-list`);
+        l.push(...items);
+        break;
+      } // e APPENDS
+      case 0x2e:
+        return pop(); // . STOP
       default:
-        throw new Error(`${source}: unsupported pickle opcode 0x${op.toString(16)} at byte ${p - 1} (not needed by a checkpoint)`);
+        throw new Error(
+          `${source}: unsupported pickle opcode 0x${op.toString(16)} at byte ${p - 1} (not needed by a checkpoint)`,
+        );
     }
   }
 }
 
-function materialize(bytes: Uint8Array, dtype: TorchDType, offset: number, shape: number[], stride: number[], source: string): TorchTensor {
+function materialize(
+  bytes: Uint8Array,
+  dtype: TorchDType,
+  offset: number,
+  shape: number[],
+  stride: number[],
+  source: string,
+): TorchTensor {
   const all = typedFromBytes(bytes, dtype);
   const n = shape.reduce((a, b) => a * b, 1);
   // contiguous fast path
@@ -255,7 +427,8 @@ function materialize(bytes: Uint8Array, dtype: TorchDType, offset: number, shape
 export function readTorchCheckpoint(buf: Uint8Array, source = '.pt'): unknown {
   const entries = listZip(buf, source);
   const pkl = entries.find((e) => e.name === 'data.pkl' || e.name.endsWith('/data.pkl'));
-  if (!pkl) throw new Error(`${source}: no data.pkl in the archive (legacy non-zip torch.save files are not supported)`);
+  if (!pkl)
+    throw new Error(`${source}: no data.pkl in the archive (legacy non-zip torch.save files are not supported)`);
   const prefix = pkl.name.slice(0, pkl.name.length - 'data.pkl'.length);
   const byName = new Map(entries.map((e) => [e.name, e]));
   const bo = byName.get(`${prefix}byteorder`);
@@ -265,9 +438,11 @@ export function readTorchCheckpoint(buf: Uint8Array, source = '.pt'): unknown {
   }
   const storageBytes = new Map<string, Uint8Array>();
   const persistentLoad = (pid: unknown): Storage => {
-    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) throw new Error(`${source}: unsupported persistent id ${JSON.stringify(pid)}`);
+    if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5)
+      throw new Error(`${source}: unsupported persistent id ${JSON.stringify(pid)}`);
     const [, type, key, , numel] = pid as [string, unknown, string, string, number];
-    if (!(type instanceof Global) || !(type.name in STORAGE_DTYPES)) throw new Error(`${source}: unsupported storage type`);
+    if (!(type instanceof Global) || !(type.name in STORAGE_DTYPES))
+      throw new Error(`${source}: unsupported storage type`);
     return { __storage: true, dtype: STORAGE_DTYPES[type.name], key: String(key), numel: Number(numel) };
   };
   const callGlobal = (name: string, args: unknown[]): unknown => {
@@ -285,7 +460,10 @@ export function readTorchCheckpoint(buf: Uint8Array, source = '.pt'): unknown {
         const ent = byName.get(`${prefix}data/${st.key}`);
         if (!ent) throw new Error(`${source}: storage '${st.key}' missing from the archive`);
         bytes = readZipEntry(buf, ent, source);
-        if (bytes.length !== st.numel * DTYPE_BYTES[st.dtype]) throw new Error(`${source}: storage '${st.key}' has ${bytes.length} bytes, expected ${st.numel * DTYPE_BYTES[st.dtype]}`);
+        if (bytes.length !== st.numel * DTYPE_BYTES[st.dtype])
+          throw new Error(
+            `${source}: storage '${st.key}' has ${bytes.length} bytes, expected ${st.numel * DTYPE_BYTES[st.dtype]}`,
+          );
         storageBytes.set(st.key, bytes);
       }
       return materialize(bytes, st.dtype, Number(offset), [...size].map(Number), [...stride].map(Number), source);
@@ -294,7 +472,8 @@ export function readTorchCheckpoint(buf: Uint8Array, source = '.pt'): unknown {
     throw new Error(`${source}: refusing to call '${name}'`);
   };
   const obj = unpickle(readZipEntry(buf, pkl, source), persistentLoad, callGlobal, `${source}:data.pkl`);
-  const isTensorMap = (m: Map<unknown, unknown>) => [...m.values()].some((v) => v && typeof v === 'object' && 'shape' in (v as object));
+  const isTensorMap = (m: Map<unknown, unknown>) =>
+    [...m.values()].some((v) => v && typeof v === 'object' && 'shape' in (v as object));
   const toPlain = (v: unknown): unknown => {
     if (v instanceof Map && !isTensorMap(v) && [...v.keys()].every((k) => typeof k === 'string')) {
       return Object.fromEntries([...v.entries()].map(([k, x]) => [k, toPlain(x)]));

@@ -5,7 +5,7 @@
  * gradient emits) is ~10x slower and was ~70% of a meta-training step. Meta-training (src/metatrain)
  * and the golden parity tests run these forwards; use inside tf.variableGrads / tf.tidy.
  *
- *   const delta = gnnTrainForward(weights, cfg, { edgeAttr, F, edgeIndex, edgeType, pos, numNodes });  // [E, F, seqLen]
+ *   const delta = gnnTrainForward(weights, cfg, { edgeAttr, F, edgeIndex, edgeType, pos, numNodes });  // [E, F, maxHorizon]
  */
 import * as tf from '@tensorflow/tfjs';
 import type { NiNoConfig } from './config.ts';
@@ -28,7 +28,11 @@ const linearB = tf.customGrad(((x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D, 
       return [tf.matMul(dy, Ws), tf.matMul(tf.transpose(dy), xs), tf.sum(dy, 0)];
     },
   };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor2D, W: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (
+  x: tf.Tensor2D,
+  W: tf.Tensor2D,
+  b: tf.Tensor1D,
+) => tf.Tensor2D;
 
 const linearNoB = tf.customGrad(((x: tf.Tensor2D, W: tf.Tensor2D, save: tf.GradSaveFunc) => {
   save([x, W]);
@@ -53,15 +57,25 @@ function linearAutodiff(x: tf.Tensor2D, W: tf.Tensor, b?: tf.Tensor): tf.Tensor2
   return (b ? tf.add(y, b) : y) as tf.Tensor2D;
 }
 
-/** rows f*S + k (f < F, k < hmax) of an output layer W [maxFeat*S, H], b [maxFeat*S] */
-function outRows(W: tf.Tensor, b: tf.Tensor, maxFeat: number, S: number, F: number, hmax: number): [tf.Tensor2D, tf.Tensor1D] {
-  if (hmax < 1 || hmax > S) throw new Error(`hmax ${hmax} out of range 1..${S}`);
-  if (F === maxFeat && hmax === S) return [W as tf.Tensor2D, b as tf.Tensor1D];
+/** rows f*S + k (f < F, k < horizons) of an output layer W [maxFeat*S, H], b [maxFeat*S] */
+function outRows(
+  W: tf.Tensor,
+  b: tf.Tensor,
+  maxFeat: number,
+  S: number,
+  F: number,
+  horizons: number,
+): [tf.Tensor2D, tf.Tensor1D] {
+  if (horizons < 1 || horizons > S) throw new Error(`horizons ${horizons} out of range 1..${S}`);
+  if (F === maxFeat && horizons === S) return [W as tf.Tensor2D, b as tf.Tensor1D];
   const H = W.shape[1]!;
-  const Wr = tf.reshape(tf.slice(tf.reshape(W, [maxFeat, S, H]), [0, 0, 0], [F, hmax, H]), [F * hmax, H]) as tf.Tensor2D;
+  const Wr = tf.reshape(tf.slice(tf.reshape(W, [maxFeat, S, H]), [0, 0, 0], [F, horizons, H]), [
+    F * horizons,
+    H,
+  ]) as tf.Tensor2D;
   // 1-D slices + concat (not reshape of a 2-D slice): wasm's _FusedMatMul reads the bias rank from the
   // shape stored with the data, which a reshape does not change
-  const parts = Array.from({ length: F }, (_, f) => tf.slice(b as tf.Tensor1D, [f * S], [hmax]));
+  const parts = Array.from({ length: F }, (_, f) => tf.slice(b as tf.Tensor1D, [f * S], [horizons]));
   const br = (F === 1 ? parts[0] : tf.concat(parts)) as tf.Tensor1D;
   return [Wr, br];
 }
@@ -73,14 +87,14 @@ export interface TrainForwardOptions {
   autodiff?: boolean;
 }
 
-/** Linear / embedding / head ops on torch-layout weight tensors, horizons 1..hmax */
+/** Linear / embedding / head ops on torch-layout weight tensors, for horizons k = 1..horizons */
 class TrainOps implements LayerOps {
   private readonly lin: typeof linear;
 
   constructor(
     protected readonly ws: Weights,
     protected readonly cfg: NiNoConfig,
-    private readonly hmax: number,
+    protected readonly horizons: number,
     private readonly opts: TrainForwardOptions,
   ) {
     this.lin = opts.autodiff ? linearAutodiff : linear;
@@ -109,7 +123,14 @@ class TrainOps implements LayerOps {
   }
 
   outHead(x: tf.Tensor2D, name: string, maxFeat: number, F: number): tf.Tensor2D {
-    const [W, b] = outRows(this.w(`${name}.weight`), this.w(`${name}.bias`), maxFeat, this.cfg.seqLen, F, this.hmax);
+    const [W, b] = outRows(
+      this.w(`${name}.weight`),
+      this.w(`${name}.bias`),
+      maxFeat,
+      this.cfg.maxHorizon,
+      F,
+      this.horizons,
+    );
     return this.lin(x, W, b);
   }
 
@@ -147,7 +168,13 @@ class TrainGnnOps extends TrainOps implements GnnOps<tf.Tensor2D, tf.Tensor2D, t
   private readonly sub: { ids: tf.Tensor1D; src: tf.Tensor1D; dst: tf.Tensor1D } | null;
   private readonly cnt: tf.Tensor2D;
 
-  constructor(ws: Weights, cfg: NiNoConfig, private readonly g: GraphTensorsInput, private readonly horizons: number, opts: TrainForwardOptions) {
+  constructor(
+    ws: Weights,
+    cfg: NiNoConfig,
+    private readonly g: GraphTensorsInput,
+    horizons: number,
+    opts: TrainForwardOptions,
+  ) {
     super(ws, cfg, horizons, opts);
     this.numNodes = g.numNodes;
     this.F = g.F;
@@ -158,7 +185,19 @@ class TrainGnnOps extends TrainOps implements GnnOps<tf.Tensor2D, tf.Tensor2D, t
     this.src = tf.tensor1d(src, 'int32');
     this.dst = tf.tensor1d(dst, 'int32');
     const m = g.messageEdges ?? null;
-    this.sub = m ? { ids: tf.tensor1d(m, 'int32'), src: tf.tensor1d(m.map((i) => src[i]), 'int32'), dst: tf.tensor1d(m.map((i) => dst[i]), 'int32') } : null;
+    this.sub = m
+      ? {
+          ids: tf.tensor1d(m, 'int32'),
+          src: tf.tensor1d(
+            m.map((i) => src[i]),
+            'int32',
+          ),
+          dst: tf.tensor1d(
+            m.map((i) => dst[i]),
+            'int32',
+          ),
+        }
+      : null;
     this.cnt = tf.tensor2d(inDegree(dst, g.numNodes, m), [g.numNodes, 1]);
   }
 
@@ -178,7 +217,12 @@ class TrainGnnOps extends TrainOps implements GnnOps<tf.Tensor2D, tf.Tensor2D, t
     return f(this.g.edgeAttr, this.g.edgeType);
   }
 
-  meanMessages(e: tf.Tensor2D, A: tf.Tensor2D, B: tf.Tensor2D, msg: (e: tf.Tensor2D, h: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+  meanMessages(
+    e: tf.Tensor2D,
+    A: tf.Tensor2D,
+    B: tf.Tensor2D,
+    msg: (e: tf.Tensor2D, h: tf.Tensor2D) => tf.Tensor2D,
+  ): tf.Tensor2D {
     const src = this.sub ? this.sub.src : this.src;
     const dst = this.sub ? this.sub.dst : this.dst;
     const eM = this.sub ? gatherRows(e, this.sub.ids) : e;
@@ -186,7 +230,12 @@ class TrainGnnOps extends TrainOps implements GnnOps<tf.Tensor2D, tf.Tensor2D, t
     return tf.div(segmentSum(m, dst, this.numNodes), this.cnt) as tf.Tensor2D;
   }
 
-  updateEdges(e: tf.Tensor2D, S: tf.Tensor2D, T: tf.Tensor2D, upd: (e: tf.Tensor2D, st: tf.Tensor2D) => tf.Tensor2D): tf.Tensor2D {
+  updateEdges(
+    e: tf.Tensor2D,
+    S: tf.Tensor2D,
+    T: tf.Tensor2D,
+    upd: (e: tf.Tensor2D, st: tf.Tensor2D) => tf.Tensor2D,
+  ): tf.Tensor2D {
     return upd(e, tf.add(gatherRows(S, this.src), gatherRows(T, this.dst)) as tf.Tensor2D);
   }
 
@@ -204,17 +253,31 @@ class TrainGnnOps extends TrainOps implements GnnOps<tf.Tensor2D, tf.Tensor2D, t
 }
 
 /**
- * Differentiable NiNo GNN forward, [E, F, hmax] = horizons 1..hmax (default seqLen) of the official
+ * Differentiable NiNo GNN forward, [E, F, horizons] = horizons k = 1..horizons (default: all, maxHorizon) of the official
  * output, pre-residual, scaled space; only those rows of edge_out.fc.2 are computed.
  */
-export function gnnTrainForward(ws: Weights, cfg: NiNoConfig, g: GraphTensorsInput, hmax = cfg.seqLen, opts: TrainForwardOptions = {}): tf.Tensor3D {
+export function gnnTrainForward(
+  ws: Weights,
+  cfg: NiNoConfig,
+  g: GraphTensorsInput,
+  horizons = cfg.maxHorizon,
+  opts: TrainForwardOptions = {},
+): tf.Tensor3D {
   if (cfg.kind !== 'gnn') throw new Error(`gnnTrainForward needs a gnn config, got kind '${cfg.kind}'`);
-  return gnnForward(new TrainGnnOps(ws, cfg, g, hmax, opts), cfg);
+  return gnnForward(new TrainGnnOps(ws, cfg, g, horizons, opts), cfg);
 }
 
-/** Differentiable per-parameter MLP forward, [E, F, hmax] (edgeAttr [E, F*ctx]). */
-export function mlpTrainForward(ws: Weights, cfg: NiNoConfig, edgeAttr: tf.Tensor2D, edgeType: Int32Array, F: number, hmax = cfg.seqLen, opts: TrainForwardOptions = {}): tf.Tensor3D {
+/** Differentiable per-parameter MLP forward, [E, F, horizons] (edgeAttr [E, F*ctx]). */
+export function mlpTrainForward(
+  ws: Weights,
+  cfg: NiNoConfig,
+  edgeAttr: tf.Tensor2D,
+  edgeType: Int32Array,
+  F: number,
+  horizons = cfg.maxHorizon,
+  opts: TrainForwardOptions = {},
+): tf.Tensor3D {
   if (cfg.kind !== 'mlp') throw new Error(`mlpTrainForward needs an mlp config, got kind '${cfg.kind}'`);
-  const out = mlpForward(new TrainOps(ws, cfg, hmax, opts), cfg, edgeAttr, edgeType, F);
-  return tf.reshape(out, [edgeAttr.shape[0], F, hmax]) as tf.Tensor3D;
+  const out = mlpForward(new TrainOps(ws, cfg, horizons, opts), cfg, edgeAttr, edgeType, F);
+  return tf.reshape(out, [edgeAttr.shape[0], F, horizons]) as tf.Tensor3D;
 }

@@ -26,20 +26,20 @@ export interface NowcastInput {
   /** [N] */
   posW?: Int32Array;
   numNodes: number;
-  /** horizon in state intervals, 1..seqLen */
+  /** horizon in state intervals, 1..maxHorizon */
   k: number;
 }
 
-export type NowcasterKind = 'gnn' | 'mlp' | 'linefit';
+export type NowcastModelKind = 'gnn' | 'mlp' | 'linefit';
 
-export interface Nowcaster {
+export interface NowcastModel {
   /** registry name, e.g. 'nino', 'nino_mlp', 'linefit' */
   readonly name: string;
-  readonly kind: NowcasterKind;
+  readonly kind: NowcastModelKind;
   /** number of states the model consumes */
   readonly ctx: number;
   /** largest supported horizon k (DMS length); Infinity for linefit */
-  readonly seqLen: number;
+  readonly maxHorizon: number;
   /** largest F the model supports */
   readonly maxFeat: number;
   /** true when the model uses edgeIndex/pos (message passing) */
@@ -57,7 +57,7 @@ export interface Nowcaster {
 }
 
 /** Checks the common shape contract; throws with a precise message. */
-export function validateInput(inp: NowcastInput, ctxExpected: number, maxFeat: number, seqLen: number): number {
+export function validateInput(inp: NowcastInput, ctxExpected: number, maxFeat: number, maxHorizon: number): number {
   const { edgeAttr, F, ctx, edgeType, k } = inp;
   if (ctx !== ctxExpected) throw new Error(`nowcaster expects ctx=${ctxExpected} states, got ctx=${ctx}`);
   if (!(F >= 1 && F <= maxFeat)) throw new Error(`F=${F} out of range 1..${maxFeat}`);
@@ -65,7 +65,7 @@ export function validateInput(inp: NowcastInput, ctxExpected: number, maxFeat: n
   if (edgeAttr.length !== E * F * ctx) {
     throw new Error(`edgeAttr has ${edgeAttr.length} values, expected E*F*ctx = ${E}*${F}*${ctx} = ${E * F * ctx}`);
   }
-  if (!Number.isInteger(k) || k < 1 || k > seqLen) throw new Error(`k=${k} out of range 1..${seqLen}`);
+  if (!Number.isInteger(k) || k < 1 || k > maxHorizon) throw new Error(`k=${k} out of range 1..${maxHorizon}`);
   return E;
 }
 

@@ -52,7 +52,11 @@ export function toTensors(host: HostWeights, cfg: NiNoConfig, source?: string): 
  * Weights for a nowcaster: host arrays become tensors owned by the nowcaster (owns = true, freed by its
  * dispose()); tensors passed in stay the caller's (owns = false).
  */
-export function adoptWeights(weights: Weights | HostWeights, cfg: NiNoConfig, source: string): { weights: Weights; owns: boolean } {
+export function adoptWeights(
+  weights: Weights | HostWeights,
+  cfg: NiNoConfig,
+  source: string,
+): { weights: Weights; owns: boolean } {
   const owns = !(Object.values(weights)[0] instanceof tf.Tensor);
   return { weights: owns ? toTensors(weights as HostWeights, cfg, source) : (weights as Weights), owns };
 }
@@ -60,12 +64,17 @@ export function adoptWeights(weights: Weights | HostWeights, cfg: NiNoConfig, so
 /** Tensors -> host arrays (copies). */
 export function fromTensors(w: Weights): HostWeights {
   const out: HostWeights = {};
-  for (const [k, t] of Object.entries(w)) out[k] = { shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) };
+  for (const [k, t] of Object.entries(w))
+    out[k] = { shape: [...t.shape], data: Float32Array.from(t.dataSync() as Float32Array) };
   return out;
 }
 
 /** Official init: Linear weights and embeddings normal(0, 0.02), biases 0; seeded. */
-export function initHostWeights(cfg: NiNoConfig, seed: number | string = 0, specs: WeightSpec[] = weightSpecs(cfg)): HostWeights {
+export function initHostWeights(
+  cfg: NiNoConfig,
+  seed: number | string = 0,
+  specs: WeightSpec[] = weightSpecs(cfg),
+): HostWeights {
   const rng = new Rng(seed);
   const out: HostWeights = {};
   for (const s of specs) {

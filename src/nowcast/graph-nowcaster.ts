@@ -13,10 +13,16 @@
 import { Rng } from '../core/rng.ts';
 import type { Logger } from '../core/logger.ts';
 import { laplacianPE, toEdges, toVector, type NeuralGraph } from '../graph/index.ts';
-import type { Nowcaster } from '../model/types.ts';
+import type { NowcastModel } from '../model/types.ts';
 import { scaleStates, unscaleVector } from '../trajectories/scale.ts';
-import type { ParamNowcaster } from './nino.ts';
-import { partitionTransformerGraph, predictBySubgraph, slicePositions, subgraphPositions, type SubgraphPartition } from './subgraph.ts';
+import type { Nowcaster } from './nino.ts';
+import {
+  partitionTransformerGraph,
+  predictBySubgraph,
+  slicePositions,
+  subgraphPositions,
+  type SubgraphPartition,
+} from './subgraph.ts';
 
 export interface GraphNowcasterOptions {
   /** seed of the LPE sign flips (fixed once per graph, as in the official code) */
@@ -32,7 +38,7 @@ export interface GraphNowcasterOptions {
   logger?: Pick<Logger, 'warn'>;
 }
 
-export class GraphNowcaster implements ParamNowcaster {
+export class GraphNowcaster implements Nowcaster {
   readonly name: string;
   readonly ctx: number;
   readonly maxHorizon: number;
@@ -44,21 +50,26 @@ export class GraphNowcaster implements ParamNowcaster {
   private scratch: Float32Array | undefined;
 
   constructor(
-    readonly model: Nowcaster,
+    readonly model: NowcastModel,
     readonly graph: NeuralGraph,
     private readonly o: GraphNowcasterOptions = {},
   ) {
     this.name = model.name;
     this.ctx = model.ctx;
-    this.maxHorizon = Number.isFinite(model.seqLen) ? model.seqLen : 40;
+    this.maxHorizon = Number.isFinite(model.maxHorizon) ? model.maxHorizon : 40;
     if (graph.maxFeat > model.maxFeat) {
-      throw new Error(`graph has ${graph.maxFeat} feature slots per edge, nowcaster '${model.name}' supports at most ${model.maxFeat}`);
+      throw new Error(
+        `graph has ${graph.maxFeat} feature slots per edge, nowcaster '${model.name}' supports at most ${model.maxFeat}`,
+      );
     }
     this.pos = o.pos;
     if (o.subgraph) {
       this.partition = partitionTransformerGraph(graph);
       if (!this.partition) {
-        o.logger?.warn({ arch: graph.arch, nowcaster: model.name }, `subgraph mode needs a transformer graph (transformer.h.{i}. / model.layers.{i}. blocks); '${graph.arch}' graph has none, nowcasting the whole graph`);
+        o.logger?.warn(
+          { arch: graph.arch, nowcaster: model.name },
+          `subgraph mode needs a transformer graph (transformer.h.{i}. / model.layers.{i}. blocks); '${graph.arch}' graph has none, nowcasting the whole graph`,
+        );
       }
     }
   }
@@ -90,7 +101,12 @@ export class GraphNowcaster implements ParamNowcaster {
     if (this.partition) {
       const part = this.partition;
       this.scratch ??= new Float32Array(part.maxEdges * g.maxFeat * this.ctx);
-      out = predictBySubgraph(this.model, g, part, this.edgeAttr, { ctx: this.ctx, k: kk, pos: this.subgraphPositions(), scratch: this.scratch });
+      out = predictBySubgraph(this.model, g, part, this.edgeAttr, {
+        ctx: this.ctx,
+        k: kk,
+        pos: this.subgraphPositions(),
+        scratch: this.scratch,
+      });
     } else {
       out = this.model.predict({
         edgeAttr: this.edgeAttr,

@@ -15,7 +15,7 @@ import type { ModelDef } from '../tasks/types.ts';
 import { NiNo } from './nino.ts';
 import { PROJECT_CHECKPOINT, resolveNowcaster } from './resolve.ts';
 
-export { NiNo, type NiNoOptions, type ParamNowcaster } from './nino.ts';
+export { NiNo, type NiNoOptions, type Nowcaster } from './nino.ts';
 export { horizonSchedule, nowcastSteps } from './schedule.ts';
 export { resolveNowcaster, nowcasterLabel } from './resolve.ts';
 export { GraphNowcaster } from './graph-nowcaster.ts';
@@ -45,6 +45,19 @@ export async function createNiNo(o: CreateNiNoOptions): Promise<NiNo> {
   const nowcaster =
     ref === null
       ? null
-      : await resolveNowcaster(ref, { model: o.model, logger: o.logger, subgraph: o.subgraph, edgeSampleRatio: o.edgeSampleRatio, chunkEdges: o.chunkEdges });
-  return new NiNo({ baseOpt: o.baseOpt, nowcaster, period: o.period, maxTrainSteps: o.maxTrainSteps, p: o.p, logger: o.logger });
+      : await resolveNowcaster(ref, {
+          model: o.model,
+          logger: o.logger,
+          subgraph: o.subgraph,
+          edgeSampleRatio: o.edgeSampleRatio,
+          chunkEdges: o.chunkEdges,
+        });
+  return new NiNo({
+    baseOpt: o.baseOpt,
+    nowcaster,
+    period: o.period,
+    maxTrainSteps: o.maxTrainSteps,
+    p: o.p,
+    logger: o.logger,
+  });
 }

@@ -22,7 +22,7 @@ import type { Optimizer, OptimizerState } from '../optim/types.ts';
 import { horizonAt, horizonSchedule, stateInterval } from './schedule.ts';
 
 /** Anything that maps ctx raw parameter states to predicted raw parameters k intervals ahead. */
-export interface ParamNowcaster {
+export interface Nowcaster {
   readonly name: string;
   /** number of states consumed (official: 5) */
   readonly ctx: number;
@@ -50,6 +50,11 @@ export interface NowcastEvent {
   lossAfter?: number;
   /** with a jump check: time spent evaluating the check loss (ms) */
   checkMs?: number;
+  /** with a jump check: the check loss of every size tried, in order ([scale, loss]) */
+  tried?: [number, number][];
+  /** with a look-ahead check: the step at which the jump was judged, and whether it was undone there */
+  judgedAt?: number;
+  reverted?: boolean;
 }
 
 /**
@@ -57,6 +62,13 @@ export interface NowcastEvent {
  * a nowcast is taken whole, shrunk, or skipped. The sizes are tried in order and the first one whose loss
  * is no worse than before the jump (within `tolerance`, relative) is taken; when none is, the parameters
  * stay where Adam left them. Costs one loss evaluation before the jump and one per size tried.
+ *
+ * With `lookahead: L` the jump is judged L base steps later instead: the first size is taken, L base
+ * steps run from it, and if the check loss then is still above the loss before the jump (beyond
+ * `tolerance`) the parameters go back to where they were before the jump and the state buffer restarts
+ * (the L steps are spent; the base optimizer's moments are kept). A jump often raises the loss at first
+ * and pays off after Adam has adapted to it; the immediate check rejects those, the look-ahead does not.
+ * Costs two loss evaluations and, per undone jump, L steps.
  */
 export interface JumpCheck {
   /** loss of a flat parameter vector (the nowcaster's graph layout) on the check batch */
@@ -65,13 +77,15 @@ export interface JumpCheck {
   scales?: readonly number[];
   /** accept a size whose loss is at most lossBefore * (1 + tolerance) (default 0) */
   tolerance?: number;
+  /** judge each jump this many base steps after it (0 = right away, the default); see above */
+  lookahead?: number;
 }
 
 export const DEFAULT_JUMP_SCALES: readonly number[] = [1, 0.5, 0.25];
 
 export interface NiNoCoreOptions {
   /** null: never nowcast (every step is a base step) */
-  nowcaster: ParamNowcaster | null;
+  nowcaster: Nowcaster | null;
   /** base steps between nowcasts (official default 1000); must be a multiple of the nowcaster's ctx */
   period?: number;
   /** training length the horizon schedule is spread over (official default 10000) */
@@ -91,11 +105,19 @@ export interface FlatParamIO {
   write(flat: Float32Array): void;
 }
 
-/** Serializable state of NiNoCore: step counter and buffered states. */
+/** A look-ahead jump waiting to be judged: the parameters before it, their check loss, the step it is judged at. */
+export interface PendingJump {
+  before: Float32Array;
+  lossBefore: number;
+  judgeAt: number;
+}
+
+/** Serializable state of NiNoCore: step counter, buffered states, a jump waiting for its look-ahead verdict. */
 export interface NiNoCoreState {
   step: number;
   states: Float32Array[];
   events: NowcastEvent[];
+  pending?: PendingJump;
 }
 
 /**
@@ -103,7 +125,7 @@ export interface NiNoCoreState {
  * are stored and of the base optimizer (official `optim/nino.py: NiNo.step`).
  */
 export class NiNoCore {
-  readonly nowcaster: ParamNowcaster | null;
+  readonly nowcaster: Nowcaster | null;
   readonly period: number;
   readonly maxTrainSteps: number;
   readonly kSchedule: number[];
@@ -115,6 +137,8 @@ export class NiNoCore {
   stepCount = 0;
   /** buffered flat parameter states, oldest first */
   private states: Float32Array[] = [];
+  /** a jump taken under a look-ahead check, judged at pending.judgeAt */
+  private pending: PendingJump | null = null;
   /** one entry per nowcast done, for reports (time spent nowcasting, k used) */
   readonly events: NowcastEvent[] = [];
 
@@ -123,20 +147,37 @@ export class NiNoCore {
     this.period = o.period ?? 1000;
     this.maxTrainSteps = o.maxTrainSteps ?? 10000;
     this.ctx = o.nowcaster?.ctx ?? 5;
-    if (!Number.isInteger(this.period) || this.period < 1) throw new InputError(`NiNo: period must be a positive integer, got ${this.period}`);
-    if (!Number.isInteger(this.maxTrainSteps) || this.maxTrainSteps < 1) throw new InputError(`NiNo: maxTrainSteps must be a positive integer, got ${this.maxTrainSteps}`);
+    if (!Number.isInteger(this.period) || this.period < 1)
+      throw new InputError(`NiNo: period must be a positive integer, got ${this.period}`);
+    if (!Number.isInteger(this.maxTrainSteps) || this.maxTrainSteps < 1)
+      throw new InputError(`NiNo: maxTrainSteps must be a positive integer, got ${this.maxTrainSteps}`);
     if (o.nowcaster && this.period % this.ctx !== 0) {
-      throw new InputError(`NiNo: period ${this.period} does not divide into ${this.ctx} states (one every period/${this.ctx} steps); use a multiple of ${this.ctx}, e.g. ${Math.max(this.ctx, Math.round(this.period / this.ctx) * this.ctx)}`);
+      throw new InputError(
+        `NiNo: period ${this.period} does not divide into ${this.ctx} states (one every period/${this.ctx} steps); use a multiple of ${this.ctx}, e.g. ${Math.max(this.ctx, Math.round(this.period / this.ctx) * this.ctx)}`,
+      );
     }
     this.every = stateInterval(this.period, this.ctx);
-    this.kSchedule = horizonSchedule({ maxTrainSteps: this.maxTrainSteps, period: this.period, p: o.p ?? 2, seqLen: o.nowcaster?.maxHorizon ?? 40 });
+    this.kSchedule = horizonSchedule({
+      maxTrainSteps: this.maxTrainSteps,
+      period: this.period,
+      p: o.p ?? 2,
+      maxHorizon: o.nowcaster?.maxHorizon ?? 40,
+    });
     this.logger = o.logger ?? silentLogger;
     this.check = o.check ?? null;
     if (this.check) {
       const sc = this.check.scales ?? DEFAULT_JUMP_SCALES;
-      if (sc.length === 0 || sc.some((x) => !(x > 0 && x <= 1))) throw new InputError(`NiNo: jump check scales must be in (0, 1], got [${sc.join(', ')}]`);
+      if (sc.length === 0 || sc.some((x) => !(x > 0 && x <= 1)))
+        throw new InputError(`NiNo: jump check scales must be in (0, 1], got [${sc.join(', ')}]`);
       const tol = this.check.tolerance ?? 0;
       if (!(tol >= 0)) throw new InputError(`NiNo: jump check tolerance must be >= 0, got ${tol}`);
+      const la = this.check.lookahead ?? 0;
+      if (!Number.isInteger(la) || la < 0)
+        throw new InputError(`NiNo: jump check lookahead must be a whole number of steps >= 0, got ${la}`);
+      if (la >= this.period)
+        throw new InputError(
+          `NiNo: jump check lookahead ${la} must be shorter than the period ${this.period} (the next jump would come before the verdict)`,
+        );
     }
   }
 
@@ -160,6 +201,7 @@ export class NiNoCore {
    * through `io` instead of calling `baseStep`. Returns true when this step was a nowcast.
    */
   step(io: FlatParamIO, baseStep: () => void): boolean {
+    if (this.pending && this.stepCount === this.pending.judgeAt) this.judgePending(io);
     if (this.nowcaster) {
       if (this.states.length === this.ctx) this.states = [];
       if ((this.stepCount + 1) % this.every === 0) this.states.push(io.read());
@@ -187,7 +229,10 @@ export class NiNoCore {
     let finite = pred.length === n;
     for (let i = 0; finite && i < n; i++) if (!Number.isFinite(pred[i])) finite = false;
     if (!finite) {
-      this.logger.warn({ stepIdx: this.stepCount, k, nowcaster: nc.name }, 'nowcast produced NaN/Inf; parameters left unchanged');
+      this.logger.warn(
+        { stepIdx: this.stepCount, k, nowcaster: nc.name },
+        'nowcast produced NaN/Inf; parameters left unchanged',
+      );
       this.events.push({ stepIdx: this.stepCount, k, ms, applied: false });
       return;
     }
@@ -197,7 +242,61 @@ export class NiNoCore {
       this.events.push({ stepIdx: this.stepCount, k, ms, applied: true });
       return;
     }
-    this.checkedJump(io, this.states[ctx - 1], pred, k, ms);
+    if (this.check.lookahead) this.lookaheadJump(io, this.states[ctx - 1], pred, k, ms);
+    else this.checkedJump(io, this.states[ctx - 1], pred, k, ms);
+  }
+
+  /** Takes the first size now; judgePending decides lookahead steps later whether to keep it. */
+  private lookaheadJump(io: FlatParamIO, cur: Float32Array, pred: Float32Array, k: number, ms: number): void {
+    const check = this.check!;
+    const t0 = performance.now();
+    const lossBefore = check.loss(cur);
+    const scale = (check.scales ?? DEFAULT_JUMP_SCALES)[0];
+    const cand = scale === 1 ? pred : interpolate(cur, pred, scale);
+    const lossJump = check.loss(cand);
+    io.write(cand);
+    this.pending = { before: cur, lossBefore, judgeAt: this.stepCount + 1 + check.lookahead! };
+    const ev: NowcastEvent = {
+      stepIdx: this.stepCount,
+      k,
+      ms,
+      applied: true,
+      scale,
+      lossBefore,
+      lossAfter: lossJump,
+      checkMs: performance.now() - t0,
+      tried: [[scale, lossJump]],
+    };
+    this.logger.debug(ev, 'nowcast applied; judged after the look-ahead');
+    this.events.push(ev);
+  }
+
+  /** The look-ahead verdict: keeps the jump when the check loss is back at or below its value before the jump. */
+  private judgePending(io: FlatParamIO): void {
+    const p = this.pending!;
+    this.pending = null;
+    const check = this.check!;
+    const t0 = performance.now();
+    const loss = check.loss(io.read());
+    const ev = this.events[this.events.length - 1];
+    const keep =
+      Number.isFinite(loss) && (!Number.isFinite(p.lossBefore) || loss <= p.lossBefore * (1 + (check.tolerance ?? 0)));
+    if (!keep) {
+      io.write(p.before);
+      this.states = [];
+    }
+    ev.applied = keep;
+    ev.reverted = !keep;
+    ev.judgedAt = this.stepCount;
+    ev.lossAfter = loss;
+    if (!keep) ev.scale = 0;
+    ev.checkMs = (ev.checkMs ?? 0) + performance.now() - t0;
+    this.logger.debug(
+      ev,
+      keep
+        ? 'look-ahead kept the jump'
+        : 'look-ahead undid the jump: the check loss had not come back below its value before the jump',
+    );
   }
 
   /** Takes the first jump size (of check.scales) that does not raise the check loss, or none. */
@@ -207,9 +306,11 @@ export class NiNoCore {
     const t0 = performance.now();
     const before = check.loss(cur);
     let taken: { scale: number; loss: number; params: Float32Array } | null = null;
+    const tried: [number, number][] = [];
     for (const scale of check.scales ?? DEFAULT_JUMP_SCALES) {
       const cand = scale === 1 ? pred : interpolate(cur, pred, scale);
       const loss = check.loss(cand);
+      tried.push([scale, loss]);
       if (Number.isFinite(loss) && (!Number.isFinite(before) || loss <= before * (1 + tol))) {
         taken = { scale, loss, params: cand };
         break;
@@ -217,21 +318,41 @@ export class NiNoCore {
     }
     const checkMs = performance.now() - t0;
     if (taken) io.write(taken.params);
-    const ev: NowcastEvent = { stepIdx: this.stepCount, k, ms, applied: !!taken, scale: taken?.scale ?? 0, lossBefore: before, lossAfter: taken?.loss ?? before, checkMs };
-    this.logger.debug(ev, taken ? 'checked nowcast applied' : 'checked nowcast skipped: every size raised the check loss');
+    const ev: NowcastEvent = {
+      stepIdx: this.stepCount,
+      k,
+      ms,
+      applied: !!taken,
+      scale: taken?.scale ?? 0,
+      lossBefore: before,
+      lossAfter: taken?.loss ?? before,
+      checkMs,
+      tried,
+    };
+    this.logger.debug(
+      ev,
+      taken ? 'checked nowcast applied' : 'checked nowcast skipped: every size raised the check loss',
+    );
     this.events.push(ev);
   }
 
   getState(): NiNoCoreState {
-    return { step: this.stepCount, states: [...this.states], events: [...this.events] };
+    return {
+      step: this.stepCount,
+      states: [...this.states],
+      events: this.events.map((e) => ({ ...e })),
+      ...(this.pending ? { pending: { ...this.pending } } : {}),
+    };
   }
 
   setState(s: NiNoCoreState): void {
-    if (s.states.length > this.ctx) throw new Error(`NiNo state has ${s.states.length} buffered states, the nowcaster uses ${this.ctx}`);
+    if (s.states.length > this.ctx)
+      throw new Error(`NiNo state has ${s.states.length} buffered states, the nowcaster uses ${this.ctx}`);
     this.states = [...s.states];
     this.events.length = 0;
-    this.events.push(...s.events);
+    this.events.push(...s.events.map((e) => ({ ...e })));
     this.stepCount = s.step;
+    this.pending = s.pending ? { ...s.pending } : null;
   }
 
   /** Drops the buffered states. */
@@ -254,13 +375,27 @@ export class NiNo implements Optimizer {
     this.core = new NiNoCore(o);
   }
 
-  get nowcaster(): ParamNowcaster | null { return this.core.nowcaster; }
-  get period(): number { return this.core.period; }
-  get maxTrainSteps(): number { return this.core.maxTrainSteps; }
-  get kSchedule(): number[] { return this.core.kSchedule; }
-  get ctx(): number { return this.core.ctx; }
-  get stepCount(): number { return this.core.stepCount; }
-  get events(): NowcastEvent[] { return this.core.events; }
+  get nowcaster(): Nowcaster | null {
+    return this.core.nowcaster;
+  }
+  get period(): number {
+    return this.core.period;
+  }
+  get maxTrainSteps(): number {
+    return this.core.maxTrainSteps;
+  }
+  get kSchedule(): number[] {
+    return this.core.kSchedule;
+  }
+  get ctx(): number {
+    return this.core.ctx;
+  }
+  get stepCount(): number {
+    return this.core.stepCount;
+  }
+  get events(): NowcastEvent[] {
+    return this.core.events;
+  }
 
   /** True when the next step() is a nowcast (the official `next_step_nino`). */
   get nextStepNowcast(): boolean {
@@ -277,7 +412,9 @@ export class NiNo implements Optimizer {
   }
 
   step(params: tf.Variable[], grads: tf.Tensor[] | null): void {
-    this.core.step({ read: () => flatten(params), write: (v) => unflattenInto(params, v) }, () => this.baseOpt.step(params, grads));
+    this.core.step({ read: () => flatten(params), write: (v) => unflattenInto(params, v) }, () =>
+      this.baseOpt.step(params, grads),
+    );
   }
 
   getState(): OptimizerState {
@@ -286,23 +423,48 @@ export class NiNo implements Optimizer {
     const arrays: Record<string, Float32Array> = {};
     for (const [key, v] of Object.entries(base.arrays)) arrays[`base.${key}`] = v;
     st.states.forEach((s, i) => (arrays[`state.${i}`] = s));
+    if (st.pending) arrays['pending.before'] = st.pending.before;
+    const pending = st.pending ? { lossBefore: st.pending.lossBefore, judgeAt: st.pending.judgeAt } : undefined;
     return {
       kind: 'nino',
       step: st.step,
       arrays,
-      extra: { base: { kind: base.kind, step: base.step, extra: base.extra ?? {} }, numStates: st.states.length, events: st.events },
+      extra: {
+        base: { kind: base.kind, step: base.step, extra: base.extra ?? {} },
+        numStates: st.states.length,
+        events: st.events,
+        ...(pending ? { pending } : {}),
+      },
     };
   }
 
   setState(s: OptimizerState): void {
     if (s.kind !== 'nino') throw new Error(`cannot load optimizer state of kind '${s.kind}' into NiNo`);
-    const extra = s.extra as { base: { kind: string; step: number; extra: Record<string, unknown> }; numStates: number; events: NowcastEvent[] };
+    const extra = s.extra as {
+      base: { kind: string; step: number; extra: Record<string, unknown> };
+      numStates: number;
+      events: NowcastEvent[];
+      pending?: { lossBefore: number; judgeAt: number };
+    };
     const baseArrays: Record<string, Float32Array> = {};
     for (const [key, v] of Object.entries(s.arrays)) if (key.startsWith('base.')) baseArrays[key.slice(5)] = v;
-    this.baseOpt.setState({ kind: extra.base.kind, step: extra.base.step, arrays: baseArrays, extra: extra.base.extra });
+    const before = s.arrays['pending.before'];
+    if (extra.pending && !before)
+      throw new Error("NiNo state: a pending look-ahead jump without its 'pending.before' parameters");
+    this.baseOpt.setState({
+      kind: extra.base.kind,
+      step: extra.base.step,
+      arrays: baseArrays,
+      extra: extra.base.extra,
+    });
     const states: Float32Array[] = [];
     for (let i = 0; i < extra.numStates; i++) states.push(s.arrays[`state.${i}`]);
-    this.core.setState({ step: s.step, states, events: extra.events ?? [] });
+    this.core.setState({
+      step: s.step,
+      states,
+      events: extra.events ?? [],
+      ...(extra.pending ? { pending: { ...extra.pending, before } } : {}),
+    });
   }
 
   dispose(): void {

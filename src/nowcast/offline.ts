@@ -4,15 +4,21 @@
  * (PyTorch names) or from rows of a trajectory Arrow file; the prediction is written as safetensors
  * with the same names and shapes.
  *
- *   const { params } = await nowcastFiles({ stateFiles: ['s1.safetensors', ...], nowcaster: 'official:nino_no_posw', k: 40, arch: 'gpt2', numHeads: 4 });
+ *   const { specs, states } = readStateFiles(['s1.safetensors', ..., 's5.safetensors']);
+ *   const { params, layout } = nowcastStates({ specs, states, nowcaster: 'official:nino_no_posw', k: 40, arch: 'gpt2', numHeads: 4 });
+ *   writeParams('next.safetensors', layout, params, { nowcaster: 'official:nino_no_posw' });
+ *
+ * Bad input (an unknown arch, k out of range, the wrong number of states, a transformer without its head
+ * count) throws InputError before any prediction runs.
  */
 import { readFileSync } from 'node:fs';
+import { InputError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { makeLayout, type ParamLayout, type ParamSpec } from '../core/params.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
 import { writeFileAtomic } from '../core/fsutil.ts';
 import { buildNeuralGraph, graphBuilderNames } from '../graph/index.ts';
-import { loadNowcaster } from '../model/registry.ts';
+import { loadNowcastModel } from '../model/registry.ts';
 import { GraphNowcaster } from './graph-nowcaster.ts';
 import { nowcasterPath } from './resolve.ts';
 
@@ -69,23 +75,31 @@ export interface OfflineNowcastOptions {
   logger?: Logger;
 }
 
-/** a bad --arch or -k for this nowcaster (the CLI reports it as a usage error) */
-export class NowcastInputError extends Error {}
-
 export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array; layout: ParamLayout; ms: number } {
   const layout = makeLayout(o.specs);
   if (o.arch !== undefined && !graphBuilderNames().includes(o.arch)) {
-    throw new NowcastInputError(`unknown --arch '${o.arch}'; known: ${graphBuilderNames().join(', ')}`);
+    throw new InputError(`unknown --arch '${o.arch}'; known: ${graphBuilderNames().join(', ')}`);
   }
-  const model = loadNowcaster(nowcasterPath(o.nowcaster, o) ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
-  if (o.states.length !== model.ctx) throw new Error(`nowcaster '${o.nowcaster}' needs ${model.ctx} states, got ${o.states.length}`);
+  const model = loadNowcastModel(nowcasterPath(o.nowcaster, o) ?? 'linefit', {
+    chunkEdges: o.chunkEdges,
+    edgeSampleRatio: o.edgeSampleRatio,
+  });
+  if (o.states.length !== model.ctx) {
+    model.dispose();
+    throw new InputError(`nowcaster '${o.nowcaster}' needs ${model.ctx} states, got ${o.states.length}`);
+  }
   const arch = o.arch ?? guessArch(o.specs);
-  if ((arch === 'gpt2' || arch === 'llama') && !o.numHeads) throw new Error(`a ${arch} graph needs --num-heads`);
+  if ((arch === 'gpt2' || arch === 'llama') && !o.numHeads) {
+    model.dispose();
+    throw new InputError(`a ${arch} graph needs its attention head count (--num-heads / numHeads)`);
+  }
   const graph = buildNeuralGraph(arch, o.specs, { numHeads: o.numHeads, numKvHeads: o.numKvHeads, logger: o.logger });
   const nc = new GraphNowcaster(model, graph, { subgraph: o.subgraph, logger: o.logger });
   if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= nc.maxHorizon)) {
     model.dispose();
-    throw new NowcastInputError(`-k ${o.k} is out of range: nowcaster '${o.nowcaster}' predicts 1..${nc.maxHorizon} intervals ahead`);
+    throw new InputError(
+      `-k ${o.k} is out of range: nowcaster '${o.nowcaster}' predicts 1..${nc.maxHorizon} intervals ahead`,
+    );
   }
   const n = layout.total;
   const stacked = new Float32Array(n * nc.ctx);
@@ -101,8 +115,14 @@ export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array;
   return { params, layout, ms };
 }
 
-export function writeParams(path: string, layout: ParamLayout, params: Float32Array, metadata: Record<string, string>): void {
+export function writeParams(
+  path: string,
+  layout: ParamLayout,
+  params: Float32Array,
+  metadata: Record<string, string>,
+): void {
   const tensors: Record<string, StTensor> = {};
-  for (const e of layout.entries) tensors[e.name] = { dtype: 'F32', shape: e.shape, data: params.slice(e.offset, e.offset + e.numel) };
+  for (const e of layout.entries)
+    tensors[e.name] = { dtype: 'F32', shape: e.shape, data: params.slice(e.offset, e.offset + e.numel) };
   writeFileAtomic(path, writeSafetensors(tensors, metadata));
 }

@@ -1,5 +1,5 @@
 /**
- * Turns a nowcaster reference into a ParamNowcaster for a given model:
+ * Turns a nowcaster reference into a Nowcaster for a given model:
  *   'linefit'                  least-squares line through the states (no weights)
  *   'official:<name>'          an official checkpoint (nino_no_posw, nino_mlp, nino_mlp_h32), shipped in
  *                              checkpoints/official (the `officialDir` option is looked in first; the
@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/logger.ts';
 import { buildNeuralGraph } from '../graph/index.ts';
-import { loadNowcaster } from '../model/registry.ts';
+import { loadNowcastModel } from '../model/registry.ts';
 import type { ModelDef } from '../tasks/types.ts';
 import { GraphNowcaster } from './graph-nowcaster.ts';
 
@@ -45,7 +45,8 @@ export function nowcasterPath(ref: string, o: NowcasterPathOptions = {}): string
   if (ref === 'linefit') return null;
   if (Object.hasOwn(PROJECT_REFS, ref)) {
     const p = PROJECT_REFS[ref];
-    if (!existsSync(p)) throw new Error(`the project checkpoint ${p} does not exist; run scripts/train-project-nino.sh`);
+    if (!existsSync(p))
+      throw new Error(`the project checkpoint ${p} does not exist; run scripts/train-project-nino.sh`);
     return p;
   }
   if (ref.startsWith('official:')) {
@@ -56,9 +57,14 @@ export function nowcasterPath(ref: string, o: NowcasterPathOptions = {}): string
         if (existsSync(p)) return p;
       }
     }
-    throw new Error(`official checkpoint '${name}' not found in ${officialDirs(o).join(', ')}; set NINO_OFFICIAL_DIR (officialDir in the library) or pass a file path`);
+    throw new Error(
+      `official checkpoint '${name}' not found in ${officialDirs(o).join(', ')}; set NINO_OFFICIAL_DIR (officialDir in the library) or pass a file path`,
+    );
   }
-  if (!existsSync(ref)) throw new Error(`nowcaster '${ref}' is neither 'linefit', 'project', 'official:<name>' nor an existing checkpoint file`);
+  if (!existsSync(ref))
+    throw new Error(
+      `nowcaster '${ref}' is neither 'linefit', 'project', 'official:<name>' nor an existing checkpoint file`,
+    );
   return ref;
 }
 
@@ -89,7 +95,7 @@ export interface ResolveNowcasterOptions extends NowcasterPathOptions {
 
 export async function resolveNowcaster(ref: string, o: ResolveNowcasterOptions): Promise<GraphNowcaster> {
   const path = nowcasterPath(ref, o);
-  const nc = loadNowcaster(path ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
+  const nc = loadNowcastModel(path ?? 'linefit', { chunkEdges: o.chunkEdges, edgeSampleRatio: o.edgeSampleRatio });
   const graph = buildNeuralGraph(graphArchOf(o.model), o.model.specs, {
     numHeads: o.model.graphInfo.numHeads as number | undefined,
     numKvHeads: o.model.graphInfo.numKvHeads as number | undefined,

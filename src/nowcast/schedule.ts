@@ -1,6 +1,6 @@
 /**
  * The NiNo horizon schedule and state-taking rule, exactly as the official `optim/nino.py`:
- *   kSchedule = round(linspace(seqLen^(1/p), 1, max(1, maxTrainSteps // period)) ^ p)
+ *   kSchedule = round(linspace(maxHorizon^(1/p), 1, max(1, maxTrainSteps // period)) ^ p)
  *   k(stepIdx) = kSchedule[min(len-1, stepIdx // period)]
  *   a state is taken before step `stepIdx` when (stepIdx + 1) % (period // ctx) == 0; the step that
  *   completes ctx states is a nowcast instead of a base-optimizer step.
@@ -14,7 +14,7 @@ export interface ScheduleOptions {
   /** horizon decay power (official: 2) */
   p?: number;
   /** largest horizon, the DMS head's length (official: 40) */
-  seqLen?: number;
+  maxHorizon?: number;
 }
 
 /** numpy-compatible round half to even */
@@ -25,9 +25,9 @@ function roundHalfEven(x: number): number {
 
 export function horizonSchedule(o: ScheduleOptions): number[] {
   const p = o.p ?? 2;
-  const seqLen = o.seqLen ?? 40;
+  const maxHorizon = o.maxHorizon ?? 40;
   const num = Math.max(1, Math.floor(o.maxTrainSteps / o.period));
-  const a = seqLen ** (1 / p);
+  const a = maxHorizon ** (1 / p);
   const out: number[] = [];
   for (let i = 0; i < num; i++) {
     // numpy linspace: start + i*step, with the last point exactly `stop`

@@ -31,7 +31,7 @@
  */
 import { Rng } from '../core/rng.ts';
 import { laplacianPE, EdgeType, type NeuralGraph } from '../graph/index.ts';
-import type { Nowcaster } from '../model/types.ts';
+import type { NowcastModel } from '../model/types.ts';
 
 /** Block index of an expanded entry name, or null if it is not inside a transformer block. */
 export function blockOf(name: string): number | null {
@@ -82,7 +82,9 @@ export function partitionTransformerGraph(g: NeuralGraph): SubgraphPartition | n
   for (let i = 0; i < N; i++) {
     const e = S + i;
     if (g.edgeIndex[e] !== i || g.edgeIndex[E + e] !== i || g.edgeType[e] !== EdgeType.selfLoop) {
-      throw new Error(`subgraph: edge ${e} is not the self-loop of node ${i} (self-loops must be appended in node order)`);
+      throw new Error(
+        `subgraph: edge ${e} is not the self-loop of node ${i} (self-loops must be appended in node order)`,
+      );
     }
   }
   // block ids in order of appearance -> group index
@@ -135,7 +137,11 @@ export function partitionTransformerGraph(g: NeuralGraph): SubgraphPartition | n
     for (let v = 0; v < N; v++) if (touched[v]) n++;
     const nodes = new Int32Array(n);
     n = 0;
-    for (let v = 0; v < N; v++) if (touched[v]) { local[v] = n; nodes[n++] = v; }
+    for (let v = 0; v < N; v++)
+      if (touched[v]) {
+        local[v] = n;
+        nodes[n++] = v;
+      }
     const Ek = ge.length + n;
     const rows = new Int32Array(Ek);
     const outRows = new Int32Array(Ek);
@@ -151,7 +157,8 @@ export function partitionTransformerGraph(g: NeuralGraph): SubgraphPartition | n
     }
     const posW = new Int32Array(n);
     for (let i = 0; i < n; i++) {
-      const v = nodes[i], j = ge.length + i;
+      const v = nodes[i],
+        j = ge.length + i;
       rows[j] = S + v;
       if (nodeOwner[v] === -1) nodeOwner[v] = k;
       outRows[j] = nodeOwner[v] === k ? S + v : -1;
@@ -193,8 +200,14 @@ function withExtraNodes(gr: SubgraphGroup, extra: number[], g: NeuralGraph): Sub
   const nodes = Int32Array.from([...gr.nodes, ...extra]).sort();
   const local = new Map<number, number>();
   nodes.forEach((v, i) => local.set(v, i));
-  const m = gr.numEntryEdges, n = nodes.length, Ek = m + n, E0 = gr.numEdges;
-  const rows = new Int32Array(Ek), outRows = new Int32Array(Ek), edgeIndex = new Int32Array(2 * Ek), edgeType = new Int32Array(Ek);
+  const m = gr.numEntryEdges,
+    n = nodes.length,
+    Ek = m + n,
+    E0 = gr.numEdges;
+  const rows = new Int32Array(Ek),
+    outRows = new Int32Array(Ek),
+    edgeIndex = new Int32Array(2 * Ek),
+    edgeType = new Int32Array(Ek);
   const posW = new Int32Array(n);
   const owned = new Set<number>();
   for (let j = m; j < E0; j++) if (gr.outRows[j] >= 0) owned.add(gr.nodes[j - m]);
@@ -207,7 +220,8 @@ function withExtraNodes(gr: SubgraphGroup, extra: number[], g: NeuralGraph): Sub
     edgeType[j] = gr.edgeType[j];
   }
   for (let i = 0; i < n; i++) {
-    const v = nodes[i], j = m + i;
+    const v = nodes[i],
+      j = m + i;
     rows[j] = S + v;
     outRows[j] = owned.has(v) ? S + v : -1;
     edgeIndex[j] = i;
@@ -226,14 +240,25 @@ export function checkPartition(g: NeuralGraph, groups: readonly SubgraphGroup[])
   const written = new Uint8Array(g.numEdges);
   for (const gr of groups) {
     const Ek = gr.numEdges;
-    if (gr.rows.length !== Ek || gr.outRows.length !== Ek || gr.edgeIndex.length !== 2 * Ek || gr.edgeType.length !== Ek) {
+    if (
+      gr.rows.length !== Ek ||
+      gr.outRows.length !== Ek ||
+      gr.edgeIndex.length !== 2 * Ek ||
+      gr.edgeType.length !== Ek
+    ) {
       throw new Error(`subgraph ${gr.label}: array sizes disagree with ${Ek} edges`);
     }
     for (let j = 0; j < Ek; j++) {
-      const s = gr.edgeIndex[j], t = gr.edgeIndex[Ek + j];
-      if (!(s >= 0 && s < gr.numNodes && t >= 0 && t < gr.numNodes)) throw new Error(`subgraph ${gr.label}: edge ${j} (${s}->${t}) outside its ${gr.numNodes} nodes`);
+      const s = gr.edgeIndex[j],
+        t = gr.edgeIndex[Ek + j];
+      if (!(s >= 0 && s < gr.numNodes && t >= 0 && t < gr.numNodes))
+        throw new Error(`subgraph ${gr.label}: edge ${j} (${s}->${t}) outside its ${gr.numNodes} nodes`);
       const r = gr.rows[j];
-      if (g.edgeIndex[r] !== gr.nodes[s] || g.edgeIndex[g.numEdges + r] !== gr.nodes[t] || g.edgeType[r] !== gr.edgeType[j]) {
+      if (
+        g.edgeIndex[r] !== gr.nodes[s] ||
+        g.edgeIndex[g.numEdges + r] !== gr.nodes[t] ||
+        g.edgeType[r] !== gr.edgeType[j]
+      ) {
         throw new Error(`subgraph ${gr.label}: edge ${j} does not match full-graph edge ${r}`);
       }
       const o = gr.outRows[j];
@@ -243,14 +268,19 @@ export function checkPartition(g: NeuralGraph, groups: readonly SubgraphGroup[])
       }
     }
   }
-  for (let e = 0; e < g.numEdges; e++) if (written[e] !== 1) throw new Error(`subgraph: edge ${e} predicted ${written[e]} times`);
+  for (let e = 0; e < g.numEdges; e++)
+    if (written[e] !== 1) throw new Error(`subgraph: edge ${e} predicted ${written[e]} times`);
 }
 
 /** Per-group LPE [n'*k], computed on each group's own graph, seeded per group. */
 export function subgraphPositions(part: SubgraphPartition, k: number, lpeSeed: number): Float32Array[] {
   const base = new Rng(lpeSeed);
-  return part.groups.map((gr, i) =>
-    laplacianPE({ numNodes: gr.numNodes, numEdges: gr.numEdges, edgeIndex: gr.edgeIndex }, { k, rng: base.fork(`lpe-subgraph-${i}`) }).pos,
+  return part.groups.map(
+    (gr, i) =>
+      laplacianPE(
+        { numNodes: gr.numNodes, numEdges: gr.numEdges, edgeIndex: gr.edgeIndex },
+        { k, rng: base.fork(`lpe-subgraph-${i}`) },
+      ).pos,
   );
 }
 
@@ -268,14 +298,16 @@ export function slicePositions(part: SubgraphPartition, pos: Float32Array, k: nu
  * `scratch` (optional) is reused for the per-group edgeAttr (>= maxEdges*F*ctx floats).
  */
 export function predictBySubgraph(
-  model: Pick<Nowcaster, 'predict'>,
+  model: Pick<NowcastModel, 'predict'>,
   g: NeuralGraph,
   part: SubgraphPartition,
   edgeAttr: Float32Array,
   o: { ctx: number; k: number; pos?: Float32Array[]; scratch?: Float32Array },
 ): Float32Array {
-  const F = g.maxFeat, W = F * o.ctx;
-  if (edgeAttr.length !== g.numEdges * W) throw new Error(`edgeAttr has ${edgeAttr.length} values, expected ${g.numEdges}*${W}`);
+  const F = g.maxFeat,
+    W = F * o.ctx;
+  if (edgeAttr.length !== g.numEdges * W)
+    throw new Error(`edgeAttr has ${edgeAttr.length} values, expected ${g.numEdges}*${W}`);
   const scratch = o.scratch && o.scratch.length >= part.maxEdges * W ? o.scratch : new Float32Array(part.maxEdges * W);
   const out = new Float32Array(g.numEdges * F);
   const written = new Uint8Array(g.numEdges);

@@ -85,7 +85,9 @@ export class AdamW implements Optimizer {
     if (!this.pending) return;
     const { n, arrays } = this.pending;
     if (n !== params.length) {
-      throw new Error(`AdamW: the restored state of ${n} tensors does not fit ${params.length} parameter tensors (a state saved for another model?)`);
+      throw new Error(
+        `AdamW: the restored state of ${n} tensors does not fit ${params.length} parameter tensors (a state saved for another model?)`,
+      );
     }
     const load = (key: string, p: tf.Tensor) => tf.tidy(() => tf.variable(tf.tensor(arrays[key], p.shape), false));
     this.m = params.map((p, i) => load(`m.${i}`, p));

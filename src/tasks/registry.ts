@@ -9,7 +9,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { InputError } from '../core/errors.ts';
-import type { TfjsModelArgs } from './models/tfjs.ts';
+import type { TfjsModelArgs } from './models/tfjs-resolve.ts';
 import { loadTaskFile } from './taskfile.ts';
 export type DatasetName = 'fashion-mnist' | 'cifar10' | 'cifar100' | 'lm1b' | 'wikitext103' | 'sotu-bytes';
 
@@ -33,7 +33,7 @@ export interface MlpModelArgs {
   hidden: number[];
   numClasses: number;
 }
-/** a tfjs layers model from a model.json (task files' family 'tfjs'; resolved by tasks/models/tfjs.ts) */
+/** a tfjs layers model from a model.json (task files' family 'tfjs'; resolved by tasks/models/tfjs-resolve.ts) */
 export type { TfjsModelArgs };
 export type ModelArgs = VisionModelArgs | Gpt2ModelArgs | MlpModelArgs | TfjsModelArgs;
 
@@ -88,7 +88,12 @@ const vision = (
   paper: true,
   inDistribution: false,
   dataset,
-  model: { arch: 'convnet', hid, inChannels: dataset === 'fashion-mnist' ? 1 : 3, numClasses: dataset === 'cifar100' ? 100 : 10 },
+  model: {
+    arch: 'convnet',
+    hid,
+    inChannels: dataset === 'fashion-mnist' ? 1 : 3,
+    numClasses: dataset === 'cifar100' ? 100 : 10,
+  },
   lr: dataset === 'fashion-mnist' ? 0.006 : 0.003,
   weightDecay: 0,
   batchSize: 128,
@@ -99,7 +104,15 @@ const vision = (
   ...o,
 });
 
-const lm = (name: string, dataset: 'lm1b' | 'wikitext103', nLayer: number, nEmbd: number, nHead: number, target: number, o: Partial<TaskSpec> = {}): TaskSpec => ({
+const lm = (
+  name: string,
+  dataset: 'lm1b' | 'wikitext103',
+  nLayer: number,
+  nEmbd: number,
+  nHead: number,
+  target: number,
+  o: Partial<TaskSpec> = {},
+): TaskSpec => ({
   name,
   description: `GPT-2 ${nLayer} layers, width ${nEmbd}, ${nHead} heads on ${dataset} (GPT-2 BPE)`,
   paper: true,
@@ -169,7 +182,8 @@ const TASKS: TaskSpec[] = [
   },
   {
     name: 'SOTU-3-24',
-    description: 'byte-level GPT-2, 3 layers, width 24, 3 heads, context 64, on State of the Union addresses (held out from meta-training: other depth, width and head count)',
+    description:
+      'byte-level GPT-2, 3 layers, width 24, 3 heads, context 64, on State of the Union addresses (held out from meta-training: other depth, width and head count)',
     paper: false,
     inDistribution: false,
     dataset: 'sotu-bytes',
@@ -208,10 +222,14 @@ export function getTask(ref: TaskRef): TaskSpec {
     // output folders and reports go by name: a file may reuse a built-in's name only to say the same thing
     const b = TASKS.find((x) => x.name.toLowerCase() === s.name.toLowerCase());
     if (b && !isDeepStrictEqual(JSON.parse(JSON.stringify(b)), JSON.parse(JSON.stringify(s))))
-      throw new InputError(`task file '${ref}': name '${s.name}' is a built-in task with another definition; give your task its own name`);
+      throw new InputError(
+        `task file '${ref}': name '${s.name}' is a built-in task with another definition; give your task its own name`,
+      );
     return s;
   }
-  throw new InputError(`unknown task '${ref}'; known tasks: ${TASKS.map((x) => x.name).join(', ')} (or a task file: ./my-task.json)`);
+  throw new InputError(
+    `unknown task '${ref}'; known tasks: ${TASKS.map((x) => x.name).join(', ')} (or a task file: ./my-task.json)`,
+  );
 }
 
 /** The task with its target value replaced (bench --target, a suite's targetValue); undefined keeps it. */
@@ -223,6 +241,7 @@ export function withTarget(spec: TaskSpec, value: number | undefined): TaskSpec 
 
 /** Registers a task defined by a user (e.g. from a config file); names must be new. */
 export function registerTask(t: TaskSpec): void {
-  if (TASKS.some((x) => x.name.toLowerCase() === t.name.toLowerCase())) throw new Error(`task '${t.name}' already exists`);
+  if (TASKS.some((x) => x.name.toLowerCase() === t.name.toLowerCase()))
+    throw new Error(`task '${t.name}' already exists`);
   TASKS.push(t);
 }

@@ -75,23 +75,42 @@ export function makeModel(spec: TaskSpec): ModelDef {
   if (m.arch === 'convnet') return makeConvNet({ hid: m.hid, inChannels: m.inChannels, numClasses: m.numClasses });
   if (m.arch === 'mlp') return makeMlp({ inFeatures: m.inFeatures, hidden: m.hidden, numClasses: m.numClasses });
   if (m.arch === 'tfjs') return makeTfjsModel(m);
-  return makeGpt2({ vocabSize: m.vocabSize, nPositions: m.nPositions, nEmbd: m.nEmbd, nLayer: m.nLayer, nHead: m.nHead });
+  return makeGpt2({
+    vocabSize: m.vocabSize,
+    nPositions: m.nPositions,
+    nEmbd: m.nEmbd,
+    nLayer: m.nLayer,
+    nHead: m.nHead,
+  });
 }
 
 const dataCache = new Map<string, Promise<VisionSplit | TokenData>>();
 
 async function loadData(spec: TaskSpec, o: RuntimeOptions): Promise<VisionSplit | TokenData> {
-  const key = spec.dataset === 'files' ? `files:${JSON.stringify(spec.files)}` : `${spec.dataset}:${o.dataDir ?? ''}:${o.dataDirFromEnv ?? ''}`;
+  const key =
+    spec.dataset === 'files'
+      ? `files:${JSON.stringify(spec.files)}`
+      : `${spec.dataset}:${o.dataDir ?? ''}:${o.dataDirFromEnv ?? ''}`;
   if (!dataCache.has(key)) {
     const p = (async () => {
       const f = spec.files;
       if (spec.dataset === 'files') {
         if (!f) throw new InputError(`task '${spec.name}': dataset 'files' without a files entry`);
-        const d = f.format === 'idx' ? loadIdxFolder(f.path, { holdout: f.holdout }) : f.format === 'csv' ? loadCsvFile(f.path, f) : await loadTextFolder(f.path, { ...f, cacheDir: o.cacheDir });
+        const d =
+          f.format === 'idx'
+            ? loadIdxFolder(f.path, { holdout: f.holdout })
+            : f.format === 'csv'
+              ? loadCsvFile(f.path, f)
+              : await loadTextFolder(f.path, { ...f, cacheDir: o.cacheDir });
         checkDataFits(spec, d);
         return d;
       }
-      const d = await loadDataset(spec.dataset, { dataDir: o.dataDir, dataDirFromEnv: o.dataDirFromEnv, cacheDir: o.cacheDir, download: o.download });
+      const d = await loadDataset(spec.dataset, {
+        dataDir: o.dataDir,
+        dataDirFromEnv: o.dataDirFromEnv,
+        cacheDir: o.cacheDir,
+        download: o.download,
+      });
       return d.kind === 'vision' ? d.split : d.tokens;
     })();
     dataCache.set(key, p);
@@ -106,16 +125,28 @@ function checkDataFits(spec: TaskSpec, d: VisionSplit | TokenData): void {
   const where = `task '${spec.name}' (${spec.files?.path})`;
   if ('train' in d && 'shape' in d) {
     const [H, W, C] = d.shape;
-    if (m.arch === 'convnet' && m.inChannels !== C) throw new InputError(`${where}: images have ${C} channel(s) but model.inChannels is ${m.inChannels}`);
-    if (m.arch === 'mlp' && m.inFeatures !== H * W * C) throw new InputError(`${where}: examples have ${H * W * C} values but model.inputs is ${m.inFeatures}`);
-    if (m.arch === 'tfjs' && m.inputShape.reduce((a, b) => a * b, 1) !== H * W * C) throw new InputError(`${where}: examples have ${H * W * C} values but the model's input [${m.inputShape}] takes ${m.inputShape.reduce((a, b) => a * b, 1)}`);
-    if ((m.arch === 'mlp' || m.arch === 'convnet' || m.arch === 'tfjs') && d.numClasses > m.numClasses) throw new InputError(`${where}: labels go up to ${d.numClasses - 1} but model.classes is ${m.numClasses}`);
+    if (m.arch === 'convnet' && m.inChannels !== C)
+      throw new InputError(`${where}: images have ${C} channel(s) but model.inChannels is ${m.inChannels}`);
+    if (m.arch === 'mlp' && m.inFeatures !== H * W * C)
+      throw new InputError(`${where}: examples have ${H * W * C} values but model.inputs is ${m.inFeatures}`);
+    if (m.arch === 'tfjs' && m.inputShape.reduce((a, b) => a * b, 1) !== H * W * C)
+      throw new InputError(
+        `${where}: examples have ${H * W * C} values but the model's input [${m.inputShape}] takes ${m.inputShape.reduce((a, b) => a * b, 1)}`,
+      );
+    if ((m.arch === 'mlp' || m.arch === 'convnet' || m.arch === 'tfjs') && d.numClasses > m.numClasses)
+      throw new InputError(`${where}: labels go up to ${d.numClasses - 1} but model.classes is ${m.numClasses}`);
     if (d.test.count === 0) throw new InputError(`${where}: no held-out examples`);
   } else {
     const t = d as TokenData;
-    if (m.arch === 'gpt2' && t.vocabSize > m.vocabSize) throw new InputError(`${where}: the ${t.tokenizer} tokens need vocab ${t.vocabSize} but model.vocab is ${m.vocabSize}`);
+    if (m.arch === 'gpt2' && t.vocabSize > m.vocabSize)
+      throw new InputError(
+        `${where}: the ${t.tokenizer} tokens need vocab ${t.vocabSize} but model.vocab is ${m.vocabSize}`,
+      );
     const T = spec.contextLen ?? 64;
-    if (t.train.length <= T + 1 || t.val.length <= T + 1) throw new InputError(`${where}: ${t.train.length} training / ${t.val.length} held-out tokens; each needs more than contextLen+1 = ${T + 1}`);
+    if (t.train.length <= T + 1 || t.val.length <= T + 1)
+      throw new InputError(
+        `${where}: ${t.train.length} training / ${t.val.length} held-out tokens; each needs more than contextLen+1 = ${T + 1}`,
+      );
   }
 }
 
@@ -159,7 +190,10 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
         // the validation split when there is one (not the test set the target is measured on), else training images
         const src = d.val.count > 0 ? d.val : d.train;
         const n = Math.min(src.count, CHECK_BATCHES * spec.batchSize);
-        check = { x: tf.tensor4d(src.x.subarray(0, n * px), [n, H, W, C]), y: tf.tensor1d(src.y.subarray(0, n), 'int32') };
+        check = {
+          x: tf.tensor4d(src.x.subarray(0, n * px), [n, H, W, C]),
+          y: tf.tensor1d(src.y.subarray(0, n), 'int32'),
+        };
       }
       return check;
     };
@@ -212,7 +246,10 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
   const T = spec.contextLen ?? 64;
   const maxWindows = Math.floor((spec.evalTokens ?? 65_536) / T);
   const windows = evalWindows(d.val, T, spec.batchSize * 4, maxWindows);
-  const toBatch = (b: TokenBatch): Batch => ({ x: tf.tensor2d(b.x, [b.batchSize, T], 'int32'), y: tf.tensor2d(b.y, [b.batchSize, T], 'int32') });
+  const toBatch = (b: TokenBatch): Batch => ({
+    x: tf.tensor2d(b.x, [b.batchSize, T], 'int32'),
+    y: tf.tensor2d(b.y, [b.batchSize, T], 'int32'),
+  });
   let check: Batch | null = null;
   return {
     spec,
@@ -222,7 +259,8 @@ export async function loadTaskRuntime(spec: TaskSpec, o: RuntimeOptions = {}): P
     reached,
     metricOf,
     // fixed training windows (the validation tokens are what the target is measured on)
-    checkBatch: () => (check ??= toBatch(sampleWindows(d.train, CHECK_BATCHES * spec.batchSize, T, new Rng(0).fork('check')))),
+    checkBatch: () =>
+      (check ??= toBatch(sampleWindows(d.train, CHECK_BATCHES * spec.batchSize, T, new Rng(0).fork('check')))),
     makeSampler(seed) {
       // batch of step s is a pure function of (seed, s): resuming needs only the step count
       const base = new Rng(seed).fork('data');

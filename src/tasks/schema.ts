@@ -37,7 +37,8 @@ function pickBranch(s: JsonSchema, v: unknown, path: string): JsonSchema | strin
   const disc = Object.entries(branches[0].properties ?? {}).find(([, p]) => p.const !== undefined)?.[0];
   if (!disc) throw new Error(`schema at ${path || '(root)'}: oneOf branches need a const discriminator`);
   const known = branches.map((b) => show(b.properties![disc].const)).join(', ');
-  if (!v || typeof v !== 'object' || Array.isArray(v)) return `${at(path)}must be an object with '${disc}' (one of ${known})`;
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    return `${at(path)}must be an object with '${disc}' (one of ${known})`;
   const d = (v as Record<string, unknown>)[disc];
   if (d === undefined) return `${at(path)}missing field '${disc}' (one of ${known})`;
   const b = branches.find((x) => x.properties![disc].const === d);
@@ -52,7 +53,8 @@ export function validateJson(s: JsonSchema, v: unknown, path = ''): string[] {
   }
   const errs: string[] = [];
   if (s.const !== undefined && v !== s.const) return [`${at(path)}must be ${show(s.const)} (got ${show(v)})`];
-  if (s.enum && !s.enum.includes(v)) return [`${at(path)}must be one of ${s.enum.map(show).join(', ')} (got ${show(v)})`];
+  if (s.enum && !s.enum.includes(v))
+    return [`${at(path)}must be one of ${s.enum.map(show).join(', ')} (got ${show(v)})`];
   switch (s.type) {
     case 'object': {
       if (!v || typeof v !== 'object' || Array.isArray(v)) return [`${at(path)}must be an object (got ${show(v)})`];
@@ -60,15 +62,21 @@ export function validateJson(s: JsonSchema, v: unknown, path = ''): string[] {
       const props = s.properties ?? {};
       if (s.additionalProperties === false)
         for (const k of Object.keys(o))
-          if (!Object.hasOwn(props, k)) errs.push(`${at(path)}unknown key '${k}' (allowed: ${Object.keys(props).join(', ')})`);
-      for (const k of s.required ?? []) if (o[k] === undefined) errs.push(`${at(path)}missing field '${k}'${props[k]?.description ? ` (${props[k].description})` : ''}`);
-      for (const [k, p] of Object.entries(props)) if (o[k] !== undefined) errs.push(...validateJson(p, o[k], path ? `${path}.${k}` : k));
+          if (!Object.hasOwn(props, k))
+            errs.push(`${at(path)}unknown key '${k}' (allowed: ${Object.keys(props).join(', ')})`);
+      for (const k of s.required ?? [])
+        if (o[k] === undefined)
+          errs.push(`${at(path)}missing field '${k}'${props[k]?.description ? ` (${props[k].description})` : ''}`);
+      for (const [k, p] of Object.entries(props))
+        if (o[k] !== undefined) errs.push(...validateJson(p, o[k], path ? `${path}.${k}` : k));
       return errs;
     }
     case 'array': {
       if (!Array.isArray(v)) return [`${at(path)}must be a list (got ${show(v)})`];
-      if (s.minItems !== undefined && v.length < s.minItems) errs.push(`${at(path)}needs at least ${s.minItems} entries (got ${v.length})`);
-      if (s.maxItems !== undefined && v.length > s.maxItems) errs.push(`${at(path)}takes at most ${s.maxItems} entries (got ${v.length})`);
+      if (s.minItems !== undefined && v.length < s.minItems)
+        errs.push(`${at(path)}needs at least ${s.minItems} entries (got ${v.length})`);
+      if (s.maxItems !== undefined && v.length > s.maxItems)
+        errs.push(`${at(path)}takes at most ${s.maxItems} entries (got ${v.length})`);
       if (s.items) v.forEach((x, i) => errs.push(...validateJson(s.items!, x, `${path}[${i}]`)));
       return errs;
     }
@@ -86,10 +94,16 @@ export function validateJson(s: JsonSchema, v: unknown, path = ''): string[] {
         s.minimum !== undefined ? `>= ${s.minimum}` : '',
         s.exclusiveMinimum !== undefined ? `> ${s.exclusiveMinimum}` : '',
         s.exclusiveMaximum !== undefined ? `< ${s.exclusiveMaximum}` : '',
-      ].filter(Boolean).join(' and ');
+      ]
+        .filter(Boolean)
+        .join(' and ');
       const what = `must be ${int ? 'an integer' : 'a number'}${bound ? ` ${bound}` : ''} (got ${show(v)})`;
       if (typeof v !== 'number' || !Number.isFinite(v) || (int && !Number.isInteger(v))) return [`${at(path)}${what}`];
-      if ((s.minimum !== undefined && v < s.minimum) || (s.exclusiveMinimum !== undefined && v <= s.exclusiveMinimum) || (s.exclusiveMaximum !== undefined && v >= s.exclusiveMaximum))
+      if (
+        (s.minimum !== undefined && v < s.minimum) ||
+        (s.exclusiveMinimum !== undefined && v <= s.exclusiveMinimum) ||
+        (s.exclusiveMaximum !== undefined && v >= s.exclusiveMaximum)
+      )
         return [`${at(path)}${what}`];
       return [];
     }

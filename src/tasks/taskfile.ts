@@ -6,7 +6,7 @@
  * `taskToFile` writes any TaskSpec (the built-ins) back in the file format, and the two round-trip.
  *
  *   const spec = loadTaskFile('./tasks/my-mlp.json');       // TaskSpec (data paths made absolute)
- * A `"family": "tfjs"` model (a saved model.json) is read and checked here too (tasks/models/tfjs.ts) and
+ * A `"family": "tfjs"` model (a saved model.json) is read and checked here too (tasks/models/tfjs-resolve.ts) and
  * stored resolved: absolute path, layer description, SHA-256 of its files.
  *   process.stdout.write(JSON.stringify(taskToFile(getTask('FM-16')), null, 2));
  */
@@ -15,7 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors.ts';
 import { locateIdxFolder, textFolderFiles } from '../data/files.ts';
-import { resolveTfjsModel, TfjsModelError, type TfjsInit } from './models/tfjs.ts';
+import { resolveTfjsModel, TfjsModelError, type TfjsInit } from './models/tfjs-resolve.ts';
 import type { DatasetName, FileData, ModelArgs, TaskSpec, TfjsModelArgs } from './registry.ts';
 import { applyDefaults, validateJson, type JsonSchema } from './schema.ts';
 
@@ -66,7 +66,8 @@ export function parseTaskFile(raw: unknown, o: { source: string; baseDir: string
     throw new InputError(`${o.source}: ${m}`);
   };
   const errs = validateJson(taskSchema(), raw);
-  if (errs.length) fail(errs.length === 1 ? errs[0] : `${errs[0]} (and ${errs.length - 1} more: ${errs.slice(1).join('; ')})`);
+  if (errs.length)
+    fail(errs.length === 1 ? errs[0] : `${errs[0]} (and ${errs.length - 1} more: ${errs.slice(1).join('; ')})`);
   const f = applyDefaults(taskSchema(), raw) as TaskFile;
   const m = f.model;
   const d = f.data;
@@ -75,12 +76,15 @@ export function parseTaskFile(raw: unknown, o: { source: string; baseDir: string
   const builtin = d.format === 'builtin' ? d.dataset : null;
   if (language) {
     if (!(d.format === 'text' || (builtin && builtin in LANGUAGE_BUILTIN)))
-      fail(`model.family 'gpt2' needs language data (data.format 'text', or dataset ${Object.keys(LANGUAGE_BUILTIN).join(', ')})`);
+      fail(
+        `model.family 'gpt2' needs language data (data.format 'text', or dataset ${Object.keys(LANGUAGE_BUILTIN).join(', ')})`,
+      );
     const need = d.format === 'text' ? TOKENIZER_VOCAB[d.tokenizer] : LANGUAGE_BUILTIN[builtin!];
     if (m.vocab < need) fail(`model.vocab is ${m.vocab} but the data's tokens need ${need}`);
     if (m.width % m.heads !== 0) fail(`model.width ${m.width} is not a multiple of model.heads ${m.heads}`);
     if (f.target.metric !== 'ppl') fail("target.metric must be 'ppl' for a language model");
-    if (f.contextLen !== undefined && f.contextLen > m.context) fail(`contextLen ${f.contextLen} exceeds model.context ${m.context}`);
+    if (f.contextLen !== undefined && f.contextLen > m.context)
+      fail(`contextLen ${f.contextLen} exceeds model.context ${m.context}`);
   } else {
     if (m.family === 'tfjs') {
       try {
@@ -93,18 +97,29 @@ export function parseTaskFile(raw: unknown, o: { source: string; baseDir: string
     if (f.contextLen !== undefined) fail("'contextLen' is for language tasks (model.family 'gpt2') only");
     if (f.evalTokens !== undefined) fail("'evalTokens' is for language tasks (model.family 'gpt2') only");
     if (f.target.metric !== 'acc') fail("target.metric must be 'acc' for a classifier");
-    if (d.format === 'text' || (builtin && !(builtin in VISION_BUILTIN))) fail(`model.family '${m.family}' needs image${m.family !== 'convnet' ? ' or tabular' : ''} data, not ${builtin ? `dataset '${builtin}'` : "format 'text'"}`);
-    if (m.family === 'convnet' && d.format === 'csv') fail("model.family 'convnet' needs images (data.format 'idx' or a built-in image dataset), not CSV");
+    if (d.format === 'text' || (builtin && !(builtin in VISION_BUILTIN)))
+      fail(
+        `model.family '${m.family}' needs image${m.family !== 'convnet' ? ' or tabular' : ''} data, not ${builtin ? `dataset '${builtin}'` : "format 'text'"}`,
+      );
+    if (m.family === 'convnet' && d.format === 'csv')
+      fail("model.family 'convnet' needs images (data.format 'idx' or a built-in image dataset), not CSV");
     if (m.family === 'tfjs') {
       const n = tfjs!.inputShape.reduce((a, b) => a * b, 1);
       if (builtin && n !== VISION_BUILTIN[builtin].channels * VISION_BUILTIN[builtin].pixels)
-        fail(`model.path: the model's input [${tfjs!.inputShape}] takes ${n} values but ${builtin} images have ${VISION_BUILTIN[builtin].channels * VISION_BUILTIN[builtin].pixels}`);
-      if (builtin && tfjs!.numClasses !== VISION_BUILTIN[builtin].classes) fail(`model.path: the model has ${tfjs!.numClasses} outputs but ${builtin} has ${VISION_BUILTIN[builtin].classes} classes`);
+        fail(
+          `model.path: the model's input [${tfjs!.inputShape}] takes ${n} values but ${builtin} images have ${VISION_BUILTIN[builtin].channels * VISION_BUILTIN[builtin].pixels}`,
+        );
+      if (builtin && tfjs!.numClasses !== VISION_BUILTIN[builtin].classes)
+        fail(
+          `model.path: the model has ${tfjs!.numClasses} outputs but ${builtin} has ${VISION_BUILTIN[builtin].classes} classes`,
+        );
     } else if (builtin) {
       const v = VISION_BUILTIN[builtin];
       if (m.classes !== v.classes) fail(`model.classes is ${m.classes} but ${builtin} has ${v.classes} classes`);
-      if (m.family === 'convnet' && m.inChannels !== v.channels) fail(`model.inChannels is ${m.inChannels} but ${builtin} has ${v.channels} channel(s)`);
-      if (m.family === 'mlp' && m.inputs !== v.channels * v.pixels) fail(`model.inputs is ${m.inputs} but ${builtin} images have ${v.channels * v.pixels} values`);
+      if (m.family === 'convnet' && m.inChannels !== v.channels)
+        fail(`model.inChannels is ${m.inChannels} but ${builtin} has ${v.channels} channel(s)`);
+      if (m.family === 'mlp' && m.inputs !== v.channels * v.pixels)
+        fail(`model.inputs is ${m.inputs} but ${builtin} images have ${v.channels * v.pixels} values`);
     }
   }
   let files: FileData | undefined;
@@ -121,12 +136,24 @@ export function parseTaskFile(raw: unknown, o: { source: string; baseDir: string
   }
   const model: ModelArgs =
     m.family === 'convnet'
-      ? { arch: 'convnet', hid: m.channels as [number, number, number], inChannels: m.inChannels, numClasses: m.classes }
+      ? {
+          arch: 'convnet',
+          hid: m.channels as [number, number, number],
+          inChannels: m.inChannels,
+          numClasses: m.classes,
+        }
       : m.family === 'mlp'
         ? { arch: 'mlp', inFeatures: m.inputs, hidden: m.hidden, numClasses: m.classes }
         : m.family === 'tfjs'
           ? tfjs!
-          : { arch: 'gpt2', vocabSize: m.vocab, nPositions: m.context, nEmbd: m.width, nLayer: m.layers, nHead: m.heads };
+          : {
+              arch: 'gpt2',
+              vocabSize: m.vocab,
+              nPositions: m.context,
+              nEmbd: m.width,
+              nLayer: m.layers,
+              nHead: m.heads,
+            };
   // same key order as the registry's entries
   const spec: TaskSpec = {
     name: f.name,
@@ -165,7 +192,10 @@ export function loadTaskFile(path: string): TaskSpec {
     return (stdinSpec = parseTaskText(text, '(stdin)', process.cwd()));
   }
   const abs = resolve(path);
-  if (!existsSync(abs) || !statSync(abs).isFile()) throw new InputError(`task file '${path}' does not exist (give a task name from \`nino tasks\` or a task file path)`);
+  if (!existsSync(abs) || !statSync(abs).isFile())
+    throw new InputError(
+      `task file '${path}' does not exist (give a task name from \`nino tasks\` or a task file path)`,
+    );
   const mtime = statSync(abs).mtimeMs;
   const hit = cache.get(abs);
   if (hit && hit.mtime === mtime) return hit.spec;
@@ -194,8 +224,16 @@ export function taskToFile(spec: TaskSpec): TaskFile & { $schema: string } {
         ? { family: 'mlp', inputs: m.inFeatures, hidden: [...m.hidden], classes: m.numClasses }
         : m.arch === 'tfjs'
           ? { family: 'tfjs', path: m.path, init: m.init }
-          : { family: 'gpt2', layers: m.nLayer, width: m.nEmbd, heads: m.nHead, context: m.nPositions, vocab: m.vocabSize };
-  const data: TaskFile['data'] = spec.dataset === 'files' ? { ...spec.files! } : { format: 'builtin', dataset: spec.dataset };
+          : {
+              family: 'gpt2',
+              layers: m.nLayer,
+              width: m.nEmbd,
+              heads: m.nHead,
+              context: m.nPositions,
+              vocab: m.vocabSize,
+            };
+  const data: TaskFile['data'] =
+    spec.dataset === 'files' ? { ...spec.files! } : { format: 'builtin', dataset: spec.dataset };
   return {
     $schema: 'https://github.com/nino/nino/schemas/task.schema.json',
     name: spec.name,

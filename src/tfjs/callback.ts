@@ -29,7 +29,9 @@ export class NiNoCallback extends tf.Callback {
     // fit() of a Sequential hands callbacks its inner model: compare the weights, not the object
     const mine = this.modelGraph.bindings[0]?.variable;
     if (this.model && mine && !this.model.weights.includes(mine)) {
-      throw new Error(`NiNoCallback was built for model '${this.target.name}' but is used in fit() of another model ('${this.model.name}'); build one NiNoCallback per model`);
+      throw new Error(
+        `NiNoCallback was built for model '${this.target.name}' but is used in fit() of another model ('${this.model.name}'); build one NiNoCallback per model`,
+      );
     }
   }
 

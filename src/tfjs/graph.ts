@@ -89,11 +89,21 @@ export function describeLayersModel(model: tf.LayersModel): { desc: LayersDesc; 
       inputs: (node?.inputTensors ?? []).map((t) => ({ id: String(t.id), from: t.sourceLayer.name })),
       outputs: (node?.outputTensors ?? []).map((t) => ({ id: String(t.id), shape: [...t.shape] })),
       applications: layer.inboundNodes.length,
-      weights: layer.weights.map((w) => ({ name: w.name, originalName: w.originalName, shape: [...(w.shape as number[])], trainable: w.trainable })),
+      weights: layer.weights.map((w) => ({
+        name: w.name,
+        originalName: w.originalName,
+        shape: [...(w.shape as number[])],
+        trainable: w.trainable,
+      })),
     };
   });
   return {
-    desc: { name: model.name, inputs: model.inputs.map((t) => ({ id: String(t.id), shape: [...t.shape] })), layers: descs, outputs: model.outputs.map((t) => String(t.id)) },
+    desc: {
+      name: model.name,
+      inputs: model.inputs.map((t) => ({ id: String(t.id), shape: [...t.shape] })),
+      layers: descs,
+      outputs: model.outputs.map((t) => String(t.id)),
+    },
     layers,
   };
 }
@@ -104,7 +114,9 @@ export function modelGraph(model: tf.LayersModel, o: ModelGraphOptions = {}): Mo
     throw new Error(`expected a tf.LayersModel (tf.sequential or tf.model), got ${describe(model)}`);
   }
   if (!model.inputs?.length) {
-    throw new Error(`model '${model.name}' is not built: give its first layer an inputShape (or build it) before wrapping it with NiNo`);
+    throw new Error(
+      `model '${model.name}' is not built: give its first layer an inputShape (or build it) before wrapping it with NiNo`,
+    );
   }
   const { desc, layers } = describeLayersModel(model);
   const lg = buildLayersGraph(desc, { maxFeat: o.maxFeat });
@@ -112,8 +124,15 @@ export function modelGraph(model: tf.LayersModel, o: ModelGraphOptions = {}): Mo
     const layer = layers[p.layer];
     const variable = layer.weights[p.weight];
     return {
-      variable, layerName: layer.name, layerClass: layer.getClassName(), tfShape: [...(variable.shape as number[])],
-      view: p.view, perm: p.perm, torchShape: p.torchShape, offset: lg.offsets[i], numel: numelOf(p.torchShape),
+      variable,
+      layerName: layer.name,
+      layerClass: layer.getClassName(),
+      tfShape: [...(variable.shape as number[])],
+      view: p.view,
+      perm: p.perm,
+      torchShape: p.torchShape,
+      offset: lg.offsets[i],
+      numel: numelOf(p.torchShape),
     };
   });
   const total = lg.total;
@@ -123,19 +142,25 @@ export function modelGraph(model: tf.LayersModel, o: ModelGraphOptions = {}): Mo
     read(): Float32Array {
       const flat = new Float32Array(total);
       for (const b of bindings) {
-        const data = tf.tidy(() => tf.transpose(tf.reshape(b.variable.read(), b.view), b.perm).dataSync() as Float32Array);
+        const data = tf.tidy(
+          () => tf.transpose(tf.reshape(b.variable.read(), b.view), b.perm).dataSync() as Float32Array,
+        );
         flat.set(data, b.offset);
       }
       return flat;
     },
     write(flat: Float32Array): void {
-      if (flat.length !== total) throw new Error(`flat vector has ${flat.length} values, the model has ${total} parameters`);
+      if (flat.length !== total)
+        throw new Error(`flat vector has ${flat.length} values, the model has ${total} parameters`);
       for (const b of bindings) {
         if (!b.variable.trainable) continue; // frozen weights stay as they are
         const inv = inversePerm(b.perm);
         const permuted = b.perm.map((d) => b.view[d]);
         tf.tidy(() => {
-          const t = tf.reshape(tf.transpose(tf.tensor(flat.subarray(b.offset, b.offset + b.numel), permuted, 'float32'), inv), b.tfShape);
+          const t = tf.reshape(
+            tf.transpose(tf.tensor(flat.subarray(b.offset, b.offset + b.numel), permuted, 'float32'), inv),
+            b.tfShape,
+          );
           b.variable.write(t);
         });
       }

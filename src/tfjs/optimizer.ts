@@ -44,10 +44,15 @@ export class NiNoOptimizer extends tf.Optimizer {
   constructor(o: NiNoOptimizerOptions) {
     super();
     const b = o?.baseOpt as unknown;
-    if (b instanceof NiNoOptimizer) throw new Error('NiNoOptimizer: baseOpt is already a NiNoOptimizer; wrap a plain tfjs optimizer such as tf.train.adam(1e-3)');
+    if (b instanceof NiNoOptimizer)
+      throw new Error(
+        'NiNoOptimizer: baseOpt is already a NiNoOptimizer; wrap a plain tfjs optimizer such as tf.train.adam(1e-3)',
+      );
     if (b === null || typeof b !== 'object' || !(b instanceof tf.Optimizer)) {
       const what = b === undefined ? 'nothing' : String((b as object)?.constructor?.name ?? typeof b);
-      throw new Error(`NiNoOptimizer: baseOpt must be a tfjs optimizer (e.g. tf.train.adam(1e-3)) from the same @tensorflow/tfjs as the model, got ${what}`);
+      throw new Error(
+        `NiNoOptimizer: baseOpt must be a tfjs optimizer (e.g. tf.train.adam(1e-3)) from the same @tensorflow/tfjs as the model, got ${what}`,
+      );
     }
     this.baseOpt = b;
     const s = setupNiNo(o, 'NiNoOptimizer');
@@ -79,7 +84,10 @@ export class NiNoOptimizer extends tf.Optimizer {
     return [
       { name: 'iter', tensor: tf.scalar(st.step, 'int32') },
       { name: 'nino/numStates', tensor: tf.scalar(st.states.length, 'int32') },
-      ...st.states.map((s, i) => ({ name: `nino/state/${i}`, tensor: tf.tensor1d(s.length === n ? s : s.slice(0, n), 'float32') })),
+      ...st.states.map((s, i) => ({
+        name: `nino/state/${i}`,
+        tensor: tf.tensor1d(s.length === n ? s : s.slice(0, n), 'float32'),
+      })),
       ...base.map((w) => ({ name: `nino/base/${w.name}`, tensor: w.tensor })),
     ];
   }
@@ -88,17 +96,23 @@ export class NiNoOptimizer extends tf.Optimizer {
     const rest = await this.extractIterations(weightValues);
     const byName = new Map(rest.map((w) => [w.name, w.tensor]));
     const numT = byName.get('nino/numStates');
-    if (!numT) throw new Error("NiNoOptimizer.setWeights: no 'nino/numStates' entry; these weights were not saved by a NiNoOptimizer");
+    if (!numT)
+      throw new Error(
+        "NiNoOptimizer.setWeights: no 'nino/numStates' entry; these weights were not saved by a NiNoOptimizer",
+      );
     const num = (await numT.data())[0];
     const n = this.modelGraph.graph.layout.total;
     const states: Float32Array[] = [];
     for (let i = 0; i < num; i++) {
       const t = byName.get(`nino/state/${i}`);
       if (!t) throw new Error(`NiNoOptimizer.setWeights: missing 'nino/state/${i}'`);
-      if (t.size !== n) throw new Error(`NiNoOptimizer.setWeights: state ${i} has ${t.size} values, this model has ${n} parameters`);
+      if (t.size !== n)
+        throw new Error(`NiNoOptimizer.setWeights: state ${i} has ${t.size} values, this model has ${n} parameters`);
       states.push(new Float32Array(await t.data()));
     }
-    const base = rest.filter((w) => w.name.startsWith('nino/base/')).map((w) => ({ name: w.name.slice('nino/base/'.length), tensor: w.tensor }));
+    const base = rest
+      .filter((w) => w.name.startsWith('nino/base/'))
+      .map((w) => ({ name: w.name.slice('nino/base/'.length), tensor: w.tensor }));
     await this.baseOpt.setWeights(base);
     this.core.setState({ step: this.iterations_, states, events: [] });
   }

@@ -6,10 +6,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../core/logger.ts';
-import { loadNowcaster } from '../model/registry.ts';
+import { loadNowcastModel } from '../model/registry.ts';
 import { GraphNowcaster } from '../nowcast/graph-nowcaster.ts';
 import { defaultNowcasterRef } from '../nowcast/index.ts';
-import { NiNoCore, type FlatParamIO, type ParamNowcaster } from '../nowcast/nino.ts';
+import { NiNoCore, type FlatParamIO, type Nowcaster } from '../nowcast/nino.ts';
 import { nowcasterPath } from '../nowcast/resolve.ts';
 import { modelGraph, type ModelGraph } from './graph.ts';
 
@@ -41,21 +41,31 @@ export interface NiNoSetup {
   core: NiNoCore;
   io: FlatParamIO;
   graph: ModelGraph;
-  nowcaster: ParamNowcaster | null;
+  nowcaster: Nowcaster | null;
 }
 
 /** console.warn for warnings, nothing else: what a library user sees by default. */
 export const consoleWarnLogger: Logger = {
   info: () => {},
   debug: () => {},
-  warn: (obj, msg) => console.warn(`nino: ${msg ?? (typeof obj === 'string' ? obj : '')}`, typeof obj === 'string' ? '' : JSON.stringify(obj)),
-  error: (obj, msg) => console.error(`nino: ${msg ?? (typeof obj === 'string' ? obj : '')}`, typeof obj === 'string' ? '' : JSON.stringify(obj)),
+  warn: (obj, msg) =>
+    console.warn(
+      `nino: ${msg ?? (typeof obj === 'string' ? obj : '')}`,
+      typeof obj === 'string' ? '' : JSON.stringify(obj),
+    ),
+  error: (obj, msg) =>
+    console.error(
+      `nino: ${msg ?? (typeof obj === 'string' ? obj : '')}`,
+      typeof obj === 'string' ? '' : JSON.stringify(obj),
+    ),
 };
 
 export function setupNiNo(o: TfjsNiNoOptions, who: string): NiNoSetup {
   if (!o || typeof o !== 'object') throw new Error(`${who}: expected an options object { model, ... }`);
   if (!(o.model instanceof tf.LayersModel)) {
-    throw new Error(`${who}: 'model' must be a tf.LayersModel (tf.sequential or tf.model) from the same @tensorflow/tfjs as nino's, got ${o.model === undefined ? 'nothing' : String((o.model as object)?.constructor?.name ?? typeof o.model)}`);
+    throw new Error(
+      `${who}: 'model' must be a tf.LayersModel (tf.sequential or tf.model) from the same @tensorflow/tfjs as nino's, got ${o.model === undefined ? 'nothing' : String((o.model as object)?.constructor?.name ?? typeof o.model)}`,
+    );
   }
   const logger = o.logger ?? consoleWarnLogger;
   const ref = o.ckpt === undefined ? defaultNowcasterRef() : o.ckpt;
@@ -65,12 +75,14 @@ export function setupNiNo(o: TfjsNiNoOptions, who: string): NiNoSetup {
     return { core, io: graph, graph, nowcaster: null };
   }
   const path = nowcasterPath(ref);
-  const model = loadNowcaster(path ?? 'linefit', { chunkEdges: o.chunkEdges });
+  const model = loadNowcastModel(path ?? 'linefit', { chunkEdges: o.chunkEdges });
   try {
     const graph = modelGraph(o.model, { maxFeat: model.maxFeat });
     const nowcaster = new GraphNowcaster(model, graph.graph, { lpeSeed: o.lpeSeed, pos: o.pos, logger });
     if (o.pos && o.pos.length !== graph.graph.numNodes * model.lpe) {
-      throw new Error(`${who}: pos has ${o.pos.length} values, the model's graph needs ${graph.graph.numNodes}*${model.lpe}`);
+      throw new Error(
+        `${who}: pos has ${o.pos.length} values, the model's graph needs ${graph.graph.numNodes}*${model.lpe}`,
+      );
     }
     const core = new NiNoCore({ nowcaster, period: o.period, maxTrainSteps: o.maxTrainSteps, p: o.p, logger });
     return { core, io: graph, graph, nowcaster };

@@ -9,15 +9,21 @@ import { makeLayout } from '../core/params.ts';
 import type { JumpCheck } from '../nowcast/nino.ts';
 import type { TaskRuntime } from '../tasks/runtime.ts';
 
-export function jumpCheckFor(rt: TaskRuntime, o: { scales?: readonly number[]; tolerance?: number } = {}): JumpCheck {
+export function jumpCheckFor(
+  rt: TaskRuntime,
+  o: Pick<JumpCheck, 'scales' | 'tolerance' | 'lookahead'> = {},
+): JumpCheck {
   const layout = makeLayout(rt.model.specs);
   return {
     ...o,
     loss(flat: Float32Array): number {
-      if (flat.length !== layout.total) throw new Error(`jump check: ${flat.length} parameters, the model has ${layout.total}`);
+      if (flat.length !== layout.total)
+        throw new Error(`jump check: ${flat.length} parameters, the model has ${layout.total}`);
       const batch = rt.checkBatch();
       return tf.tidy(() => {
-        const params = layout.entries.map((e) => tf.tensor(flat.subarray(e.offset, e.offset + e.numel), e.shape, 'float32'));
+        const params = layout.entries.map((e) =>
+          tf.tensor(flat.subarray(e.offset, e.offset + e.numel), e.shape, 'float32'),
+        );
         return rt.model.loss(params, batch).dataSync()[0];
       });
     },

@@ -29,7 +29,11 @@ export interface Trajectory {
   records: TrajectoryRecord[];
 }
 
-export function trajectoryToIPC(layout: ParamLayout, meta: TrajectoryMeta, records: readonly TrajectoryRecord[]): Uint8Array {
+export function trajectoryToIPC(
+  layout: ParamLayout,
+  meta: TrajectoryMeta,
+  records: readonly TrajectoryRecord[],
+): Uint8Array {
   const n = records.length;
   const fields: Field[] = [];
   const children: ReturnType<typeof makeData>[] = [];
@@ -46,14 +50,20 @@ export function trajectoryToIPC(layout: ParamLayout, meta: TrajectoryMeta, recor
   for (const e of layout.entries) {
     const flat = new Float32Array(n * e.numel);
     records.forEach((r, i) => {
-      if (r.params.length !== layout.total) throw new Error(`record at step ${r.step} has ${r.params.length} params, layout has ${layout.total}`);
+      if (r.params.length !== layout.total)
+        throw new Error(`record at step ${r.step} has ${r.params.length} params, layout has ${layout.total}`);
       flat.set(r.params.subarray(e.offset, e.offset + e.numel), i * e.numel);
     });
     const itemField = new Field('item', new Float32(), false);
     const type = new FixedSizeList(e.numel, itemField);
     fields.push(new Field(e.name, type, false, new Map([['shape', JSON.stringify(e.shape)]])));
     children.push(
-      makeData({ type, length: n, nullCount: 0, child: makeData({ type: new Float32(), length: n * e.numel, nullCount: 0, data: flat }) }),
+      makeData({
+        type,
+        length: n,
+        nullCount: 0,
+        child: makeData({ type: new Float32(), length: n * e.numel, nullCount: 0, data: flat }),
+      }),
     );
   }
   const md = new Map<string, string>([
@@ -72,7 +82,12 @@ export function trajectoryToIPC(layout: ParamLayout, meta: TrajectoryMeta, recor
   return tableToIPC(table, 'file');
 }
 
-export function writeTrajectory(path: string, layout: ParamLayout, meta: TrajectoryMeta, records: readonly TrajectoryRecord[]): void {
+export function writeTrajectory(
+  path: string,
+  layout: ParamLayout,
+  meta: TrajectoryMeta,
+  records: readonly TrajectoryRecord[],
+): void {
   writeFileAtomic(path, trajectoryToIPC(layout, meta, records));
 }
 
@@ -85,7 +100,9 @@ export function readTrajectory(path: string, opts: { paramsOnly?: boolean } = {}
   try {
     table = tableFromIPC(readFileSync(path));
   } catch (e) {
-    throw new TrajectoryFormatError(`${path}: not a readable Arrow IPC file (${(e as Error).message}); it may be truncated or corrupt`);
+    throw new TrajectoryFormatError(
+      `${path}: not a readable Arrow IPC file (${(e as Error).message}); it may be truncated or corrupt`,
+    );
   }
   return trajectoryFromTable(table, path, opts);
 }
@@ -93,9 +110,12 @@ export function readTrajectory(path: string, opts: { paramsOnly?: boolean } = {}
 export function trajectoryFromTable(table: Table, path = 'table', _opts: { paramsOnly?: boolean } = {}): Trajectory {
   const md = table.schema.metadata;
   const ver = Number(md.get('nino.schema_version'));
-  if (!md.has('nino.schema_version')) throw new TrajectoryFormatError(`${path}: not a nino trajectory (no nino.schema_version in schema metadata)`);
+  if (!md.has('nino.schema_version'))
+    throw new TrajectoryFormatError(`${path}: not a nino trajectory (no nino.schema_version in schema metadata)`);
   if (ver !== TRAJECTORY_SCHEMA_VERSION) {
-    throw new TrajectoryFormatError(`${path}: trajectory schema version ${ver}, this nino reads version ${TRAJECTORY_SCHEMA_VERSION}`);
+    throw new TrajectoryFormatError(
+      `${path}: trajectory schema version ${ver}, this nino reads version ${TRAJECTORY_SCHEMA_VERSION}`,
+    );
   }
   const entries = JSON.parse(md.get('nino.params') ?? '[]') as { name: string; shape: number[] }[];
   const layout = makeLayout(entries);
@@ -112,7 +132,8 @@ export function trajectoryFromTable(table: Table, path = 'table', _opts: { param
   const stepCol = table.getChild('step');
   if (!stepCol) throw new TrajectoryFormatError(`${path}: missing column 'step'`);
   const records: TrajectoryRecord[] = [];
-  for (let i = 0; i < n; i++) records.push({ step: Number(stepCol.get(i)), params: new Float32Array(layout.total), metrics: {} });
+  for (let i = 0; i < n; i++)
+    records.push({ step: Number(stepCol.get(i)), params: new Float32Array(layout.total), metrics: {} });
   for (const m of METRIC_COLUMNS) {
     const col = table.getChild(m);
     if (!col) continue;

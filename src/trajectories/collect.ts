@@ -99,10 +99,7 @@ export function resolvedConfig(job: CollectJob) {
   };
 }
 
-export async function collectTrajectory(
-  job: CollectJob,
-  o: Partial<JobContext> = {},
-): Promise<CollectResult> {
+export async function collectTrajectory(job: CollectJob, o: Partial<JobContext> = {}): Promise<CollectResult> {
   const logger = o.logger ?? silentLogger;
   const spec = getTask(job.taskDef ?? job.task);
   if (!(job.steps > 0) || !(job.every > 0) || !Number.isInteger(job.steps) || !Number.isInteger(job.every)) {
@@ -110,7 +107,11 @@ export async function collectTrajectory(
   }
   checkSeed(job.seed);
   const id = `${spec.name}/seed-${job.seed}`;
-  const lock = await acquireLock(lockPath(job.outDir, spec.name, job.seed), { what: `collect ${id}`, onBusy: 'wait', logger });
+  const lock = await acquireLock(lockPath(job.outDir, spec.name, job.seed), {
+    what: `collect ${id}`,
+    onBusy: 'wait',
+    logger,
+  });
   try {
     return await collectLocked(job, spec, id, logger, o.progress);
   } finally {
@@ -121,7 +122,13 @@ export async function collectTrajectory(
 /** collectTrajectory as a worker job (core/workers.ts runJobs): `runJobs(collectJob, jobs, pool)`. */
 export const collectJob = workerJob(import.meta.url, collectTrajectory);
 
-async function collectLocked(job: CollectJob, spec: TaskSpec, id: string, logger: Logger, progress?: ProgressFn): Promise<CollectResult> {
+async function collectLocked(
+  job: CollectJob,
+  spec: TaskSpec,
+  id: string,
+  logger: Logger,
+  progress?: ProgressFn,
+): Promise<CollectResult> {
   const config = resolvedConfig(job);
   const finalPath = trajectoryPath(job.outDir, spec.name, job.seed);
   const pdir = partialDir(job.outDir, spec.name, job.seed);
@@ -150,7 +157,14 @@ async function collectLocked(job: CollectJob, spec: TaskSpec, id: string, logger
 
   const rt = await loadTaskRuntime(spec, { ...job.data, logger });
   const layout = makeLayout(rt.model.specs);
-  const meta: TrajectoryMeta = { task: spec.name, seed: job.seed, config, toolVersion: TOOL_VERSION, schemaVersion: TRAJECTORY_SCHEMA_VERSION, taskDef: spec as unknown as Record<string, unknown> };
+  const meta: TrajectoryMeta = {
+    task: spec.name,
+    seed: job.seed,
+    config,
+    toolVersion: TOOL_VERSION,
+    schemaVersion: TRAJECTORY_SCHEMA_VERSION,
+    taskDef: spec as unknown as Record<string, unknown>,
+  };
   ensureDir(pdir);
   const resumePath = join(pdir, 'resume.safetensors');
 
@@ -162,7 +176,12 @@ async function collectLocked(job: CollectJob, spec: TaskSpec, id: string, logger
 
   if (existsSync(resumePath)) {
     const st = readSafetensors(readFileSync(resumePath), resumePath);
-    const m = JSON.parse(st.metadata.state ?? '{}') as { step: number; sampler: Record<string, number>; config: unknown; optStep: number };
+    const m = JSON.parse(st.metadata.state ?? '{}') as {
+      step: number;
+      sampler: Record<string, number>;
+      config: unknown;
+      optStep: number;
+    };
     if (JSON.stringify(m.config) !== JSON.stringify(config)) {
       throw new Error(`${pdir} holds an interrupted run with different settings; remove it or choose another --out`);
     }
@@ -205,29 +224,40 @@ async function collectLocked(job: CollectJob, spec: TaskSpec, id: string, logger
       lossSum = 0;
       lossN = 0;
       const rec: TrajectoryRecord = { step, params: flatten(params), metrics };
-      if (!Array.from(rec.params).every(Number.isFinite)) throw new Error(`${id}: parameters became NaN/Inf at step ${step}`);
+      if (!Array.from(rec.params).every(Number.isFinite))
+        throw new Error(`${id}: parameters became NaN/Inf at step ${step}`);
       writeTrajectory(join(pdir, `rec-${String(step).padStart(8, '0')}.arrow`), layout, meta, [rec]);
       // resume point = this record
       const tensors: Record<string, StTensor> = {};
-      params.forEach((p, i) => (tensors[`param.${i}`] = { dtype: 'F32', shape: p.shape, data: p.dataSync() as Float32Array }));
+      params.forEach(
+        (p, i) => (tensors[`param.${i}`] = { dtype: 'F32', shape: p.shape, data: p.dataSync() as Float32Array }),
+      );
       const os = opt.getState();
-      for (const [k, v] of Object.entries(os.arrays)) tensors[`opt.${k}`] = { dtype: 'F32', shape: [v.length], data: v };
+      for (const [k, v] of Object.entries(os.arrays))
+        tensors[`opt.${k}`] = { dtype: 'F32', shape: [v.length], data: v };
       writeFileAtomic(
         resumePath,
-        writeSafetensors(tensors, { state: JSON.stringify({ step, sampler: sampler.getState(), config, optStep: os.step }) }),
+        writeSafetensors(tensors, {
+          state: JSON.stringify({ step, sampler: sampler.getState(), config, optStep: os.step }),
+        }),
       );
       logger.debug({ id, step, ...metrics }, 'recorded');
       return false;
     },
   });
 
-  const files = readdirSync(pdir).filter((f) => /^rec-\d+\.arrow$/.test(f)).sort();
+  const files = readdirSync(pdir)
+    .filter((f) => /^rec-\d+\.arrow$/.test(f))
+    .sort();
   const records = files.map((f) => readTrajectory(join(pdir, f)).records[0]);
   writeTrajectory(finalPath, layout, meta, records);
   rmSync(pdir, { recursive: true, force: true });
   params.forEach((p) => p.dispose());
   opt.dispose();
   const seconds = (performance.now() - t0) / 1000;
-  logger.info({ id, path: finalPath, records: records.length, seconds: Number(seconds.toFixed(1)) }, 'trajectory complete');
+  logger.info(
+    { id, path: finalPath, records: records.length, seconds: Number(seconds.toFixed(1)) },
+    'trajectory complete',
+  );
   return { path: finalPath, status, records: records.length, seconds };
 }

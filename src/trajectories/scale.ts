@@ -54,13 +54,14 @@ export function torchSumF32(x: Float32Array, start: number, len: number, w = SUM
     const src = start + vecIdx * w;
     for (let l = 0; l < w; l++) acc[base + l] = f32(acc[base + l] + x[src + l]);
   };
-  for (; i + levelStep <= sizeIlp; ) {
+  for (; i + levelStep <= sizeIlp;) {
     for (let j = 0; j < levelStep; ++j, ++i) {
       for (let k = 0; k < ilp; k++) loadAdd(0, i * ilp + k, k);
     }
     for (let j = 1; j < numLevels; j++) {
       for (let k = 0; k < ilp; k++) {
-        const a = A(j, k), b = A(j - 1, k);
+        const a = A(j, k),
+          b = A(j - 1, k);
         for (let l = 0; l < w; l++) {
           acc[a + l] = f32(acc[a + l] + acc[b + l]);
           acc[b + l] = 0;
@@ -73,7 +74,8 @@ export function torchSumF32(x: Float32Array, start: number, len: number, w = SUM
   for (; i < sizeIlp; ++i) for (let k = 0; k < ilp; k++) loadAdd(0, i * ilp + k, k);
   for (let j = 1; j < numLevels; j++) {
     for (let k = 0; k < ilp; k++) {
-      const a = A(0, k), b = A(j, k);
+      const a = A(0, k),
+        b = A(j, k);
       for (let l = 0; l < w; l++) acc[a + l] = f32(acc[a + l] + acc[b + l]);
     }
   }

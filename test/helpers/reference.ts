@@ -25,6 +25,26 @@ function refPath(rel: string): string {
 export function refSt(rel: string): Safetensors {
   return readSafetensors(readFileSync(refPath(rel)), rel);
 }
+/** The graph fields of a golden case's meta.json (written by the reference's graph dump). */
+export interface RefGraphMeta {
+  num_params: number;
+  num_nodes: number;
+  num_edges: number;
+  first_self_loop_edge: number;
+  max_feat_size: number;
+  edge_type_counts: Record<string, number>;
+  model_dict: { name: string; shape: number[]; offset: number; numel: number }[];
+  model_dict_expanded: {
+    name: string;
+    shape: number[];
+    param_type: number;
+    edge_range: [number, number];
+    has_params: boolean;
+    src_nodes_min_max: [number, number];
+    dst_nodes_min_max: [number, number];
+  }[];
+}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- golden JSON of many shapes; callers that care pass T
 export function refJson<T = any>(rel: string): T {
   return JSON.parse(readFileSync(refPath(rel), 'utf8')) as T;
 }

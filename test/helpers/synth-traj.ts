@@ -28,7 +28,12 @@ export function synthRecords(seed: number, n: number, every = 10, spec = layout)
   }));
 }
 
-export function writeSynth(dir: string, seed: number, n = 20, opts: { task?: string; specs?: ParamSpec[]; records?: TrajectoryRecord[] } = {}): string {
+export function writeSynth(
+  dir: string,
+  seed: number,
+  n = 20,
+  opts: { task?: string; specs?: ParamSpec[]; records?: TrajectoryRecord[] } = {},
+): string {
   const lay = makeLayout(opts.specs ?? SPECS);
   const path = join(dir, `seed-${seed}.arrow`);
   writeTrajectory(

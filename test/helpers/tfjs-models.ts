@@ -53,9 +53,18 @@ export async function saveLayersModel(model: tf.LayersModel, dir: string): Promi
   mkdirSync(dir, { recursive: true });
   await model.save(
     tf.io.withSaveHandler(async (a) => {
-      const data = a.weightData instanceof ArrayBuffer ? a.weightData : tf.io.concatenateArrayBuffers(a.weightData as ArrayBuffer[]);
+      const data =
+        a.weightData instanceof ArrayBuffer
+          ? a.weightData
+          : tf.io.concatenateArrayBuffers(a.weightData as ArrayBuffer[]);
       writeFileSync(join(dir, 'weights.bin'), new Uint8Array(data));
-      const json = { modelTopology: a.modelTopology, format: a.format ?? 'layers-model', generatedBy: a.generatedBy, convertedBy: a.convertedBy ?? null, weightsManifest: [{ paths: ['./weights.bin'], weights: a.weightSpecs }] };
+      const json = {
+        modelTopology: a.modelTopology,
+        format: a.format ?? 'layers-model',
+        generatedBy: a.generatedBy,
+        convertedBy: a.convertedBy ?? null,
+        weightsManifest: [{ paths: ['./weights.bin'], weights: a.weightSpecs }],
+      };
       writeFileSync(join(dir, 'model.json'), JSON.stringify(json));
       return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
     }),
@@ -68,7 +77,9 @@ export async function loadSavedLayersModel(path: string): Promise<tf.LayersModel
   const { readFileSync } = await import('node:fs');
   const { dirname, join } = await import('node:path');
   const j = JSON.parse(readFileSync(path, 'utf8'));
-  const bufs = j.weightsManifest.flatMap((g: { paths: string[] }) => g.paths.map((p) => readFileSync(join(dirname(path), p))));
+  const bufs = j.weightsManifest.flatMap((g: { paths: string[] }) =>
+    g.paths.map((p) => readFileSync(join(dirname(path), p))),
+  );
   const all = Buffer.concat(bufs);
   const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
   const weightSpecs = j.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights);

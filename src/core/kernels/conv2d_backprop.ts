@@ -102,16 +102,28 @@ export function conv2DBackpropInputWasm(args: {
   const pb = H - hd + top;
   const pr = W - wd + left;
   if (pt < 0 || pl < 0 || pb < 0 || pr < 0) {
-    throw new Error(`nino wasm Conv2DBackpropInput: padding larger than filter-1 is not supported (${JSON.stringify(info.padInfo)})`);
+    throw new Error(
+      `nino wasm Conv2DBackpropInput: padding larger than filter-1 is not supported (${JSON.stringify(info.padInfo)})`,
+    );
   }
   const rot = rotateFilter(backend, filter);
   const dyd = sh === 1 && sw === 1 ? dy : dilate(backend, dy, sh, sw);
-  const out = runWasmKernel(backend, 'Conv2D', { x: dyd, filter: rot }, {
-    strides: [1, 1],
-    dilations: [1, 1],
-    pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]],
-    dataFormat: 'NHWC',
-  });
+  const out = runWasmKernel(
+    backend,
+    'Conv2D',
+    { x: dyd, filter: rot },
+    {
+      strides: [1, 1],
+      dilations: [1, 1],
+      pad: [
+        [0, 0],
+        [pt, pb],
+        [pl, pr],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+    },
+  );
   free(backend, rot);
   if (dyd !== dy) free(backend, dyd);
   return out;
@@ -158,12 +170,22 @@ export function conv2DBackpropFilterWasm(args: {
     pr = Math.max(pr, 0);
   }
   const dyT = runWasmKernel(backend, 'Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [Ho,Wo,B,Co]
-  const r = runWasmKernel(backend, 'Conv2D', { x: xT, filter: dyT }, {
-    strides: [1, 1],
-    dilations: [sh, sw],
-    pad: [[0, 0], [pt, pb], [pl, pr], [0, 0]],
-    dataFormat: 'NHWC',
-  }); // [Ci,kh,kw,Co]
+  const r = runWasmKernel(
+    backend,
+    'Conv2D',
+    { x: xT, filter: dyT },
+    {
+      strides: [1, 1],
+      dilations: [sh, sw],
+      pad: [
+        [0, 0],
+        [pt, pb],
+        [pl, pr],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+    },
+  ); // [Ci,kh,kw,Co]
   free(backend, xT);
   free(backend, dyT);
   if (r.shape[1] !== kh || r.shape[2] !== kw || r.shape[3] !== co) {

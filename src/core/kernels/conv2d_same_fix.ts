@@ -31,7 +31,15 @@ export function explicitSamePad(x: TensorInfo, filter: TensorInfo, attrs: Attrs)
     fmt,
   );
   const { top, bottom, left, right } = info.padInfo;
-  return { ...attrs, pad: [[0, 0], [top, bottom], [left, right], [0, 0]] };
+  return {
+    ...attrs,
+    pad: [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ],
+  };
 }
 
 /** A config for the same kernel name that calls `stock` with explicit pads. */

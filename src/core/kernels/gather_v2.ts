@@ -16,7 +16,11 @@ import { sizeOf } from './wasm_util.ts';
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1 };
 
-export function gatherV2Wasm(args: { inputs: { x?: TensorInfo; indices?: TensorInfo }; backend: WasmBackend; attrs?: Attrs }): TensorInfo {
+export function gatherV2Wasm(args: {
+  inputs: { x?: TensorInfo; indices?: TensorInfo };
+  backend: WasmBackend;
+  attrs?: Attrs;
+}): TensorInfo {
   const { backend } = args;
   const x = args.inputs.x!;
   const indices = args.inputs.indices!;
@@ -65,8 +69,14 @@ export function gatherV2Wasm(args: { inputs: { x?: TensorInfo; indices?: TensorI
     return out;
   }
   // short slices: element loop on a bit-exact view (Int32 for 4-byte types, Uint8 for bool)
-  const xv = bpe === 4 ? (backend.typedArrayFromHeap({ ...x, dtype: 'int32' }) as Int32Array) : (backend.typedArrayFromHeap(x) as Uint8Array);
-  const ov = bpe === 4 ? (backend.typedArrayFromHeap({ ...out, dtype: 'int32' }) as Int32Array) : (backend.typedArrayFromHeap(out) as Uint8Array);
+  const xv =
+    bpe === 4
+      ? (backend.typedArrayFromHeap({ ...x, dtype: 'int32' }) as Int32Array)
+      : (backend.typedArrayFromHeap(x) as Uint8Array);
+  const ov =
+    bpe === 4
+      ? (backend.typedArrayFromHeap({ ...out, dtype: 'int32' }) as Int32Array)
+      : (backend.typedArrayFromHeap(out) as Uint8Array);
   let d = 0;
   for (let b = 0; b < batchSize; b++) {
     for (let o = 0; o < outerSize; o++) {

@@ -67,7 +67,12 @@ function batchOf(shape: number[]): number {
 /** _FusedMatMul with bias and batch > 1, decomposed (the stock kernel is wrong there). */
 function fusedMatMulDecomposed(backend: WasmBackend, inputs: Record<string, TensorInfo>, attrs: Attrs): TensorInfo {
   const { a, b, bias, preluActivationWeights } = inputs;
-  const prod = runWasmKernel(backend, 'BatchMatMul', { a, b }, { transposeA: attrs.transposeA, transposeB: attrs.transposeB });
+  const prod = runWasmKernel(
+    backend,
+    'BatchMatMul',
+    { a, b },
+    { transposeA: attrs.transposeA, transposeB: attrs.transposeB },
+  );
   const withBias = runWasmKernel(backend, 'Add', { a: prod, b: bias });
   free(backend, prod);
   const out = applyActivation(backend, withBias, attrs, preluActivationWeights);
@@ -83,7 +88,12 @@ function byteOffset(backend: WasmBackend, t: TensorInfo): number {
 }
 
 /** Per-batch-entry products for a [...batch, M, K] x b [...batch, K, N] (no transposes). null: not handled. */
-function batchedByEntries(backend: WasmBackend, stock: tf.KernelConfig, a: TensorInfo, b: TensorInfo): TensorInfo | null {
+function batchedByEntries(
+  backend: WasmBackend,
+  stock: tf.KernelConfig,
+  a: TensorInfo,
+  b: TensorInfo,
+): TensorInfo | null {
   const ba = batchOf(a.shape);
   const bb = batchOf(b.shape);
   const batch = Math.max(ba, bb);
@@ -91,7 +101,8 @@ function batchedByEntries(backend: WasmBackend, stock: tf.KernelConfig, a: Tenso
   const aBatchDims = a.shape.slice(0, -2);
   const bBatchDims = b.shape.slice(0, -2);
   let outBatchDims: number[];
-  if (ba === bb && aBatchDims.length === bBatchDims.length && aBatchDims.every((d, i) => d === bBatchDims[i])) outBatchDims = aBatchDims;
+  if (ba === bb && aBatchDims.length === bBatchDims.length && aBatchDims.every((d, i) => d === bBatchDims[i]))
+    outBatchDims = aBatchDims;
   else if (ba === 1 && aBatchDims.length <= bBatchDims.length) outBatchDims = bBatchDims;
   else if (bb === 1 && bBatchDims.length <= aBatchDims.length) outBatchDims = aBatchDims;
   else return null;

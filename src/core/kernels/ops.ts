@@ -68,15 +68,17 @@ function sizeOf(shape: number[]): number {
  */
 export function gatherRows<T extends tf.Tensor>(x: T, idx: tf.Tensor): T {
   const n = x.shape[0];
-  const f = tf.customGrad((xx: tf.Tensor | tf.GradSaveFunc, ii: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
-    const xt = xx as tf.Tensor;
-    const it = asInt32(ii as tf.Tensor);
-    (save as tf.GradSaveFunc)([it]);
-    return {
-      value: gatherRowsRaw(xt, it),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [segmentSumRaw(dy, saved[0], n), tf.zeros(saved[0].shape)],
-    };
-  });
+  const f = tf.customGrad(
+    (xx: tf.Tensor | tf.GradSaveFunc, ii: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
+      const xt = xx as tf.Tensor;
+      const it = asInt32(ii as tf.Tensor);
+      (save as tf.GradSaveFunc)([it]);
+      return {
+        value: gatherRowsRaw(xt, it),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [segmentSumRaw(dy, saved[0], n), tf.zeros(saved[0].shape)],
+      };
+    },
+  );
   return f(x, idx) as T;
 }
 
@@ -85,18 +87,20 @@ export function gatherRows<T extends tf.Tensor>(x: T, idx: tf.Tensor): T {
  * -> [numSegments, ...inner]. Gradient w.r.t. x: gatherRows(dy, seg). No gradient flows to seg.
  */
 export function segmentSum<T extends tf.Tensor>(x: T, seg: tf.Tensor, numSegments: number): T {
-  const f = tf.customGrad((xx: tf.Tensor | tf.GradSaveFunc, ss: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
-    const xt = xx as tf.Tensor;
-    const st = asInt32(ss as tf.Tensor);
-    (save as tf.GradSaveFunc)([st]);
-    return {
-      value: segmentSumRaw(xt, st, numSegments),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        // clamp so dropped (out-of-range) ids do not make gather fail
-        const ids = tf.clipByValue(saved[0], 0, Math.max(numSegments - 1, 0));
-        return [gatherRowsRaw(dy, ids), tf.zeros(saved[0].shape)];
-      },
-    };
-  });
+  const f = tf.customGrad(
+    (xx: tf.Tensor | tf.GradSaveFunc, ss: tf.Tensor | tf.GradSaveFunc, save: tf.Tensor | tf.GradSaveFunc) => {
+      const xt = xx as tf.Tensor;
+      const st = asInt32(ss as tf.Tensor);
+      (save as tf.GradSaveFunc)([st]);
+      return {
+        value: segmentSumRaw(xt, st, numSegments),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          // clamp so dropped (out-of-range) ids do not make gather fail
+          const ids = tf.clipByValue(saved[0], 0, Math.max(numSegments - 1, 0));
+          return [gatherRowsRaw(dy, ids), tf.zeros(saved[0].shape)];
+        },
+      };
+    },
+  );
   return f(x, seg) as T;
 }

@@ -64,7 +64,8 @@ export function unsortedSegmentSumWasm(args: {
   if (x.dtype !== 'float32' && x.dtype !== 'int32') {
     throw new Error(`nino wasm UnsortedSegmentSum: dtype ${x.dtype} not supported`);
   }
-  if (ids.dtype !== 'int32') throw new Error(`nino wasm UnsortedSegmentSum: segmentIds must be int32, got ${ids.dtype}`);
+  if (ids.dtype !== 'int32')
+    throw new Error(`nino wasm UnsortedSegmentSum: segmentIds must be int32, got ${ids.dtype}`);
   const rows = sizeOf(ids.shape);
   for (let i = 0; i < ids.shape.length; i++) {
     if (x.shape[i] !== ids.shape[i]) {

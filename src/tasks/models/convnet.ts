@@ -105,7 +105,8 @@ export function makeConvNet(c: ConvNetConfig): ModelDef {
 
   const forward = (params: tf.Tensor[], x: tf.Tensor): tf.Tensor =>
     tf.tidy(() => {
-      if (params.length !== specs.length) throw new Error(`convnet: expected ${specs.length} params, got ${params.length}`);
+      if (params.length !== specs.length)
+        throw new Error(`convnet: expected ${specs.length} params, got ${params.length}`);
       if (x.rank !== 4 || x.shape[3] !== c.inChannels) {
         throw new Error(`convnet: x must be [B,H,W,${c.inChannels}] NHWC, got [${x.shape.join(',')}]`);
       }

@@ -48,8 +48,11 @@ export interface Gpt2Config {
   attention?: 'auto' | 'loops' | 'tensor';
 }
 
-/** Parameter specs in HF GPT2LMHeadModel.named_parameters() order. */
-export function gpt2Specs(c: Gpt2Config): ParamSpec[] {
+/**
+ * Parameter specs in HF GPT2LMHeadModel.named_parameters() order (tied lm_head, so absent; MLP width 4 x
+ * nEmbd). The one definition: the model family and the neural-graph tests/benchmarks all build from it.
+ */
+export function gpt2Specs(c: Pick<Gpt2Config, 'vocabSize' | 'nPositions' | 'nEmbd' | 'nLayer'>): ParamSpec[] {
   const d = c.nEmbd;
   const s: ParamSpec[] = [
     { name: 'transformer.wte.weight', shape: [c.vocabSize, d] },
@@ -265,8 +268,15 @@ function attentionTensor(qkv: tf.Tensor2D, B: number, T: number, H: number, hd: 
   const q = q2.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]); // [B,H,T,hd]
   const kT = k2.reshape([B, T, H, hd]).transpose([0, 2, 3, 1]); // [B,H,hd,T]
   const v = v2.reshape([B, T, H, hd]).transpose([0, 2, 1, 3]); // [B,H,T,hd]
-  const att = tf.softmax(mm(q, kT).mul(1 / Math.sqrt(hd)).add(causalMask(T)), -1); // [B,H,T,T]
-  return mm(att, v).transpose([0, 2, 1, 3]).reshape([B * T, d]) as tf.Tensor2D; // [N,d]
+  const att = tf.softmax(
+    mm(q, kT)
+      .mul(1 / Math.sqrt(hd))
+      .add(causalMask(T)),
+    -1,
+  ); // [B,H,T,T]
+  return mm(att, v)
+    .transpose([0, 2, 1, 3])
+    .reshape([B * T, d]) as tf.Tensor2D; // [N,d]
 }
 
 export function makeGpt2(cfg: Gpt2Config): ModelDef {
@@ -277,7 +287,8 @@ export function makeGpt2(cfg: Gpt2Config): ModelDef {
   const specs = gpt2Specs(cfg);
 
   function forward(params: tf.Tensor[], x: tf.Tensor): tf.Tensor {
-    if (params.length !== specs.length) throw new Error(`gpt2 expects ${specs.length} parameter tensors, got ${params.length}`);
+    if (params.length !== specs.length)
+      throw new Error(`gpt2 expects ${specs.length} parameter tensors, got ${params.length}`);
     if (x.rank !== 2) throw new Error(`gpt2 input must be [B,T] token ids, got shape [${x.shape}]`);
     const [B, T] = x.shape;
     if (T > P) throw new Error(`sequence length ${T} exceeds nPositions ${P}`);

@@ -5,7 +5,7 @@
  * Parameters (named_parameters() order, PyTorch layouts): for widths [w0, w1, ...] and C classes,
  *   fc.0.weight [w0,in] fc.0.bias [w0]  fc.2.weight [w1,w0] fc.2.bias [w1] ... fc.2k.weight [C,w_last] fc.2k.bias [C]
  * (indices skip the ReLUs, like PyTorch's Sequential). Sequential, so the generic neural graph
- * (src/graph/mlp.ts) describes it.
+ * (src/graph/sequential.ts) describes it.
  *
  * forward(params, x): x [B, ...] float32 (images are flattened) -> logits [B,C]; loss: mean softmax CE.
  * init: PyTorch defaults, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases, in parameter order.
@@ -40,7 +40,8 @@ export function makeMlp(c: MlpConfig): ModelDef {
   const forward = (params: tf.Tensor[], x: tf.Tensor): tf.Tensor =>
     tf.tidy(() => {
       let h: tf.Tensor = tf.reshape(x, [x.shape[0], -1]);
-      if (h.shape[1] !== c.inFeatures) throw new Error(`mlp: input has ${h.shape[1]} features, the model expects ${c.inFeatures}`);
+      if (h.shape[1] !== c.inFeatures)
+        throw new Error(`mlp: input has ${h.shape[1]} features, the model expects ${c.inFeatures}`);
       const L = specs.length / 2;
       for (let l = 0; l < L; l++) {
         h = tf.add(tf.matMul(h, params[2 * l], false, true), params[2 * l + 1]);
