@@ -13,8 +13,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initBackend } from '../src/core/backend.ts';
-import { makeLayout } from '../src/core/params.ts';
-import { Rng } from '../src/core/rng.ts';
 import {
   DEFAULT_TRAIN_CONFIG,
   expandDataPaths,
@@ -25,9 +23,7 @@ import {
   type TrainConfig,
 } from '../src/metatrain/index.ts';
 import { initHostWeights } from '../src/model/weights.ts';
-import { getTask } from '../src/tasks/registry.ts';
-import { makeModel } from '../src/tasks/runtime.ts';
-import { writeTrajectory } from '../src/trajectories/arrow.ts';
+import { writeSynthTrajectories } from './lib/synth-trajectories.ts';
 
 const { values } = parseArgs({
   options: {
@@ -42,27 +38,7 @@ const { values } = parseArgs({
 
 await initBackend(values.backend);
 const task = 'FM-16-3k';
-let dir = values.data;
-if (!dir) {
-  dir = mkdtempSync(join(tmpdir(), 'nino-bench-mt-'));
-  const lay = makeLayout(makeModel(getTask(task)).specs);
-  for (let seed = 1; seed <= 3; seed++) {
-    const rng = new Rng(seed);
-    const a = Float32Array.from({ length: lay.total }, () => 0.1 * rng.normal());
-    const b = Float32Array.from({ length: lay.total }, () => 0.05 * rng.normal());
-    const records = Array.from({ length: 26 }, (_, r) => ({
-      step: r * 60,
-      params: Float32Array.from(a, (x, i) => x + b[i] * Math.log1p(r)),
-      metrics: {},
-    }));
-    writeTrajectory(
-      join(dir, `seed-${seed}.arrow`),
-      lay,
-      { task, seed, config: {}, toolVersion: 'bench', schemaVersion: 1 },
-      records,
-    );
-  }
-}
+const dir = values.data ?? writeSynthTrajectories(mkdtempSync(join(tmpdir(), 'nino-bench-mt-')), task);
 const steps = Number(values.steps);
 for (const hid of values.hid!.split(',').map(Number)) {
   const tc: TrainConfig = {

@@ -15,7 +15,6 @@ import { resolveNowcaster } from '../src/nowcast/resolve.ts';
 import { AdamW } from '../src/optim/adamw.ts';
 import type { ModelDef } from '../src/tasks/types.ts';
 import { writeTrajectory } from '../src/trajectories/arrow.ts';
-import type { TrajectoryRecord } from '../src/trajectories/schema.ts';
 import {
   assembleBatch,
   baselineErrors,
@@ -30,46 +29,7 @@ import {
   wteSubset,
   type TrainConfig,
 } from '../src/metatrain/index.ts';
-
-const SPECS: ParamSpec[] = [
-  { name: 'fc.0.weight', shape: [4, 3] },
-  { name: 'fc.0.bias', shape: [4] },
-  { name: 'fc.1.weight', shape: [2, 4] },
-  { name: 'fc.1.bias', shape: [2] },
-];
-const layout = makeLayout(SPECS);
-const TASK = 'tiny-mlp';
-
-/** smooth synthetic trajectory: p_i(step) = a_i + b_i * (1 - exp(-step / tau_i)) */
-function synthRecords(seed: number, n: number, every = 10, spec = layout): TrajectoryRecord[] {
-  const rng = new Rng(seed);
-  const N = spec.total;
-  const a = Float32Array.from({ length: N }, () => rng.normal());
-  const b = Float32Array.from({ length: N }, () => 0.5 * rng.normal());
-  const tau = Float32Array.from({ length: N }, () => 30 + 60 * rng.uniform());
-  return Array.from({ length: n }, (_, r) => ({
-    step: r * every,
-    params: Float32Array.from({ length: N }, (_, i) => a[i] + b[i] * (1 - Math.exp(-(r * every) / tau[i]))),
-    metrics: {},
-  }));
-}
-
-function writeSynth(
-  dir: string,
-  seed: number,
-  n = 20,
-  opts: { task?: string; specs?: ParamSpec[]; records?: TrajectoryRecord[] } = {},
-): string {
-  const lay = makeLayout(opts.specs ?? SPECS);
-  const path = join(dir, `seed-${seed}.arrow`);
-  writeTrajectory(
-    path,
-    lay,
-    { task: opts.task ?? TASK, seed, config: { model: { arch: 'mlp' } }, toolVersion: 'test', schemaVersion: 1 },
-    opts.records ?? synthRecords(seed, n, 10, lay),
-  );
-  return path;
-}
+import { layout, SPECS, synthRecords, TASK, writeSynth } from './helpers/synth-traj.ts';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'nino-mt-'));

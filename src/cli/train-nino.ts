@@ -1,6 +1,7 @@
 /** `nino train-nino`: meta-train the NiNo GNN (or the graph-free MLP baseline) on collected trajectories. */
 import type { Command } from 'commander';
 import { accessSync, constants, existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { initBackend } from '../core/backend.ts';
 import { ensureDir } from '../core/fsutil.ts';
 import {
@@ -14,13 +15,14 @@ import {
   type TrainConfig,
 } from '../metatrain/index.ts';
 import { readEnv } from './env.ts';
-import { makeLogger, makeProgress, UsageError, type GlobalOpts } from './common.ts';
+import { makeLogger, makeProgress, parsePositiveInt, UsageError, type GlobalOpts } from './common.ts';
 
 type TrainNinoOpts = Partial<TrainConfig> & {
   data?: string[];
   out: string;
   resume?: boolean | string;
   overwrite?: boolean;
+  workers?: number;
 };
 
 export function registerTrainNino(program: Command): void {
@@ -39,6 +41,11 @@ export function registerTrainNino(program: Command): void {
     .option(
       '--overwrite',
       'start afresh in an --out that holds a previous run (its checkpoint, optimizer state and model are removed)',
+    )
+    .option(
+      '-w, --workers <n>',
+      `data-parallel worker threads: each step's batch is split across them, gradients averaged (default: the cores, ${availableParallelism()} here; with --resume the checkpoint's; at most --batch)`,
+      parsePositiveInt('workers'),
     );
   // the settings' flags, defaults and rules come from the schema table (metatrain/config.ts)
   for (const f of trainConfigFlags()) train.option(f.flags, f.description, f.parse);
@@ -77,12 +84,15 @@ export function registerTrainNino(program: Command): void {
       logger.info({ backend: backend.name, out: o.out }, 'train-nino');
       const bars = makeProgress(g.progress !== false);
       try {
+        const workers = o.workers ?? (o.resume ? undefined : Math.max(1, availableParallelism()));
         const r = await trainNino({
           data: o.data,
           out: o.out,
           config,
           resume: o.resume,
           overwrite: o.overwrite,
+          workers,
+          backend: backend.name,
           officialDir: readEnv().officialDir,
           logger,
           progress: bars.progress,
@@ -92,7 +102,7 @@ export function registerTrainNino(program: Command): void {
         const valTxt = v ? formatValSummary(v) : 'no validation (--val 0)';
         process.stdout.write(
           `trained ${r.config.model} (hid ${r.config.hid}) for ${r.step} steps: train loss (ema) ${r.trainLoss.toFixed(4)} | ${valTxt} | ` +
-            `${r.graphsPerSec.toFixed(1)} graphs/s, ${r.secPerStep.toFixed(3)} s/step | rollbacks ${r.rollbacks} | saved ${r.finalPath}\n`,
+            `${r.graphsPerSec.toFixed(1)} graphs/s, ${r.secPerStep.toFixed(3)} s/step (${r.workers} worker${r.workers > 1 ? 's' : ''}) | rollbacks ${r.rollbacks} | saved ${r.finalPath}\n`,
         );
       } catch (e) {
         if (e instanceof TrajectoryDataError || e instanceof OutputExistsError) throw new UsageError(e.message);

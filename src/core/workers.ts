@@ -61,7 +61,16 @@ export interface JobMessage {
   module: string;
   name: string;
   args: unknown;
+  /** 'serve': the job's result is a request handler the worker keeps (worker-service.ts) */
+  kind?: 'job' | 'serve';
 }
+/** A request to the handler a worker serves (worker-service.ts). */
+export interface RequestMessage {
+  kind: 'request';
+  jobId: number;
+  args: unknown;
+}
+export type WorkerMessage = JobMessage | RequestMessage;
 export type WorkerReply =
   | { type: 'ready' }
   | { type: 'log'; jobId: number; level: 'info' | 'warn' | 'error' | 'debug'; obj: object; msg: string }
@@ -105,7 +114,7 @@ export function jobModule(relSource: string, base: string): string {
 }
 
 /** The worker-thread entry: the compiled runner as is, or the tsx bootstrap for the sources. */
-function workerEntry(): URL {
+export function workerEntry(): URL {
   return isSourceModule(import.meta.url)
     ? new URL('./worker-boot.mjs', import.meta.url)
     : new URL('./worker-run.js', import.meta.url);

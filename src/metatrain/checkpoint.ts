@@ -35,6 +35,17 @@ export interface TrainExtra {
   data: DataRef;
   val: ValResult | null;
   elapsedSec: number;
+  /** data-parallel shards per batch the gradients were computed in (absent: 1; see parallel.ts) */
+  workers?: number;
+}
+
+/** What a training checkpoint records besides the trainer's state. */
+export interface RunRecord {
+  data: DataRef;
+  val: ValResult | null;
+  elapsedSec: number;
+  /** data-parallel shards per batch (default 1) */
+  workers?: number;
 }
 
 function writeAdam(path: string, s: OptimizerState, names: string[]): void {
@@ -66,9 +77,7 @@ const isAdamFile = (f: string) => f.startsWith(ADAM_PREFIX) && f.endsWith('.safe
 export function saveTrainCheckpoint(
   t: MetaTrainer,
   out: string,
-  data: DataRef,
-  val: ValResult | null,
-  elapsedSec: number,
+  { data, val, elapsedSec, workers = 1 }: RunRecord,
 ): string {
   const adam = t.adam.getState();
   // moments first, under a step-specific name; the checkpoint (written last, atomically) points to it
@@ -84,6 +93,8 @@ export function saveTrainCheckpoint(
     val,
     elapsedSec,
   };
+  // only when > 1, so single-thread checkpoints stay as they were
+  if (workers > 1) extra.workers = workers;
   const p = join(out, CKPT_FILE);
   writeFileAtomic(
     p,

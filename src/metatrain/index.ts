@@ -3,6 +3,7 @@ export * from './batch.ts';
 export * from './checkpoint.ts';
 export * from './config.ts';
 export * from './model.ts';
+export * from './parallel.ts';
 export * from './paths.ts';
 export * from './run.ts';
 export * from './sampler.ts';

@@ -12,6 +12,7 @@
  * run refuses an --out that holds a previous run's checkpoint or model unless `overwrite` (then those
  * files are removed first) or `resume` is given.
  */
+import * as tf from '@tensorflow/tfjs';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDir } from '../core/fsutil.ts';
@@ -33,6 +34,7 @@ import {
 } from './checkpoint.ts';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from './config.ts';
 import { modelConfigFor } from './model.ts';
+import { ParallelGrads } from './parallel.ts';
 import { expandDataPaths } from './paths.ts';
 import { MetaTrainer, type TrainHooks } from './trainer.ts';
 import { loadTrajectorySet, splitByTrajectory, TrajectoryDataError, type TrajectorySet } from './trajectories.ts';
@@ -52,6 +54,13 @@ export interface TrainOptions {
   hooks?: TrainHooks;
   /** folder looked in first for an --init 'official:<name>' (the CLI passes $NINO_OFFICIAL_DIR) */
   officialDir?: string;
+  /**
+   * data-parallel shards per batch: this thread and workers - 1 worker threads (parallel.ts); at most
+   * `batch`. Default 1, or when resuming the checkpoint's (the same count continues exactly).
+   */
+  workers?: number;
+  /** the worker threads' tfjs backend (default: this thread's) */
+  backend?: string;
 }
 
 export interface TrainResult {
@@ -66,6 +75,8 @@ export interface TrainResult {
   /** training loss, exponential moving average (0.95) */
   trainLoss: number;
   config: TrainConfig;
+  /** shards per batch the run used */
+  workers: number;
 }
 
 /** --out already holds a run and neither resume nor overwrite was asked for (a usage error) */
@@ -151,6 +162,9 @@ function resolveSetup(o: TrainOptions, logger: Logger): RunSetup {
 }
 
 interface RunData {
+  /** the files `set` was loaded from, in order, and how */
+  files: string[];
+  load: { ctx: number; maxHorizon: number; stride?: number; lpe: number };
   set: TrajectorySet;
   trainIds: number[];
   valIds: number[];
@@ -161,15 +175,23 @@ interface RunData {
 function loadRunData(o: TrainOptions, s: RunSetup, logger: Logger): RunData {
   const { tc, resume } = s;
   const lpe = tc.model === 'nino' ? (resume?.ck.config.lpe ?? s.init?.config.lpe ?? tc.lpe) : 0;
-  const load = (files: string[]) =>
-    loadTrajectorySet(files, { ctx: tc.ctx, maxHorizon: tc.maxHorizon, stride: tc.stride ?? undefined, lpe, logger });
+  const opts = { ctx: tc.ctx, maxHorizon: tc.maxHorizon, stride: tc.stride ?? undefined, lpe };
   if (resume && !o.data?.length) {
     const { train, val } = resume.extra.data;
-    const set = load([...train, ...val]);
-    return { set, trainIds: train.map((_, i) => i), valIds: val.map((_, i) => train.length + i), ref: { train, val } };
+    const files = [...train, ...val];
+    const set = loadTrajectorySet(files, { ...opts, logger });
+    return {
+      files,
+      load: opts,
+      set,
+      trainIds: train.map((_, i) => i),
+      valIds: val.map((_, i) => train.length + i),
+      ref: { train, val },
+    };
   }
   if (!o.data?.length) throw new TrajectoryDataError('no --data given');
-  const set = load(expandDataPaths(o.data));
+  const files = expandDataPaths(o.data);
+  const set = loadTrajectorySet(files, { ...opts, logger });
   const { train: trainIds, val: valIds } = splitByTrajectory(set, tc.val, logger);
   const ref = { train: trainIds.map((i) => set.trajs[i].path), val: valIds.map((i) => set.trajs[i].path) };
   if (
@@ -181,14 +203,30 @@ function loadRunData(o: TrainOptions, s: RunSetup, logger: Logger): RunData {
       'resuming with different --data than the checkpoint was trained on; omit --data to reuse its files',
     );
   }
-  return { set, trainIds, valIds, ref };
+  return { files, load: opts, set, trainIds, valIds, ref };
+}
+
+/** Shards per batch: as asked, else the checkpoint's when resuming, else 1; at most the batch size. */
+function resolveWorkers(o: TrainOptions, s: RunSetup, logger: Logger): number {
+  const stored = s.resume ? (s.resume.extra.workers ?? 1) : null;
+  const asked = o.workers ?? stored ?? 1;
+  if (!(Number.isInteger(asked) && asked >= 1)) throw new Error(`workers must be a positive integer (got ${asked})`);
+  const n = Math.min(asked, s.tc.batch);
+  if (stored !== null && n !== stored)
+    logger.warn(
+      { workers: n, checkpoint: stored },
+      'resuming with another worker count than the checkpoint was written with: the gradients are summed in another order',
+    );
+  return n;
 }
 
 async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const logger = o.logger ?? silentLogger;
   const setup = resolveSetup(o, logger);
   const { tc, resume } = setup;
-  const { set, trainIds, valIds, ref: dataRef } = loadRunData(o, setup, logger);
+  const data = loadRunData(o, setup, logger);
+  const { set, trainIds, valIds, ref: dataRef } = data;
+  const workers = resolveWorkers(o, setup, logger);
   const cfg = resume?.ck.config ?? modelConfigFor(tc, set, setup.init?.config);
   const host = resume?.ck.weights ?? setup.init?.weights ?? initHostWeights(cfg, `${tc.seed}:init`);
   logger.info(
@@ -205,15 +243,35 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
         F: g.graph.maxFeat,
       })),
       strides: [...new Set(set.trajs.map((t) => t.stride))],
+      workers,
     },
     'meta-training data ready',
   );
   const t = new MetaTrainer(set, trainIds, valIds, cfg, tc, host, logger, o.hooks);
+  let pg: ParallelGrads | null = null;
   try {
     const elapsed0 = resume ? restoreTrainState(t, o.out, resume.extra, logger) : 0;
+    if (workers > 1) {
+      pg = await ParallelGrads.start(set, {
+        workers,
+        files: data.files,
+        load: data.load,
+        cfg,
+        host: t.hostWeights(),
+        backend: o.backend ?? tf.getBackend(),
+        logger,
+      });
+    }
     let lastVal: ValResult | null = resume?.extra.val ?? null;
     let lossEma = NaN;
     const t0 = performance.now();
+    /** what a checkpoint records besides the trainer's state */
+    const record = (val: ValResult | null) => ({
+      data: dataRef,
+      val,
+      elapsedSec: elapsed0 + (performance.now() - t0) / 1000,
+      workers,
+    });
     const startStep = t.step;
     let trainMs = 0;
     let stepsDone = 0;
@@ -251,14 +309,14 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
     report();
     while (t.step < tc.steps) {
       const ts = performance.now();
-      const r = t.trainStep();
+      const r = pg ? await t.trainStepParallel(pg) : t.trainStep();
       trainMs += performance.now() - ts;
       stepsDone++;
       if (r.ok) {
         lossEma = Number.isFinite(lossEma) ? 0.95 * lossEma + 0.05 * r.loss : r.loss;
         if (t.step % tc.valEvery === 0 && t.step < tc.steps) doVal();
         if (t.step % tc.ckptEvery === 0 && t.step < tc.steps) {
-          saveTrainCheckpoint(t, o.out, dataRef, lastVal, elapsed0 + (performance.now() - t0) / 1000);
+          saveTrainCheckpoint(t, o.out, record(lastVal));
           logger.debug({ step: t.step }, 'checkpoint saved');
         }
       }
@@ -268,8 +326,7 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
       await yieldPoint();
     }
     const val = valIds.length ? doVal() : null;
-    const elapsed = elapsed0 + (performance.now() - t0) / 1000;
-    const ckPath = saveTrainCheckpoint(t, o.out, dataRef, val, elapsed);
+    const ckPath = saveTrainCheckpoint(t, o.out, record(val));
     const finalPath = saveFinalModel(t, o.out, dataRef, val);
     const trainSeconds = trainMs / 1000;
     const res: TrainResult = {
@@ -283,10 +340,12 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
       secPerStep: stepsDone ? trainSeconds / stepsDone : 0,
       trainLoss: lossEma,
       config: tc,
+      workers,
     };
     logger.info({ ...res, startStep }, 'meta-training finished');
     return res;
   } finally {
+    await pg?.close();
     t.dispose();
   }
 }

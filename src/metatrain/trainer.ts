@@ -9,7 +9,7 @@
  *   const t = new MetaTrainer(set, train, val, cfg, tc, initHostWeights(cfg, 0));
  *   t.trainStep(); t.validate();
  */
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
 import type { Rng } from '../core/rng.ts';
@@ -20,7 +20,8 @@ import type { OptimizerState } from '../optim/types.ts';
 import type { GraphBatch } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 import { TrainModel } from './model.ts';
-import { BatchSampler, drawnBatch } from './sampler.ts';
+import type { ParallelGrads } from './parallel.ts';
+import { BatchSampler, drawnBatch, type SampleDraw } from './sampler.ts';
 import { makeTrainOptimizer, trainLr } from './schedule.ts';
 import { clippedStep, globalNorm, RollbackGuard, setAdamState } from './step.ts';
 import type { TrajectorySet } from './trajectories.ts';
@@ -137,15 +138,32 @@ export class MetaTrainer {
     });
   }
 
-  /** One optimizer step (or a rollback). Returns the loss (NaN when rolled back). */
-  trainStep(): StepResult {
+  /** The windows of this step's batch (advances the sampler; snapshots first if there is none yet). */
+  private nextDraws(): { draws: SampleDraw[]; poison: boolean } {
     if (!this.guard.taken) this.takeSnapshot();
-    const b = this.sampleBatch();
-    if (this.hooks.poisonStep?.(this.step)) b.edgeAttr[0] = NaN;
+    const draws = this.sampler.drawBatch();
+    return { draws, poison: this.hooks.poisonStep?.(this.step) ?? false };
+  }
+
+  /** One optimizer step (or a rollback), in this thread. Returns the loss (NaN when rolled back). */
+  trainStep(): StepResult {
+    const { draws, poison } = this.nextDraws();
+    const b = drawnBatch(this.set, draws, this.tc.ctx, this.tc.maxHorizon, this.lpe);
+    if (poison) b.edgeAttr[0] = NaN;
     const { loss, grads } = this.model.lossAndGrads(b);
     const value = loss.dataSync()[0];
     loss.dispose();
     return this.applyGradients(value, grads);
+  }
+
+  /** The same step with the batch split across this thread and worker threads (parallel.ts). */
+  async trainStepParallel(pg: ParallelGrads): Promise<StepResult> {
+    const { draws, poison } = this.nextDraws();
+    const { loss, grads } = await pg.compute(this.model, draws, poison);
+    return this.applyGradients(
+      loss,
+      grads.map((g, i) => tf.tensor(g, this.trainable[i].shape, 'float32')),
+    );
   }
 
   /**
