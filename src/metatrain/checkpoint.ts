@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { removeOrphanTmp, writeFileAtomic } from '../core/fsutil.ts';
 import type { Logger } from '../core/logger.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
-import { loadCheckpoint, serializeCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
+import { loadCheckpoint, serializeCheckpoint, withStoredNames, type Checkpoint } from '../model/checkpoint.ts';
 import type { OptimizerState } from '../optim/types.ts';
 import type { TrainConfig } from './config.ts';
 import type { MetaTrainer } from './trainer.ts';
@@ -140,7 +140,8 @@ export function loadTrainCheckpoint(
   const extra = ck.extra as unknown as TrainExtra;
   if (!extra || extra.format !== 'nino-train')
     throw new Error(`${p} is not a train-nino checkpoint (no training state)`);
-  return { ck, extra, path: p };
+  // settings stored under an older name (seqLen) are read under today's (maxHorizon)
+  return { ck, extra: { ...extra, config: withStoredNames(extra.config) }, path: p };
 }
 
 /**

@@ -20,7 +20,7 @@ import { yieldPoint } from '../core/interrupt.ts';
 import { acquireLock } from '../core/lock.ts';
 import type { Logger, ProgressFn } from '../core/logger.ts';
 import { silentLogger } from '../core/logger.ts';
-import { loadCheckpoint, withStoredNames, type Checkpoint } from '../model/checkpoint.ts';
+import { loadCheckpoint, type Checkpoint } from '../model/checkpoint.ts';
 import { initHostWeights } from '../model/weights.ts';
 import { nowcasterPath } from '../nowcast/resolve.ts';
 import {
@@ -117,7 +117,7 @@ function resolveSetup(o: TrainOptions, logger: Logger): RunSetup {
   if (o.resume) {
     const r = loadTrainCheckpoint(o.resume, o.out);
     resume = r;
-    const stored = withStoredNames(r.extra.config) as unknown as Record<string, unknown>;
+    const stored = r.extra.config as unknown as Record<string, unknown>;
     const changed = Object.entries(o.config ?? {}).filter(
       ([k, v]) => k !== 'steps' && v !== undefined && JSON.stringify(v) !== JSON.stringify(stored[k]),
     );
@@ -126,7 +126,7 @@ function resolveSetup(o: TrainOptions, logger: Logger): RunSetup {
         { ignored: Object.fromEntries(changed) },
         'resuming: using the checkpoint settings; these options are ignored',
       );
-    tc = { ...DEFAULT_TRAIN_CONFIG, ...withStoredNames(r.extra.config) };
+    tc = { ...DEFAULT_TRAIN_CONFIG, ...r.extra.config };
     if (o.config?.steps !== undefined && o.config.steps !== tc.steps) {
       logger.warn(
         { from: tc.steps, to: o.config.steps },

@@ -80,37 +80,39 @@ export function nowcastStates(o: OfflineNowcastOptions): { params: Float32Array;
   if (o.arch !== undefined && !graphBuilderNames().includes(o.arch)) {
     throw new InputError(`unknown --arch '${o.arch}'; known: ${graphBuilderNames().join(', ')}`);
   }
+  const arch = o.arch ?? guessArch(o.specs);
+  if ((arch === 'gpt2' || arch === 'llama') && !o.numHeads) {
+    throw new InputError(`a ${arch} graph needs its attention head count (--num-heads / numHeads)`);
+  }
   const model = loadNowcastModel(nowcasterPath(o.nowcaster, o) ?? 'linefit', {
     chunkEdges: o.chunkEdges,
     edgeSampleRatio: o.edgeSampleRatio,
   });
-  if (o.states.length !== model.ctx) {
+  let params: Float32Array;
+  let ms: number;
+  try {
+    if (o.states.length !== model.ctx) {
+      throw new InputError(`nowcaster '${o.nowcaster}' needs ${model.ctx} states, got ${o.states.length}`);
+    }
+    const graph = buildNeuralGraph(arch, o.specs, { numHeads: o.numHeads, numKvHeads: o.numKvHeads, logger: o.logger });
+    const nc = new GraphNowcaster(model, graph, { subgraph: o.subgraph, logger: o.logger });
+    if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= nc.maxHorizon)) {
+      throw new InputError(
+        `-k ${o.k} is out of range: nowcaster '${o.nowcaster}' predicts 1..${nc.maxHorizon} intervals ahead`,
+      );
+    }
+    const n = layout.total;
+    const stacked = new Float32Array(n * nc.ctx);
+    o.states.forEach((s, t) => {
+      if (s.length !== n) throw new Error(`state ${t} has ${s.length} values, the model has ${n}`);
+      for (let i = 0; i < n; i++) stacked[i * nc.ctx + t] = s[i];
+    });
+    const t0 = performance.now();
+    params = nc.nowcast(stacked, o.k);
+    ms = performance.now() - t0;
+  } finally {
     model.dispose();
-    throw new InputError(`nowcaster '${o.nowcaster}' needs ${model.ctx} states, got ${o.states.length}`);
   }
-  const arch = o.arch ?? guessArch(o.specs);
-  if ((arch === 'gpt2' || arch === 'llama') && !o.numHeads) {
-    model.dispose();
-    throw new InputError(`a ${arch} graph needs its attention head count (--num-heads / numHeads)`);
-  }
-  const graph = buildNeuralGraph(arch, o.specs, { numHeads: o.numHeads, numKvHeads: o.numKvHeads, logger: o.logger });
-  const nc = new GraphNowcaster(model, graph, { subgraph: o.subgraph, logger: o.logger });
-  if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= nc.maxHorizon)) {
-    model.dispose();
-    throw new InputError(
-      `-k ${o.k} is out of range: nowcaster '${o.nowcaster}' predicts 1..${nc.maxHorizon} intervals ahead`,
-    );
-  }
-  const n = layout.total;
-  const stacked = new Float32Array(n * nc.ctx);
-  o.states.forEach((s, t) => {
-    if (s.length !== n) throw new Error(`state ${t} has ${s.length} values, the model has ${n}`);
-    for (let i = 0; i < n; i++) stacked[i * nc.ctx + t] = s[i];
-  });
-  const t0 = performance.now();
-  const params = nc.nowcast(stacked, o.k);
-  const ms = performance.now() - t0;
-  model.dispose();
   if (!params.every(Number.isFinite)) throw new Error('the nowcast produced NaN/Inf; nothing written');
   return { params, layout, ms };
 }
