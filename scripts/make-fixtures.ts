@@ -10,28 +10,14 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, writeSafetensors, type StTensor } from '../src/core/safetensors.ts';
+import { GNN_TRACE, MLP_TRACE } from '../test/helpers/reference.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const src = resolve(process.argv[2] ?? join(root, '..', 'shared', 'reference'));
 const fix = join(root, 'test', 'fixtures', 'reference');
 const off = join(root, 'checkpoints', 'official');
 
-const GNN_TRACE = [
-  'gnn_in_x',
-  'gnn_in_edge',
-  'conv0_messages',
-  'conv0_aggr',
-  'conv0_x_out',
-  'edge_update0_out',
-  'conv1_messages',
-  'conv1_aggr',
-  'conv1_x_out',
-  'edge_update1_out',
-  'edge_out_hidden',
-];
-const MLP_TRACE = ['mlp_edge_proj_out', 'mlp_hidden_1', 'mlp_hidden_3', 'mlp_hidden_5'];
-
-function trim(rel: string, keep: string[]): void {
+function trim(rel: string, keep: readonly string[]): void {
   const st = readSafetensors(readFileSync(join(src, rel)), rel);
   const out: Record<string, StTensor> = {};
   for (const k of keep) {

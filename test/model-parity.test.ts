@@ -18,7 +18,7 @@ import { gnnTrainForward, mlpTrainForward, type TrainForwardOptions } from '../s
 import type { NiNoConfig } from '../src/model/config.ts';
 import type { Weights } from '../src/model/weights.ts';
 import { applyResidual, type NowcastInput } from '../src/model/types.ts';
-import { maxAbsDiff, refSt, refCheckpoint } from './helpers/reference.ts';
+import { maxAbsDiff, refSt, refCheckpoint, GNN_TRACE, MLP_TRACE } from './helpers/reference.ts';
 
 const CASES = [
   { dir: 'case_a_fm16', F: 9 },
@@ -53,21 +53,6 @@ function concat(parts: Float32Array[]): Float32Array {
   }
   return out;
 }
-
-/** The GNN intermediates both op sets record (nino_no_posw, k1). */
-const GNN_TRACE = [
-  'gnn_in_x',
-  'gnn_in_edge',
-  'conv0_messages',
-  'conv0_aggr',
-  'conv0_x_out',
-  'edge_update0_out',
-  'conv1_messages',
-  'conv1_aggr',
-  'conv1_x_out',
-  'edge_update1_out',
-  'edge_out_hidden',
-];
 
 /** Each recorded intermediate (its chunks in order) within 1e-5 relative of the golden one of case `dir`. */
 function expectGnnTrace(dir: string, trace: Record<string, Float32Array[]>): void {
@@ -234,7 +219,7 @@ describe('MLP intermediates (case B, nino_mlp k1)', () => {
     trainForward(ck.config, nc.weights, caseInput('case_b_gpt2', 1, 1), { trace });
     nc.dispose();
     const ref = refSt('case_b_gpt2/intermediates_nino_mlp_k1.safetensors').tensors;
-    for (const n of ['mlp_edge_proj_out', 'mlp_hidden_1', 'mlp_hidden_3', 'mlp_hidden_5']) {
+    for (const n of MLP_TRACE) {
       const r = ref[n].data as Float32Array;
       expect(trace[n].length, n).toBe(1);
       expect(maxAbsDiff(trace[n][0], r) / maxAbs(r), n).toBeLessThanOrEqual(1e-5);
@@ -247,7 +232,7 @@ describe('MLP intermediates (case B, nino_mlp k1)', () => {
     nc.predictDelta(caseInput('case_b_gpt2', 1, 1), { trace });
     nc.dispose();
     const ref = refSt('case_b_gpt2/intermediates_nino_mlp_k1.safetensors').tensors;
-    for (const n of ['mlp_edge_proj_out', 'mlp_hidden_1', 'mlp_hidden_3', 'mlp_hidden_5']) {
+    for (const n of MLP_TRACE) {
       const r = ref[n].data as Float32Array;
       expect(maxAbsDiff(concat(trace[n]), r) / maxAbs(r), n).toBeLessThanOrEqual(1e-5);
     }

@@ -54,3 +54,23 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
 }
+
+/**
+ * The golden intermediates the parity tests compare (test/model-parity.test.ts) and therefore the ones
+ * scripts/make-fixtures.ts keeps when it trims the reference data: the GNN's (nino_no_posw, k1) and the
+ * graph-free MLP's (nino_mlp, k1).
+ */
+export const GNN_TRACE = [
+  'gnn_in_x',
+  'gnn_in_edge',
+  'conv0_messages',
+  'conv0_aggr',
+  'conv0_x_out',
+  'edge_update0_out',
+  'conv1_messages',
+  'conv1_aggr',
+  'conv1_x_out',
+  'edge_update1_out',
+  'edge_out_hidden',
+] as const;
+export const MLP_TRACE = ['mlp_edge_proj_out', 'mlp_hidden_1', 'mlp_hidden_3', 'mlp_hidden_5'] as const;
