@@ -128,6 +128,13 @@ export function unpickle(
   const need = (n: number) => {
     if (p + n > data.length) throw new Error(`${source}: truncated pickle`);
   };
+  /** the next n bytes as a string (the string opcodes) */
+  const str = (n: number): string => {
+    need(n);
+    const v = dec.decode(data.subarray(p, p + n));
+    p += n;
+    return v;
+  };
   const popMark = (): unknown[] => {
     let i = stack.length - 1;
     while (i >= 0 && stack[i] !== MARK) i--;
@@ -204,34 +211,26 @@ export function unpickle(
         need(4);
         const n = dv.getUint32(p, true);
         p += 4;
-        need(n);
-        stack.push(dec.decode(data.subarray(p, p + n)));
-        p += n;
+        stack.push(str(n));
         break;
       } // X BINUNICODE
       case 0x8c: {
         need(1);
         const n = data[p++];
-        need(n);
-        stack.push(dec.decode(data.subarray(p, p + n)));
-        p += n;
+        stack.push(str(n));
         break;
       } // SHORT_BINUNICODE
       case 0x54: {
         need(4);
         const n = dv.getInt32(p, true);
         p += 4;
-        need(n);
-        stack.push(dec.decode(data.subarray(p, p + n)));
-        p += n;
+        stack.push(str(n));
         break;
       } // T BINSTRING
       case 0x55: {
         need(1);
         const n = data[p++];
-        need(n);
-        stack.push(dec.decode(data.subarray(p, p + n)));
-        p += n;
+        stack.push(str(n));
         break;
       } // U SHORT_BINSTRING
       case 0x63: {
