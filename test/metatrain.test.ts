@@ -7,6 +7,7 @@ import { initBackend } from '../src/core/backend.ts';
 import { makeLayout, type ParamSpec } from '../src/core/params.ts';
 import { Rng } from '../src/core/rng.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
+import { vocabIds } from '../src/model/nino-layer.ts';
 import { gnnTrainForward, mlpTrainForward } from '../src/model/train-ops.ts';
 import { initHostWeights } from '../src/model/weights.ts';
 import { gpt2Specs } from '../src/tasks/models/gpt2.ts';
@@ -20,6 +21,7 @@ import {
   baselineErrors,
   DEFAULT_TRAIN_CONFIG,
   expandDataPaths,
+  initWeightsFor,
   loadTrajectorySet,
   makeSample,
   MetaTrainer,
@@ -301,6 +303,92 @@ describe('metatrain forwards', () => {
       });
       t.dispose();
     }
+  });
+});
+
+describe('metatrain token-id embedding (wte_pos_enc)', () => {
+  const d = tmp();
+  beforeAll(() => {
+    const lay = makeLayout(gpt2Specs({ vocabSize: 20, nPositions: 4, nEmbd: 4, nLayer: 1 }));
+    for (const seed of [1, 2, 3]) {
+      const meta = { task: 'tiny-gpt2', seed, config: { model: { arch: 'gpt2', nHead: 2 } } };
+      writeTrajectory(
+        join(d, `seed-${seed}.arrow`),
+        lay,
+        { ...meta, toolVersion: 'test', schemaVersion: 1 },
+        synthRecords(seed, 12, 10, lay),
+      );
+    }
+  });
+  const tcOf = (over: Partial<TrainConfig>): TrainConfig => ({ ...DEFAULT_TRAIN_CONFIG, ...small, ...over });
+  const setOf = (tc: TrainConfig) =>
+    loadTrajectorySet(expandDataPaths([d]), { ctx: 5, maxHorizon: tc.maxHorizon, lpe: tc.lpe });
+
+  it("a fresh GNN's embedding has one row per token id of the data, plus row 0", () => {
+    const tc = tcOf({});
+    const cfg = modelConfigFor(tc, setOf(tc));
+    expect(cfg.wtePosEnc).toBe(true);
+    expect(cfg.vocabSize).toBe(20);
+    expect(modelConfigFor(tcOf({ wtePosEnc: 'off' }), setOf(tc)).wtePosEnc).toBe(false);
+    expect(modelConfigFor(tcOf({ model: 'mlp', wtePosEnc: 'on' }), setOf(tc)).wtePosEnc).toBe(false);
+  });
+
+  it("'on' adds zero rows to an --init GNN without one: same predictions at step 0, then the rows learn", () => {
+    const tc = tcOf({ wtePosEnc: 'on', lr: 1e-2 });
+    const set = setOf(tc);
+    const { train, val } = splitByTrajectory(set, 1);
+    const initCfg = modelConfigFor(tcOf({ wtePosEnc: 'off' }), set);
+    expect(initCfg.wtePosEnc).toBe(false);
+    const initHost = initHostWeights(initCfg, 7);
+    const cfg = modelConfigFor(tc, set, initCfg);
+    expect(cfg.wtePosEnc).toBe(true);
+    expect(cfg.vocabSize).toBe(20);
+    const host = initWeightsFor(cfg, initHost);
+    expect(host['wte_pos_enc_layer.weight'].shape).toEqual([21, tc.hid]);
+    const before = new MetaTrainer(set, train, val, initCfg, tc, initHost);
+    const after = new MetaTrainer(set, train, val, cfg, tc, host);
+    const v0 = before.validate()!.l1;
+    expect(after.validate()!.l1).toBeCloseTo(v0, 6);
+    for (let i = 0; i < 3; i++) expect(after.trainStep().ok).toBe(true);
+    const rows = after.hostWeights()['wte_pos_enc_layer.weight'].data;
+    const H = tc.hid;
+    const rowNorm = (r: number) => rows.subarray(r * H, (r + 1) * H).reduce((a, x) => a + Math.abs(x), 0);
+    // token rows 1..20 receive gradients (the word-embedding nodes); none stays at zero
+    for (let r = 1; r <= 20; r++) expect(rowNorm(r)).toBeGreaterThan(0);
+    before.dispose();
+    after.dispose();
+  });
+
+  it('refuses what cannot be done, before training', () => {
+    const tc = tcOf({});
+    const set = setOf(tc);
+    const withEmb = modelConfigFor(tc, set);
+    expect(() => modelConfigFor(tcOf({ wtePosEnc: 'off' }), set, withEmb)).toThrow(/--init model has a token-id/);
+    const synth = tmp();
+    writeSynth(synth, 1, 12);
+    const visionSet = loadTrajectorySet(expandDataPaths([synth]), { ctx: 5, maxHorizon: 6, lpe: 3 });
+    expect(() => modelConfigFor(tcOf({ wtePosEnc: 'on' }), visionSet)).toThrow(/no language-model graphs/);
+  });
+
+  it('ids past the model vocabulary get row 0', () => {
+    expect(Array.from(vocabIds(Int32Array.from([0, 3, 20, 21, 500]), 20))).toEqual([0, 3, 20, 0, 0]);
+    const ids = Int32Array.from([0, 1, 2]);
+    expect(vocabIds(ids, 20)).toBe(ids);
+  });
+
+  it('train-nino --init with wtePosEnc on writes a model with the embedding', async () => {
+    const initOut = tmp();
+    const r0 = await trainNino({ data: [d], out: initOut, config: { ...small, wtePosEnc: 'off', steps: 2 } });
+    expect(loadCheckpoint(r0.finalPath).config.wtePosEnc).toBe(false);
+    const r = await trainNino({
+      data: [d],
+      out: tmp(),
+      config: { ...small, init: r0.finalPath, wtePosEnc: 'on', steps: 2 },
+    });
+    const ck = loadCheckpoint(r.finalPath);
+    expect(ck.config.wtePosEnc).toBe(true);
+    expect(ck.config.vocabSize).toBe(20);
+    expect(ck.weights['wte_pos_enc_layer.weight'].shape).toEqual([21, small.hid]);
   });
 });
 

@@ -134,6 +134,17 @@ export const TRAIN_CONFIG_SCHEMA = {
   snapshotEvery: field(posInt, 25, null),
   /** LM graphs: word-embedding rows (vocabulary nodes) kept per training sample (official 1000; 0 = all) */
   wteRows: field(nonNegInt, 1000, 'LM graphs: word-embedding rows kept per training sample, 0 = all'),
+  /**
+   * LM graphs: the GNN's token-id embedding (official wte_pos_enc: one learned row per vocabulary id,
+   * added to the features of the word-embedding nodes). auto = on for a fresh GNN trained on LM data,
+   * else as --init has it; on = also add it to an --init model that lacks it (zero rows, so training
+   * starts from the init's exact function); off = a fresh GNN without it.
+   */
+  wtePosEnc: field(
+    choice('<mode>', ['auto', 'on', 'off'] as const),
+    'auto',
+    "LM graphs: the GNN's token-id embedding (wte_pos_enc): auto = on for a fresh GNN on LM data, else as --init has it; on = add it to an --init model too (zero rows); off",
+  ),
 };
 
 type Schema = typeof TRAIN_CONFIG_SCHEMA;

@@ -10,20 +10,61 @@ import type { GraphBatch } from './batch.ts';
 import type { TrainConfig } from './config.ts';
 import type { TrajectorySet } from './trajectories.ts';
 
-/** The NiNoConfig for a fresh model (or the init checkpoint's). */
+/** The largest token id of the data's LM graphs (their vocabulary size; 0 without LM graphs). */
+export function dataVocab(set: TrajectorySet | null): number {
+  let v = 0;
+  for (const g of set?.graphs ?? []) for (const id of g.graph.posW) if (id > v) v = id;
+  return v;
+}
+
+/**
+ * The NiNoConfig for a fresh model, or the init checkpoint's; `tc.wtePosEnc` decides the token-id
+ * embedding (sized to the data's vocabulary), and 'on' adds one to an init GNN that lacks it.
+ */
 export function modelConfigFor(tc: TrainConfig, set: TrajectorySet | null, initCfg?: NiNoConfig): NiNoConfig {
-  if (initCfg) return initCfg;
+  const vocab = dataVocab(set);
+  const noVocab = () =>
+    new Error('--wte-pos-enc on: the data has no language-model graphs (no vocabulary nodes to embed)');
+  if (initCfg) {
+    if (initCfg.kind !== 'gnn' || tc.wtePosEnc === 'auto') return initCfg;
+    if (tc.wtePosEnc === 'off') {
+      if (initCfg.wtePosEnc)
+        throw new Error('--wte-pos-enc off: the --init model has a token-id embedding; use auto or on to keep it');
+      return initCfg;
+    }
+    if (initCfg.wtePosEnc) return initCfg;
+    if (!vocab) throw noVocab();
+    if (initCfg.lpe === 0)
+      throw new Error('--wte-pos-enc on: the --init model has no LPE (its node features would change meaning)');
+    return { ...initCfg, wtePosEnc: true, vocabSize: vocab };
+  }
   const kind = tc.model === 'mlp' ? 'mlp' : 'gnn';
-  const gpt = set ? set.graphs.some((g) => g.arch === 'gpt2') : false;
+  if (kind === 'gnn' && tc.wtePosEnc === 'on' && !vocab) throw noVocab();
+  const posEnc = kind === 'gnn' && vocab > 0 && tc.wtePosEnc !== 'off';
   return makeConfig(kind, {
     hid: tc.hid,
     layers: tc.layers,
     ctx: tc.ctx,
     maxHorizon: tc.maxHorizon,
     lpe: kind === 'gnn' ? tc.lpe : 0,
-    wtePosEnc: kind === 'gnn' && gpt,
+    wtePosEnc: posEnc,
+    ...(posEnc ? { vocabSize: vocab } : {}),
     maxFeat: Math.max(9, set?.maxFeat ?? 9),
   });
+}
+
+/**
+ * The init checkpoint's weights for `cfg` (modelConfigFor of that init): a token-id embedding that
+ * `cfg` adds starts at zero, so the first step starts from the init's exact predictions.
+ */
+export function initWeightsFor(cfg: NiNoConfig, init: HostWeights): HostWeights {
+  const out: HostWeights = { ...init };
+  for (const s of weightSpecs(cfg)) {
+    if (out[s.name]) continue;
+    if (s.name !== 'wte_pos_enc_layer.weight') throw new Error(`the --init checkpoint has no weight ${s.name}`);
+    out[s.name] = { shape: [...s.shape], data: new Float32Array(s.shape[0] * s.shape[1]) };
+  }
+  return out;
 }
 
 /** Weights that receive gradients (torch skips params with grad None, so AdamW must too). */

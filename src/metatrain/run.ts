@@ -33,7 +33,7 @@ import {
   type TrainExtra,
 } from './checkpoint.ts';
 import { DEFAULT_TRAIN_CONFIG, validateTrainConfig, type TrainConfig } from './config.ts';
-import { modelConfigFor } from './model.ts';
+import { initWeightsFor, modelConfigFor } from './model.ts';
 import { ParallelGrads } from './parallel.ts';
 import { expandDataPaths } from './paths.ts';
 import { MetaTrainer, type TrainHooks } from './trainer.ts';
@@ -228,7 +228,14 @@ async function trainLocked(o: TrainOptions): Promise<TrainResult> {
   const { set, trainIds, valIds, ref: dataRef } = data;
   const workers = resolveWorkers(o, setup, logger);
   const cfg = resume?.ck.config ?? modelConfigFor(tc, set, setup.init?.config);
-  const host = resume?.ck.weights ?? setup.init?.weights ?? initHostWeights(cfg, `${tc.seed}:init`);
+  if (setup.init && cfg.wtePosEnc && !setup.init.config.wtePosEnc)
+    logger.info(
+      { vocabSize: cfg.vocabSize, hid: cfg.hid },
+      '--wte-pos-enc on: adding a token-id embedding to the --init model (zero rows: same predictions at step 0)',
+    );
+  const host =
+    resume?.ck.weights ??
+    (setup.init ? initWeightsFor(cfg, setup.init.weights) : initHostWeights(cfg, `${tc.seed}:init`));
   logger.info(
     {
       model: cfg.kind,

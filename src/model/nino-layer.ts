@@ -88,6 +88,15 @@ export function edgeUpdateLayers(cfg: NiNoConfig): number {
   return cfg.finalEdgeUpdate ? cfg.layers : cfg.layers - 1;
 }
 
+/**
+ * The token ids a model with `vocabSize` rows can embed: an id past its vocabulary (a graph with a
+ * larger vocabulary than the model was trained with) gets row 0, the row of the nodes with no token.
+ */
+export function vocabIds(posW: Int32Array, vocabSize: number): Int32Array {
+  if (!posW.some((v) => v > vocabSize)) return posW;
+  return posW.map((v) => (v > vocabSize ? 0 : v));
+}
+
 /** [N,H] initial node features */
 function nodeInit(ops: GnnOps<unknown, unknown, unknown>, cfg: NiNoConfig): tf.Tensor2D {
   const N = ops.numNodes;
@@ -101,7 +110,7 @@ function nodeInit(ops: GnnOps<unknown, unknown, unknown>, cfg: NiNoConfig): tf.T
   }
   if (cfg.wtePosEnc) {
     if (!ops.posW || ops.posW.length !== N) throw new Error(`this NiNo GNN (wte_pos_enc) needs posW [${N}]`);
-    const emb = ops.embed('wte_pos_enc_layer', ops.posW);
+    const emb = ops.embed('wte_pos_enc_layer', vocabIds(ops.posW, cfg.vocabSize));
     x = (x ? tf.add(x, emb) : emb) as tf.Tensor2D;
   }
   if (!x) x = tf.zeros([N, cfg.hid]) as tf.Tensor2D;
