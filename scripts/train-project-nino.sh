@@ -28,15 +28,14 @@ T=$OUT/traj
 ./bin/nino --no-progress collect --task FM-16-3k --seeds 1..16 --steps 3000 --every 60 --eval-limit 1000 --out "$T" --workers 2
 ./bin/nino --no-progress collect --task SOTU-2-32 --seeds 1..16 --steps 3000 --every 60 --out "$T" --workers 2
 resume() { [ -f "$1/ckpt.safetensors" ] && echo --resume || true; }
-fm() { for s in $(seq 1 "$1"); do echo "$T/FM-16-3k/seed-$s.arrow"; done; }
-lm() { for s in $(seq 1 "$1"); do echo "$T/SOTU-2-32/seed-$s.arrow"; done; }
+seeds() { for s in $(seq 1 "$2"); do echo "$T/$1/seed-$s.arrow"; done; }   # seeds TASK N: files of seeds 1..N
 train() {   # the three stages of one model
   local m=$1 v pe
   v=$([ "$m" = mlp ] && echo "--val-every 250" || true)   # validation does not change the weights, only the logs
   pe=$([ "$m" = nino ] && echo "--wte-pos-enc on" || true)
-  ./bin/nino --no-progress train-nino --data $(fm 4) --model "$m" --hid 32 --steps 2500 --val 1 $v --seed 0 --workers 1 --out "$OUT/$m-vision" $(resume "$OUT/$m-vision")
-  ./bin/nino --no-progress train-nino --data $(fm 4) $(lm 8) --init "$OUT/$m-vision/$m.safetensors" --model "$m" --hid 32 --steps 2500 --val 1 $v --seed 0 --workers 1 --out "$OUT/$m-mix" $(resume "$OUT/$m-mix")
-  ./bin/nino --no-progress train-nino --data "$T" --init "$OUT/$m-mix/$m.safetensors" $pe --model "$m" --hid 32 --steps 2000 --val 1 $v --seed 0 --workers 1 --out "$OUT/$m" $(resume "$OUT/$m")
+  ./bin/nino --no-progress train-nino --data $(seeds FM-16-3k 4) --model "$m" --hid 32 --steps 2500 --val 1 $v --seed 0 --workers 1 --out "$OUT/$m-vision" $(resume "$OUT/$m-vision")
+  ./bin/nino --no-progress train-nino --data $(seeds FM-16-3k 4) $(seeds SOTU-2-32 8) --init "$OUT/$m-vision/$m.safetensors" --model "$m" --hid 32 --steps 2500 --val 1 $v --seed 0 --workers 1 --out "$OUT/$m-mix" $(resume "$OUT/$m-mix")
+  ./bin/nino --no-progress train-nino --data "$T" --init "$OUT/$m-mix/$m.safetensors" $pe --model "$m" --hid 32 --steps 2000 --val 1 $v --seed 0 --workers 1 --out "$OUT/$m-all" $(resume "$OUT/$m-all")
 }
 # the GNN and the MLP train side by side, one core each
 train nino > "$OUT/train-nino.log" 2>&1 & gnn=$!
@@ -44,6 +43,6 @@ train mlp > "$OUT/train-mlp.log" 2>&1 & mlp=$!
 wait $gnn || { echo "GNN meta-training failed, see $OUT/train-nino.log" >&2; exit 1; }
 wait $mlp || { echo "MLP meta-training failed, see $OUT/train-mlp.log" >&2; exit 1; }
 mkdir -p checkpoints
-cp "$OUT/nino/nino.safetensors" checkpoints/nino-project.safetensors
-cp "$OUT/mlp/mlp.safetensors" checkpoints/nino-project-mlp.safetensors
+cp "$OUT/nino-all/nino.safetensors" checkpoints/nino-project.safetensors
+cp "$OUT/mlp-all/mlp.safetensors" checkpoints/nino-project-mlp.safetensors
 echo "wrote checkpoints/nino-project.safetensors and checkpoints/nino-project-mlp.safetensors"
