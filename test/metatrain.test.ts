@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -27,8 +27,11 @@ import {
   MetaTrainer,
   modelConfigFor,
   splitByTrajectory,
+  resolvedDataRef,
+  storedDataRef,
   trainNino,
   wteSubset,
+  type DataRef,
   type TrainConfig,
 } from '../src/metatrain/index.ts';
 import { layout, SPECS, synthRecords, TASK, writeSynth } from './helpers/synth-traj.ts';
@@ -446,6 +449,56 @@ describe('metatrain training', () => {
     for (const k of Object.keys(wa))
       expect(Buffer.from(wb[k].data.buffer).equals(Buffer.from(wa[k].data.buffer))).toBe(true);
     expect(rb.val!.l1).toBe(ra.val!.l1);
+  });
+
+  it('a run folder moved with its trajectories resumes there: data paths are stored relative to the file', async () => {
+    const root = tmp();
+    const traj = join(root, 'traj');
+    mkdirSync(traj);
+    for (let s = 1; s <= 3; s++) writeSynth(traj, s, 20);
+    const cfg = { ...small, steps: 6, ckptEvery: 3 };
+    await expect(
+      trainNino({
+        data: [traj],
+        out: join(root, 'run'),
+        config: cfg,
+        hooks: {
+          onStep: (s) => {
+            if (s === 4) throw new Error('simulated crash');
+          },
+        },
+      }),
+    ).rejects.toThrow(/simulated crash/);
+    const stored = (loadCheckpoint(join(root, 'run', 'ckpt.safetensors')).extra as { data: DataRef }).data;
+    expect(stored.relativeTo).toBe('file');
+    expect([...stored.train, ...stored.val].sort()).toEqual([1, 2, 3].map((s) => `../traj/seed-${s}.arrow`));
+    const moved = `${root}-moved`;
+    renameSync(root, moved);
+    const r = await trainNino({ out: join(moved, 'run'), resume: true });
+    expect(r.step).toBe(6);
+    const final = (loadCheckpoint(r.finalPath).extra as { data: DataRef }).data;
+    expect(final).toEqual(stored);
+    const abs = resolvedDataRef(final, join(moved, 'run'));
+    for (const p of [...abs.train, ...abs.val]) expect(existsSync(p) && p.startsWith(moved)).toBe(true);
+    // the same files given again (relative to another folder) are the same data; others are not
+    await expect(
+      trainNino({ data: [join(moved, 'traj')], out: join(moved, 'run'), resume: true }),
+    ).resolves.toBeDefined();
+    const other = tmp();
+    for (let s = 1; s <= 3; s++) writeSynth(other, s, 20);
+    await expect(trainNino({ data: [other], out: join(moved, 'run'), resume: true })).rejects.toThrow(
+      /different --data/,
+    );
+  });
+
+  it('older checkpoints: data paths without relativeTo are read as stored', () => {
+    expect(resolvedDataRef({ train: ['a/b.arrow', '/x/y.arrow'], val: [] }, '/somewhere')).toEqual({
+      train: ['a/b.arrow', '/x/y.arrow'],
+      val: [],
+    });
+    const s = storedDataRef({ train: ['/r/traj/a.arrow'], val: ['/r/b.arrow'] }, '/r/run');
+    expect(s).toEqual({ train: ['../traj/a.arrow'], val: ['../b.arrow'], relativeTo: 'file' });
+    expect(resolvedDataRef(s, '/q/run')).toEqual({ train: ['/q/traj/a.arrow'], val: ['/q/b.arrow'] });
   });
 
   it('rolls back on a NaN loss and continues with a different data order', async () => {

@@ -6,7 +6,7 @@
  * bit-exactly; the final model <out>/nino.safetensors (or mlp.safetensors) is written at the end.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { removeOrphanTmp, writeFileAtomic } from '../core/fsutil.ts';
 import type { Logger } from '../core/logger.ts';
 import { readSafetensors, writeSafetensors, type StTensor } from '../core/safetensors.ts';
@@ -23,6 +23,26 @@ export const CKPT_FILE = 'ckpt.safetensors';
 export interface DataRef {
   train: string[];
   val: string[];
+  /**
+   * 'file': the paths are relative to the folder of the file that stores them (what nino writes, so a
+   * run folder moved or copied with its trajectories, or opened from another working directory, still
+   * resolves, and a shipped model names no machine's absolute paths); absent (older files): as given
+   * on the command line, relative to the working directory of that run
+   */
+  relativeTo?: 'file';
+}
+
+/** `ref` as stored in a file in folder `dir`: paths relative to `dir`, '/'-separated. */
+export function storedDataRef(ref: DataRef, dir: string): DataRef {
+  const rel = (p: string) => relative(resolve(dir), resolve(p)).split(sep).join('/');
+  return { train: ref.train.map(rel), val: ref.val.map(rel), relativeTo: 'file' };
+}
+
+/** A stored DataRef read from a file in folder `dir`: absolute paths (older files: as stored). */
+export function resolvedDataRef(ref: DataRef, dir: string): DataRef {
+  if (ref.relativeTo !== 'file') return { train: ref.train, val: ref.val };
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(dir, p));
+  return { train: ref.train.map(abs), val: ref.val.map(abs) };
 }
 
 /** `extra` of a training checkpoint */
@@ -89,7 +109,7 @@ export function saveTrainCheckpoint(
     sampler: { rng: t.rng.getState(), rollbacks: t.rollbacks },
     optimizer: { file: adamFile, step: adam.step, kind: 'adamw' },
     config: t.tc,
-    data,
+    data: storedDataRef(data, out),
     val,
     elapsedSec,
   };
@@ -117,7 +137,7 @@ export function saveFinalModel(t: MetaTrainer, out: string, data: DataRef, val: 
     serializeCheckpoint({
       config: t.cfg,
       weights: t.hostWeights(),
-      extra: { trainedBy: 'nino train-nino', step: t.step, val, config: t.tc, data },
+      extra: { trainedBy: 'nino train-nino', step: t.step, val, config: t.tc, data: storedDataRef(data, out) },
     }),
   );
   return finalPath;
@@ -141,7 +161,12 @@ export function loadTrainCheckpoint(
   if (!extra || extra.format !== 'nino-train')
     throw new Error(`${p} is not a train-nino checkpoint (no training state)`);
   // settings stored under an older name (seqLen) are read under today's (maxHorizon)
-  return { ck, extra: { ...extra, config: withStoredNames(extra.config) }, path: p };
+  // data paths are stored relative to the checkpoint's folder: resolved here, once
+  return {
+    ck,
+    extra: { ...extra, config: withStoredNames(extra.config), data: resolvedDataRef(extra.data, dirname(p)) },
+    path: p,
+  };
 }
 
 /**

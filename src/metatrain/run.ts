@@ -14,7 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ensureDir } from '../core/fsutil.ts';
 import { yieldPoint } from '../core/interrupt.ts';
 import { acquireLock } from '../core/lock.ts';
@@ -171,6 +171,10 @@ interface RunData {
   ref: DataRef;
 }
 
+/** the same files, in the same order (paths compared absolute) */
+const samePaths = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((p, i) => resolve(p) === resolve(b[i]));
+
 /** The trajectories and their split: the checkpoint's files when resuming without --data. */
 function loadRunData(o: TrainOptions, s: RunSetup, logger: Logger): RunData {
   const { tc, resume } = s;
@@ -194,11 +198,7 @@ function loadRunData(o: TrainOptions, s: RunSetup, logger: Logger): RunData {
   const set = loadTrajectorySet(files, { ...opts, logger });
   const { train: trainIds, val: valIds } = splitByTrajectory(set, tc.val, logger);
   const ref = { train: trainIds.map((i) => set.trajs[i].path), val: valIds.map((i) => set.trajs[i].path) };
-  if (
-    resume &&
-    (JSON.stringify(ref.train) !== JSON.stringify(resume.extra.data.train) ||
-      JSON.stringify(ref.val) !== JSON.stringify(resume.extra.data.val))
-  ) {
+  if (resume && (!samePaths(ref.train, resume.extra.data.train) || !samePaths(ref.val, resume.extra.data.val))) {
     throw new Error(
       'resuming with different --data than the checkpoint was trained on; omit --data to reuse its files',
     );
