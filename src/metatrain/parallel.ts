@@ -42,6 +42,20 @@ export interface ShardGrads {
   count: number;
   /** gradients of `loss`, in TrainModel.trainable order */
   grads: Float32Array[];
+  /** milliseconds the shard took where it ran (weights in, batch, forward/backward, gradients out) */
+  ms: number;
+}
+
+/** Where the last step's wall time went (milliseconds), for the throughput benchmark. */
+export interface StepTimings {
+  /** shard 0, in this thread */
+  main: number;
+  /** each worker's shard, measured in the worker */
+  workers: number[];
+  /** from the end of shard 0 until the last worker's gradients were here */
+  wait: number;
+  /** averaging the shards' gradients */
+  reduce: number;
 }
 
 /** Loss and gradients of one shard of a batch with `model`'s current weights. */
@@ -51,14 +65,17 @@ export function shardGrads(
   draws: readonly SampleDraw[],
   poison: boolean,
 ): ShardGrads {
+  const t0 = performance.now();
   const b = drawnBatch(set, draws, model.cfg.ctx, model.cfg.maxHorizon, model.lpe);
   if (poison) b.edgeAttr[0] = NaN;
   const { loss, grads } = model.lossAndGrads(b);
   const out = {
     loss: loss.dataSync()[0],
     count: b.count,
-    grads: grads.map((g) => Float32Array.from(g.dataSync() as Float32Array)),
+    grads: grads.map((g) => new Float32Array(g.dataSync() as Float32Array)),
+    ms: 0,
   };
+  out.ms = performance.now() - t0;
   loss.dispose();
   grads.forEach((g) => g.dispose());
   return out;
@@ -72,8 +89,11 @@ export async function metaTrainShard(
   const set = loadTrajectorySet(init.files, init.load);
   const model = new TrainModel(init.cfg, init.host);
   return async (q) => {
+    const t0 = performance.now();
     model.trainable.forEach((v, i) => tf.tidy(() => v.assign(tf.tensor(q.weights[i], v.shape, 'float32'))));
-    return shardGrads(model, set, q.draws, q.poison);
+    const out = shardGrads(model, set, q.draws, q.poison);
+    out.ms = performance.now() - t0;
+    return out;
   };
 }
 export const metaTrainShardJob = workerJob(import.meta.url, metaTrainShard);
@@ -92,7 +112,7 @@ export function shardRanges(n: number, parts: number): [number, number][] {
 }
 
 /** Count-weighted mean of the shards' losses and gradients (float64 sums in shard order). */
-export function combineShards(shards: readonly ShardGrads[]): { loss: number; grads: Float32Array[] } {
+export function combineShards(shards: readonly Omit<ShardGrads, 'ms'>[]): { loss: number; grads: Float32Array[] } {
   const total = Math.max(
     1,
     shards.reduce((a, s) => a + s.count, 0),
@@ -107,7 +127,7 @@ export function combineShards(shards: readonly ShardGrads[]): { loss: number; gr
       for (let j = 0; j < g.length; j++) a[j] += w * g[j];
     });
   }
-  return { loss, grads: acc.map((a) => Float32Array.from(a)) };
+  return { loss, grads: acc.map((a) => new Float32Array(a)) };
 }
 
 export interface ParallelOptions {
@@ -125,6 +145,9 @@ export interface ParallelOptions {
 
 /** This thread and workers - 1 worker threads computing the gradients of a batch together. */
 export class ParallelGrads {
+  /** where the last compute() spent its time */
+  lastTimings: StepTimings | null = null;
+
   private constructor(
     readonly workers: number,
     private readonly set: TrajectorySet,
@@ -155,7 +178,17 @@ export class ParallelGrads {
       .map(([s, e], i) => this.threads.request(i, { weights, draws: draws.slice(s, e), poison: false }));
     try {
       const mine = shardGrads(model, this.set, draws.slice(ranges[0][0], ranges[0][1]), poison);
-      return combineShards([mine, ...(await Promise.all(remote))]);
+      const t1 = performance.now();
+      const theirs = await Promise.all(remote);
+      const t2 = performance.now();
+      const out = combineShards([mine, ...theirs]);
+      this.lastTimings = {
+        main: mine.ms,
+        workers: theirs.map((r) => r.ms),
+        wait: t2 - t1,
+        reduce: performance.now() - t2,
+      };
+      return out;
     } finally {
       // a failed shard here must not leave the others' rejections unhandled
       await Promise.allSettled(remote);
