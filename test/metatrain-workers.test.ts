@@ -9,7 +9,20 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/core/backend.ts';
 import { loadCheckpoint } from '../src/model/checkpoint.ts';
-import { combineShards, shardRanges, trainNino, type TrainConfig, type TrainOptions } from '../src/metatrain/index.ts';
+import {
+  combineShards,
+  DEFAULT_TRAIN_CONFIG,
+  expandDataPaths,
+  loadTrajectorySet,
+  MetaTrainer,
+  modelConfigFor,
+  ParallelGrads,
+  shardRanges,
+  trainNino,
+  type TrainConfig,
+  type TrainOptions,
+} from '../src/metatrain/index.ts';
+import { initHostWeights } from '../src/model/weights.ts';
 import { writeSynth } from './helpers/synth-traj.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'nino-mtw-'));
@@ -111,6 +124,43 @@ describe('data-parallel meta-training', () => {
     expect(sameBits(loadCheckpoint(resumed.finalPath).weights, two.weights)).toBe(true);
     expect(resumed.val!.l1).toBe(two.r.val!.l1);
   }, 120_000);
+
+  it('ParallelGrads reports where the step went: its own shard, each worker, the wait, the average', async () => {
+    const files = expandDataPaths([data]);
+    const tc = { ...DEFAULT_TRAIN_CONFIG, ...cfg, val: 0 } as TrainConfig;
+    const load = { ctx: tc.ctx, maxHorizon: tc.maxHorizon, lpe: tc.lpe };
+    const set = loadTrajectorySet(files, load);
+    const mc = modelConfigFor(tc, set);
+    const t = new MetaTrainer(
+      set,
+      set.trajs.map((_, i) => i),
+      [],
+      mc,
+      tc,
+      initHostWeights(mc, 0),
+    );
+    const pg = await ParallelGrads.start(set, {
+      workers: 3,
+      files,
+      load,
+      cfg: mc,
+      host: t.hostWeights(),
+      backend: 'cpu',
+    });
+    try {
+      expect(pg.lastTimings).toBeNull();
+      const r = await t.trainStepParallel(pg);
+      expect(r.ok).toBe(true);
+      const pt = pg.lastTimings!;
+      expect(pt.workers).toHaveLength(2);
+      for (const ms of [pt.main, ...pt.workers, pt.wait, pt.reduce]) expect(ms >= 0 && Number.isFinite(ms)).toBe(true);
+      expect(pt.main).toBeGreaterThan(0);
+      expect(Math.min(...pt.workers)).toBeGreaterThan(0);
+    } finally {
+      await pg.close();
+      t.dispose();
+    }
+  }, 60_000);
 
   it('a NaN in a shard rolls the whole step back, as in one thread', async () => {
     let poisoned = false;
