@@ -8,7 +8,7 @@
  * Trajectories are synthetic (scripts/lib/synth-trajectories.ts) with the tasks' exact layouts. Each
  * configuration starts from the same weights and data order; 2 warm-up steps are not timed, nor is the
  * workers' start-up (printed separately). Wall-clock ratios on a 2-core machine vary from run to run (the
- * threads share the cores with V8's garbage-collector threads): --rounds R repeats every configuration R
+ * threads share the cores and the memory bandwidth with V8's garbage-collector threads): --rounds R repeats every configuration R
  * times, alternating, and prints the median ratio. After the table: where a multi-worker step's wall
  * time goes (this thread's shard, the slowest worker's, the wait for it, the gradient average, the rest).
  * The loss of each timed step is compared with the 1-worker run.
@@ -74,8 +74,8 @@ const busiest = (before: Map<string, number>) =>
  * What this machine gives two threads at once, whatever nino does: the wall time of an arithmetic loop
  * and of a memory-streaming loop (one float per 64-byte line of a 32 MB array) alone, then in this
  * thread and a worker thread together. 2 cores that are really 2 give ~1x for both; a memory-bound
- * kernel cannot scale past what the streaming loop gets (~0.5x here: one thread saturates the memory
- * bandwidth of this VM).
+ * kernel cannot scale past what the streaming loop gets (0.39x measured on the 2-core VM of the README:
+ * one thread saturates its memory bandwidth).
  */
 async function probeMachine(): Promise<string> {
   const body = `

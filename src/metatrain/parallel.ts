@@ -73,9 +73,8 @@ export function shardGrads(
     loss: loss.dataSync()[0],
     count: b.count,
     grads: grads.map((g) => new Float32Array(g.dataSync() as Float32Array)),
-    ms: 0,
+    ms: performance.now() - t0, // after the syncs above: properties are evaluated in order
   };
-  out.ms = performance.now() - t0;
   loss.dispose();
   grads.forEach((g) => g.dispose());
   return out;
